@@ -1,0 +1,35 @@
+// One error style for all of airlock: functions throw airlock::Error, and each CLI catches it once at the
+// top and turns it into the documented exit code (docs/cli.md) plus a message on stderr.
+// A message names the file, URL, version or key it is about and says what the operator can do next.
+// Thread-safety: Error is an immutable value type.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace airlock {
+
+// Process exit codes. The numbers are a public contract: scripts and monitoring match on them.
+// Keep docs/cli.md in step with this list.
+enum class ExitCode : int {
+  ok = 0,
+  failure = 1,        // an unexpected failure (I/O error, bug); the message says what failed
+  usage = 2,          // bad command line or config: nothing was done
+  verify_failed = 3,  // signature, hash, length, expiry or rollback check refused the input
+  bad_input = 4,      // input is malformed: not a bundle, corrupt zip, unparsable metadata
+  busy = 5,           // another airlock holds the lock
+  not_found = 6,      // a named file, version or backup does not exist
+};
+
+class Error : public std::runtime_error {
+public:
+  Error(ExitCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  ExitCode code() const noexcept { return code_; }
+
+private:
+  ExitCode code_;
+};
+
+[[noreturn]] inline void fail(ExitCode code, const std::string& message) { throw Error(code, message); }
+
+} // namespace airlock

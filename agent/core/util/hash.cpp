@@ -1,0 +1,83 @@
+#include "util/hash.hpp"
+
+#include "util/error.hpp"
+
+#include <openssl/evp.h>
+#include <xxhash.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+#include <vector>
+
+namespace airlock::util {
+
+struct Sha256::Impl {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~Impl() { EVP_MD_CTX_free(ctx); }
+};
+
+Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
+  if (!impl_->ctx) fail(ExitCode::failure, "OpenSSL: cannot allocate a digest context (out of memory?)");
+  reset();
+}
+
+Sha256::~Sha256() = default;
+
+void Sha256::reset() {
+  if (EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr) != 1)
+    fail(ExitCode::failure, "OpenSSL: SHA-256 initialisation failed");
+}
+
+void Sha256::update(const void* data, std::size_t size) {
+  if (size && EVP_DigestUpdate(impl_->ctx, data, size) != 1) fail(ExitCode::failure, "OpenSSL: SHA-256 update failed");
+}
+
+std::string Sha256::hex_digest() {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(impl_->ctx, md, &len) != 1) fail(ExitCode::failure, "OpenSSL: SHA-256 final failed");
+  return to_hex(md, len);
+}
+
+std::string sha256_hex(std::string_view data) {
+  Sha256 h;
+  h.update(data);
+  return h.hex_digest();
+}
+
+std::string sha256_file_hex(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(ExitCode::failure, "cannot open " + path + ": " + std::strerror(errno));
+  Sha256 h;
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      ::close(fd);
+      fail(ExitCode::failure, "cannot read " + path + ": " + std::strerror(e));
+    }
+    if (n == 0) break;
+    h.update(buf.data(), static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return h.hex_digest();
+}
+
+std::uint64_t xxh3_64(std::string_view data) { return XXH3_64bits(data.data(), data.size()); }
+
+std::string to_hex(const void* data, std::size_t size) {
+  static const char digits[] = "0123456789abcdef";
+  const auto* p = static_cast<const unsigned char*>(data);
+  std::string out(size * 2, '0');
+  for (std::size_t i = 0; i < size; ++i) {
+    out[2 * i] = digits[p[i] >> 4];
+    out[2 * i + 1] = digits[p[i] & 0xf];
+  }
+  return out;
+}
+
+} // namespace airlock::util

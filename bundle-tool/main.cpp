@@ -1,0 +1,3 @@
+#include "cli/bundle_cli.hpp"
+
+int main(int argc, char** argv) { return airlock::bundle_tool::run(argc, argv); }

@@ -1,0 +1,23 @@
+# Warning, sanitizer and link flags, carried by INTERFACE targets so that third-party code is exempt.
+add_library(airlock_warnings INTERFACE)
+target_compile_options(airlock_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion -Wnon-virtual-dtor
+  -Wold-style-cast -Wcast-align -Woverloaded-virtual -Wnull-dereference -Wformat=2 -Wimplicit-fallthrough)
+if(AIRLOCK_WERROR)
+  target_compile_options(airlock_warnings INTERFACE -Werror)
+endif()
+
+add_library(airlock_options INTERFACE)
+target_compile_definitions(airlock_options INTERFACE FMT_HEADER_ONLY _FILE_OFFSET_BITS=64)
+if(AIRLOCK_SANITIZE)
+  # Sanitizer runtimes cannot be linked fully static: these builds are dynamic and used for tests only.
+  target_compile_options(airlock_options INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(airlock_options INTERFACE -fsanitize=address,undefined)
+else()
+  target_link_options(airlock_options INTERFACE -static)
+endif()
+
+# Release binaries ship stripped; the build ID stays so a crash can still be matched to a debug build.
+if(CMAKE_BUILD_TYPE STREQUAL "Release" AND NOT AIRLOCK_SANITIZE)
+  target_link_options(airlock_options INTERFACE -s)
+endif()
