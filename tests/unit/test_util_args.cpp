@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <functional>
+
 using airlock::ExitCode;
 using airlock::util::Args;
 

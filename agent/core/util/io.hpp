@@ -1,0 +1,73 @@
+// Byte streams and durable files. Sources and sinks are small interfaces so that a gzip stream, a file, a
+// hashing tee or a fault injector can be stacked without copying whole files into memory.
+// Durability rule (STYLE.md): write to a temp file, fsync, rename, fsync the directory. A destructor never
+// commits: an AtomicFile that is destroyed without commit() removes its temp file.
+// Thread-safety: objects are used by one thread at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace airlock::util {
+
+class Source {
+public:
+  virtual ~Source() = default;
+  // Reads up to `size` bytes into `buf`; returns 0 only at end of stream. Throws Error on I/O failure.
+  virtual std::size_t read(void* buf, std::size_t size) = 0;
+};
+
+class Sink {
+public:
+  virtual ~Sink() = default;
+  // Writes all `size` bytes or throws Error (a full disk names the file and says "no space left").
+  virtual void write(const void* data, std::size_t size) = 0;
+  void write(std::string_view s) { write(s.data(), s.size()); }
+};
+
+// A file opened for reading. Throws Error(not_found) when it does not exist, Error(failure) otherwise.
+class FileSource : public Source {
+public:
+  explicit FileSource(const std::string& path);
+  ~FileSource() override;
+  FileSource(const FileSource&) = delete;
+  FileSource& operator=(const FileSource&) = delete;
+  std::size_t read(void* buf, std::size_t size) override;
+  // Positioned read that does not move the stream position. Returns bytes read (short only at end of file).
+  std::size_t pread(void* buf, std::size_t size, std::uint64_t offset);
+  std::uint64_t size() const;
+  const std::string& path() const { return path_; }
+
+private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+// Writes `path` atomically: data goes to "<path>.tmp-<pid>", commit() fsyncs it, renames it over `path`
+// and fsyncs the directory. Without commit() the temp file is removed and `path` is untouched.
+class AtomicFile : public Sink {
+public:
+  explicit AtomicFile(const std::string& path, unsigned mode = 0644);
+  ~AtomicFile() override;
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  void write(const void* data, std::size_t size) override;
+  using Sink::write;
+  void commit();
+  const std::string& path() const { return path_; }
+
+private:
+  std::string path_, tmp_;
+  int fd_ = -1;
+};
+
+// Reads a whole small file, refusing files larger than `max_bytes` with Error(bad_input) naming the file.
+std::string read_file(const std::string& path, std::size_t max_bytes);
+// Writes a whole file atomically (AtomicFile + commit).
+void write_file_atomic(const std::string& path, std::string_view data, unsigned mode = 0644);
+// fsync a directory so that a rename inside it is durable.
+void fsync_dir(const std::string& dir);
+
+} // namespace airlock::util
