@@ -81,7 +81,7 @@ poco_flags() { # everything that changes the build output goes into the cache ke
     "-DENABLE_APACHECONNECTOR=OFF -DENABLE_CPPPARSER=OFF -DENABLE_POCODOC=OFF -DENABLE_PAGECOMPILER=OFF" \
     "-DENABLE_PAGECOMPILER_FILE2PAGE=OFF -DENABLE_ACTIVERECORD=OFF -DENABLE_ACTIVERECORD_COMPILER=OFF" \
     "-DENABLE_PROMETHEUS=OFF -DENABLE_TESTS=OFF -DENABLE_SAMPLES=OFF -DENABLE_NETSSL_WIN=OFF -DPOCO_UNBUNDLED=ON" \
-    "-DPOCO_STATIC=ON" "recipe=$(sha256sum "$here/third_party/poco.env" "$here/scripts/bootstrap.sh" | sha256sum | cut -c1-8)"
+    "-DPOCO_STATIC=ON -DCMAKE_INSTALL_LIBDIR=lib" "source=$(sha256sum < "$here/third_party/poco.env" | cut -c1-16)"
 }
 
 build_poco() { # $1 = x86_64 | aarch64
@@ -95,7 +95,7 @@ build_poco() { # $1 = x86_64 | aarch64
   rm -rf "$bld" "$prefix"; mkdir -p "$bld"
   log "poco $arch: building into $prefix (about 5 minutes per architecture on 2 cores)"
   # shellcheck disable=SC2046
-  cmake -S "$src" -B "$bld" -G Ninja $(poco_flags | grep -v '^recipe=') \
+  cmake -S "$src" -B "$bld" -G Ninja $(poco_flags | grep -v '^source=') \
     -DCMAKE_TOOLCHAIN_FILE="$here/toolchains/$arch-linux-gnu.cmake" \
     -DCMAKE_INSTALL_PREFIX="$prefix" \
     -DOPENSSL_ROOT_DIR=/usr -DOPENSSL_USE_STATIC_LIBS=ON \

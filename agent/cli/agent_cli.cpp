@@ -3,6 +3,8 @@
 #include "cli/build_info.hpp"
 #include "cli/guard.hpp"
 #include "cli/selftest.hpp"
+#include "cli/verify_cmd.hpp"
+#include "util/args.hpp"
 #include "util/error.hpp"
 
 #include <iostream>
@@ -16,6 +18,8 @@ const char* const usage_text = R"(usage: airlock [--version] [--help] <command> 
 Keeps a docker-compose application up to date from a signed TUF repository or an offline bundle.
 
 commands:
+  verify PATH --trusted-root ROOT.json [--json]
+                verify a bundle file or repository directory without installing anything
   self-test     run known-answer checks of every linked library on this host
   version       same as --version
 
@@ -35,6 +39,19 @@ int dispatch(int argc, const char* const* argv) {
   if (cmd == "--version" || cmd == "version") {
     std::cout << cli::version_text("airlock");
     return 0;
+  }
+  if (cmd == "verify") {
+    for (int i = 2; i < argc; ++i)
+      if (std::string(argv[i]) == "--help") {
+        std::cout << "usage: airlock verify PATH --trusted-root ROOT.json [--json]\n"
+                     "  Verifies a bundle file or repository directory against a trusted root: the TUF chain, and every\n"
+                     "  contained target's length and SHA-256. Installs nothing. Exit 0 when everything verifies;\n"
+                     "  3 for a verification failure, 4 for malformed input (docs/cli.md).\n";
+        return 0;
+      }
+    util::Args a(argc, argv, 2, {"trusted-root"}, {"json"});
+    if (a.operands().size() != 1) fail(ExitCode::usage, "verify takes one PATH (a bundle file or repository directory)");
+    return cli::verify_command(a.operands()[0], a.required("trusted-root"), a.has("json"), std::cout);
   }
   if (cmd == "self-test") return cli::run_self_test(std::cout) ? 0 : static_cast<int>(ExitCode::failure);
   fail(ExitCode::usage, "unknown command '" + cmd + "'; run 'airlock --help' for the list");

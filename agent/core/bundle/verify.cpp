@@ -1,0 +1,38 @@
+#include "bundle/verify.hpp"
+
+#include "trust/target.hpp"
+#include "util/error.hpp"
+
+#include <fmt/format.h>
+
+#include <map>
+
+namespace airlock::bundle {
+
+VerifyReport verify_container(Container& c, const std::string& trusted_root_bytes, const std::string& root_what,
+                              std::int64_t now) {
+  VerifyReport r{trust::TrustedState::from_root(trusted_root_bytes, root_what), {}, {}, {}, 0};
+  trust::refresh(r.state, c, trust::RefreshOptions{now});
+  std::map<std::string, const trust::TargetFile*> by_path;
+  for (const auto& [name, t] : r.state.targets->meta.targets) by_path.emplace(target_path(t), &t);
+  std::map<std::string, bool> present;
+  for (const auto& path : c.target_files()) {
+    auto it = by_path.find(path);
+    if (it == by_path.end()) {
+      if (c.is_bundle())
+        fail(ExitCode::verify_failed, fmt::format("{}: holds {}, which no signed target lists; refusing the bundle",
+                                                  c.describe(), path));
+      r.unlisted.push_back(path);
+      continue;
+    }
+    auto src = c.open(path);
+    r.bytes += trust::verify_target(*it->second, *src, c.describe());
+    r.verified.push_back({*it->second, path});
+    present[path] = true;
+  }
+  for (const auto& [path, t] : by_path)
+    if (!present.count(path)) r.absent.push_back(t->name);
+  return r;
+}
+
+} // namespace airlock::bundle

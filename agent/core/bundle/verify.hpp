@@ -1,0 +1,34 @@
+// Verifies a bundle file or repository directory without installing anything: the TUF chain from a trusted root
+// (trust::refresh), then every target file the container holds against the signed length and SHA-256. Used by
+// `airlock verify` and `airlock-bundle verify`, so both give the same answer.
+// Thread-safety: none.
+#pragma once
+
+#include "bundle/container.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace airlock::bundle {
+
+struct VerifiedTarget {
+  trust::TargetFile target;
+  std::string path; // inside the container
+};
+
+struct VerifyReport {
+  trust::TrustedState state;
+  std::vector<VerifiedTarget> verified;   // present in the container and matching
+  std::vector<std::string> absent;        // listed in targets metadata, not in this container (fine for a bundle)
+  std::vector<std::string> unlisted;      // files of a repository directory no metadata lists (not used, reported)
+  std::uint64_t bytes = 0;                // payload bytes hashed
+};
+
+// Throws Error(verify_failed) for any signature, hash, length, expiry or rollback failure, naming the role,
+// file or target; Error(bad_input) for malformed input. A bundle holding a file that no signed target lists is
+// refused; in a repository directory such files are only reported.
+VerifyReport verify_container(Container& c, const std::string& trusted_root_bytes, const std::string& root_what,
+                              std::int64_t now);
+
+} // namespace airlock::bundle

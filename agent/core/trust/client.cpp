@@ -1,0 +1,220 @@
+#include "trust/client.hpp"
+
+#include "util/error.hpp"
+#include "util/hash.hpp"
+#include "util/io.hpp"
+
+#include <fmt/format.h>
+
+#include <sys/stat.h>
+
+namespace airlock::trust {
+namespace {
+
+void check_expiry(const Common& m, const std::string& what, std::int64_t now) {
+  if (m.expires_at <= now)
+    fail(ExitCode::verify_failed,
+         fmt::format("{}: {} metadata version {} expired at {} (now {}); refusing it as a possible freeze attack. "
+                     "Ask the publisher for fresh metadata ('airlock-bundle repo refresh') or check this host's clock.",
+                     what, m.type, m.version, m.expires, format_time(now)));
+}
+
+// Length and hash pins from the referring role (mix-and-match and endless-data defence).
+void check_pins(const std::string& bytes, const MetaFile& pin, const std::string& what, const std::string& by) {
+  if (pin.length && bytes.size() != *pin.length)
+    fail(ExitCode::verify_failed, fmt::format("{}: is {} bytes but {} says {}; it was altered or belongs to another "
+                                              "repository state",
+                                              what, bytes.size(), by, *pin.length));
+  if (pin.sha256 && util::sha256_hex(bytes) != *pin.sha256)
+    fail(ExitCode::verify_failed, fmt::format("{}: SHA-256 differs from the hash in {}; it was altered or "
+                                              "belongs to another repository state", what, by));
+}
+
+std::string must_fetch(MetadataSource& src, const std::string& name, std::size_t max) {
+  auto bytes = src.fetch(name, max);
+  if (!bytes)
+    fail(ExitCode::verify_failed, fmt::format("{} does not contain {}, which the trusted metadata requires", src.describe(), name));
+  return *bytes;
+}
+
+bool same_keys(const Root& a, const Root& b, Role role) {
+  const auto& ra = a.roles.at(role);
+  const auto& rb = b.roles.at(role);
+  return ra.keyids == rb.keyids && ra.threshold == rb.threshold;
+}
+
+void update_root(TrustedState& st, MetadataSource& src, const RefreshOptions& opt) {
+  for (std::size_t i = 0; i < opt.max_root_rotations; ++i) {
+    const std::int64_t next = st.root.meta.version + 1;
+    const std::string name = fmt::format("{}.root.json", next);
+    auto bytes = src.fetch(name, max_root_bytes);
+    if (!bytes) return;
+    const std::string what = fmt::format("{} in {}", name, src.describe());
+    Envelope e = parse_envelope(*bytes, what, max_root_bytes);
+    Root candidate = parse_root(e, what);
+    // Spec 5.3.4-5.3.5: signed by a threshold of the trusted root's keys AND of its own new keys.
+    try {
+      verify_role(e, st.root.meta, Role::root, what);
+    } catch (const Error& err) {
+      fail(err.code(), std::string(err.what()) + fmt::format(" (a new root must be signed by the keys of root v{})",
+                                                             st.root.meta.version));
+    }
+    verify_role(e, candidate, Role::root, what);
+    if (candidate.version != next)
+      fail(ExitCode::verify_failed, fmt::format("{}: holds root version {} where {} was expected; a root version "
+                                                "may not be skipped or repeated",
+                                                what, candidate.version, next));
+    const Root old = st.root.meta;
+    st.root = {std::move(candidate), std::move(*bytes)};
+    // Spec 5.3.11: after a rotation of the timestamp or snapshot keys, forget what they signed before, so a
+    // compromised key's inflated versions cannot block updates forever.
+    if (!same_keys(old, st.root.meta, Role::timestamp) || !same_keys(old, st.root.meta, Role::snapshot)) {
+      st.timestamp.reset();
+      st.snapshot.reset();
+    }
+    if (!same_keys(old, st.root.meta, Role::targets)) st.targets.reset();
+  }
+  fail(ExitCode::verify_failed, fmt::format("{}: more than {} root versions in one update; refusing (endless data)",
+                                            src.describe(), opt.max_root_rotations));
+}
+
+void update_timestamp(TrustedState& st, MetadataSource& src, const RefreshOptions& opt) {
+  const std::string what = "timestamp.json in " + src.describe();
+  std::string bytes = must_fetch(src, "timestamp.json", max_timestamp_bytes);
+  Envelope e = parse_envelope(bytes, what, max_timestamp_bytes);
+  Timestamp ts = parse_timestamp(e, what);
+  verify_role(e, st.root.meta, Role::timestamp, what);
+  if (st.timestamp) {
+    const auto& old = st.timestamp->meta;
+    if (ts.version < old.version)
+      fail(ExitCode::verify_failed, fmt::format("{}: version {} is older than the trusted version {}; refusing a "
+                                                "rollback of the timestamp role",
+                                                what, ts.version, old.version));
+    if (ts.version == old.version) { // spec 5.4.3.1: keep the trusted one
+      check_expiry(old, what, opt.now);
+      return;
+    }
+    if (ts.snapshot.version < old.snapshot.version)
+      fail(ExitCode::verify_failed, fmt::format("{}: names snapshot version {}, older than the trusted {}; refusing "
+                                                "a rollback of the snapshot role",
+                                                what, ts.snapshot.version, old.snapshot.version));
+  }
+  check_expiry(ts, what, opt.now);
+  st.timestamp = Trusted<Timestamp>{std::move(ts), std::move(bytes)};
+}
+
+void update_snapshot(TrustedState& st, MetadataSource& src, const RefreshOptions& opt) {
+  const MetaFile& pin = st.timestamp->meta.snapshot;
+  if (st.snapshot && st.snapshot->meta.version == pin.version) { // already have it (spec 5.5: may skip)
+    check_expiry(st.snapshot->meta, "trusted snapshot.json", opt.now);
+    return;
+  }
+  const std::string name = st.root.meta.consistent_snapshot ? fmt::format("{}.snapshot.json", pin.version) : "snapshot.json";
+  const std::string what = name + " in " + src.describe();
+  // The fixed cap bounds the download; the pinned length is then checked exactly (check_pins).
+  const std::size_t max = std::max<std::size_t>(default_max_snapshot_bytes, pin.length.value_or(0));
+  std::string bytes = must_fetch(src, name, max);
+  check_pins(bytes, pin, what, "timestamp.json");
+  Envelope e = parse_envelope(bytes, what, max);
+  Snapshot sn = parse_snapshot(e, what);
+  verify_role(e, st.root.meta, Role::snapshot, what);
+  if (sn.version != pin.version)
+    fail(ExitCode::verify_failed, fmt::format("{}: is snapshot version {} but timestamp.json pins version {}; refusing "
+                                              "a mix of repository states",
+                                              what, sn.version, pin.version));
+  if (st.snapshot) {
+    for (const auto& [file, old] : st.snapshot->meta.meta) {
+      auto it = sn.meta.find(file);
+      if (it == sn.meta.end())
+        fail(ExitCode::verify_failed, fmt::format("{}: no longer lists {}, which the trusted snapshot did", what, file));
+      if (it->second.version < old.version)
+        fail(ExitCode::verify_failed, fmt::format("{}: lists {} version {}, older than the trusted {}; refusing a "
+                                                  "rollback of that role",
+                                                  what, file, it->second.version, old.version));
+    }
+  }
+  check_expiry(sn, what, opt.now);
+  st.snapshot = Trusted<Snapshot>{std::move(sn), std::move(bytes)};
+}
+
+void update_targets(TrustedState& st, MetadataSource& src, const RefreshOptions& opt) {
+  const MetaFile& pin = st.snapshot->meta.meta.at("targets.json");
+  if (st.targets && st.targets->meta.version == pin.version) {
+    check_expiry(st.targets->meta, "trusted targets.json", opt.now);
+    return;
+  }
+  const std::string name = st.root.meta.consistent_snapshot ? fmt::format("{}.targets.json", pin.version) : "targets.json";
+  const std::string what = name + " in " + src.describe();
+  const std::size_t max = std::max<std::size_t>(default_max_targets_bytes, pin.length.value_or(0));
+  std::string bytes = must_fetch(src, name, max);
+  check_pins(bytes, pin, what, "snapshot.json");
+  Envelope e = parse_envelope(bytes, what, max);
+  Targets tg = parse_targets(e, what);
+  verify_role(e, st.root.meta, Role::targets, what);
+  if (tg.version != pin.version)
+    fail(ExitCode::verify_failed, fmt::format("{}: is targets version {} but snapshot.json pins version {}; refusing "
+                                              "a mix of repository states",
+                                              what, tg.version, pin.version));
+  check_expiry(tg, what, opt.now);
+  st.targets = Trusted<Targets>{std::move(tg), std::move(bytes)};
+}
+
+template <class M, class Parse>
+std::optional<Trusted<M>> load_optional(const std::string& path, std::size_t max, const Root& root, Role role, Parse parse) {
+  struct stat sb {};
+  if (::stat(path.c_str(), &sb) != 0) return std::nullopt;
+  std::string bytes = util::read_file(path, max);
+  try {
+    Envelope e = parse_envelope(bytes, path, max);
+    M m = parse(e, path);
+    verify_role(e, root, role, path);
+    return Trusted<M>{std::move(m), std::move(bytes)};
+  } catch (const Error&) {
+    // Left over from before a key rotation (a crash between saving root.json and removing it): it is no
+    // longer trusted, and the next refresh fetches a current one.
+    return std::nullopt;
+  }
+}
+
+} // namespace
+
+TrustedState TrustedState::from_root(const std::string& root_bytes, const std::string& what) {
+  Envelope e = parse_envelope(root_bytes, what, max_root_bytes);
+  Root r = parse_root(e, what);
+  verify_role(e, r, Role::root, what);
+  TrustedState st;
+  st.root = {std::move(r), root_bytes};
+  return st;
+}
+
+TrustedState TrustedState::load(const std::string& dir) {
+  const std::string root_path = dir + "/root.json";
+  TrustedState st = from_root(util::read_file(root_path, max_root_bytes), root_path);
+  st.timestamp = load_optional<Timestamp>(dir + "/timestamp.json", max_timestamp_bytes, st.root.meta, Role::timestamp, parse_timestamp);
+  st.snapshot = load_optional<Snapshot>(dir + "/snapshot.json", default_max_snapshot_bytes, st.root.meta, Role::snapshot, parse_snapshot);
+  st.targets = load_optional<Targets>(dir + "/targets.json", default_max_targets_bytes, st.root.meta, Role::targets, parse_targets);
+  return st;
+}
+
+void TrustedState::save(const std::string& dir) const {
+  // Root first: a crash between files leaves an older timestamp/snapshot next to a newer root, which the next
+  // refresh handles; never the reverse.
+  util::write_file_atomic(dir + "/root.json", root.bytes);
+  auto put = [&](const char* name, const auto& t) {
+    if (t) util::write_file_atomic(dir + "/" + name, t->bytes);
+    else ::unlink((dir + "/" + name).c_str());
+  };
+  put("timestamp.json", timestamp);
+  put("snapshot.json", snapshot);
+  put("targets.json", targets);
+}
+
+void refresh(TrustedState& state, MetadataSource& source, const RefreshOptions& options) {
+  update_root(state, source, options);
+  check_expiry(state.root.meta, "root.json (v" + std::to_string(state.root.meta.version) + ") from " + source.describe(), options.now);
+  update_timestamp(state, source, options);
+  update_snapshot(state, source, options);
+  update_targets(state, source, options);
+}
+
+} // namespace airlock::trust
