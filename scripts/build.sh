@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Configures and builds airlock for one architecture into build/<arch>[-asan].
 #   scripts/build.sh x86_64|aarch64 [--sanitize] [--debug] [--target T] [-- extra cmake args]
+# AIRLOCK_BUILD_ROOT (default build/) puts the build directories elsewhere.
 # Dependencies must be bootstrapped first (scripts/bootstrap.sh); scripts/test.sh does both.
 # Warnings are errors when CI=true (or AIRLOCK_WERROR=ON).
 set -euo pipefail
@@ -21,7 +22,7 @@ done
 werror=${AIRLOCK_WERROR:-$([ "${CI:-}" = true ] && echo ON || echo OFF)}
 poco=$("$here/scripts/bootstrap.sh" poco-prefix "$arch")
 [ -f "$poco/.airlock-ok" ] || { echo "static Poco for $arch is not built yet: run scripts/bootstrap.sh" >&2; exit 1; }
-bld=$here/build/$arch$suffix
+bld=${AIRLOCK_BUILD_ROOT:-$here/build}/$arch$suffix
 cmake -S "$here" -B "$bld" -G Ninja -Wno-dev \
   -DCMAKE_TOOLCHAIN_FILE="$here/toolchains/$arch-linux-gnu.cmake" \
   -DCMAKE_BUILD_TYPE=$type -DPOCO_PREFIX="$poco" -DAIRLOCK_WERROR="$werror" -DAIRLOCK_SANITIZE=$sanitize \

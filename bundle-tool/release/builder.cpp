@@ -57,7 +57,7 @@ std::vector<FileEntry> scan_tree(const std::string& root) {
     paths.push_back(it->path());
   std::sort(paths.begin(), paths.end());
   for (const auto& p : paths) {
-    const std::string rel = fs::relative(p, root).generic_string();
+    const std::string rel = p.lexically_relative(root).generic_string(); // never follows links
     if (rel == release_source_file) continue;
     struct stat st {};
     if (::lstat(p.c_str(), &st) != 0) fail(ExitCode::failure, "cannot stat " + p.string());

@@ -1,14 +1,14 @@
 #include "bundle/zip.hpp"
 #include "util/error.hpp"
 
-#include <doctest/doctest.h>
 #include "testutil.hpp"
+#include <doctest/doctest.h>
 
 #include <zlib.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,8 +28,7 @@ std::string le(std::uint64_t v, int bytes) {
 }
 
 std::uint32_t crc_of(std::string_view s) {
-  return static_cast<std::uint32_t>(
-      crc32(0, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size())));
+  return static_cast<std::uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size())));
 }
 
 // Runs a shell command; returns its exit status and its stdout+stderr.
@@ -56,12 +55,30 @@ void check_refused(const std::string& path, const std::string& needle) {
 // A hand-built stored zip with no checks at all, for the refusal tests.
 struct Raw {
   Raw(std::string n, std::string d) : name(std::move(n)), data(std::move(d)) {}
-  Raw& with_method(std::uint16_t v) { method = v; return *this; }
-  Raw& with_flags(std::uint16_t v) { flags = v; return *this; }
-  Raw& with_local_name(std::string v) { local_name = std::move(v); return *this; }
-  Raw& with_declared_size(std::uint32_t v) { declared_size = v; return *this; }
-  Raw& with_descriptor_crc(std::uint32_t v) { descriptor_crc = v; return *this; }
-  Raw& with_offset(std::uint32_t v) { offset = v; return *this; }
+  Raw& with_method(std::uint16_t v) {
+    method = v;
+    return *this;
+  }
+  Raw& with_flags(std::uint16_t v) {
+    flags = v;
+    return *this;
+  }
+  Raw& with_local_name(std::string v) {
+    local_name = std::move(v);
+    return *this;
+  }
+  Raw& with_declared_size(std::uint32_t v) {
+    declared_size = v;
+    return *this;
+  }
+  Raw& with_descriptor_crc(std::uint32_t v) {
+    descriptor_crc = v;
+    return *this;
+  }
+  Raw& with_offset(std::uint32_t v) {
+    offset = v;
+    return *this;
+  }
 
   std::string name;
   std::string data;
@@ -78,8 +95,8 @@ std::string raw_local(const Raw& e) {
   const std::uint32_t size = e.declared_size.value_or(static_cast<std::uint32_t>(e.data.size()));
   const std::string name = e.local_name.value_or(e.name);
   std::string s = "PK\x03\x04" + le(10, 2) + le(e.flags, 2) + le(e.method, 2) + le(0, 2) + le(0x21, 2) +
-                  le(dd ? 0 : crc_of(e.data), 4) + le(size, 4) + le(size, 4) + le(name.size(), 2) + le(0, 2) +
-                  name + e.data;
+                  le(dd ? 0 : crc_of(e.data), 4) + le(size, 4) + le(size, 4) + le(name.size(), 2) + le(0, 2) + name +
+                  e.data;
   if (dd) s += "PK\x07\x08" + le(e.descriptor_crc.value_or(crc_of(e.data)), 4) + le(size, 4) + le(size, 4);
   return s;
 }
@@ -95,8 +112,8 @@ std::string raw_zip(const std::vector<Raw>& entries) {
     }
     const std::uint32_t size = e.declared_size.value_or(static_cast<std::uint32_t>(e.data.size()));
     cd += "PK\x01\x02" + le(0x031e, 2) + le(10, 2) + le(e.flags, 2) + le(e.method, 2) + le(0, 2) + le(0x21, 2) +
-          le(crc_of(e.data), 4) + le(size, 4) + le(size, 4) + le(e.name.size(), 2) + le(0, 2) + le(0, 2) +
-          le(0, 2) + le(0, 2) + le(0, 4) + le(offset, 4) + e.name;
+          le(crc_of(e.data), 4) + le(size, 4) + le(size, 4) + le(e.name.size(), 2) + le(0, 2) + le(0, 2) + le(0, 2) +
+          le(0, 2) + le(0, 4) + le(offset, 4) + e.name;
   }
   return out + cd + "PK\x05\x06" + le(0, 2) + le(0, 2) + le(entries.size(), 2) + le(entries.size(), 2) +
          le(cd.size(), 4) + le(out.size(), 4) + le(0, 2);
@@ -195,10 +212,10 @@ TEST_CASE("bundle::ZipWriter output passes Info-ZIP unzip -t/-l and python3 -m z
 TEST_CASE("bundle::ZipWriter with forced ZIP64 records is read back (small-file ZIP64 test)") {
   testutil::TempDir dir;
   std::string bytes = write_small_bundle(dir / "b.zip", Zip64::always);
-  CHECK(bytes.find("PK\x06\x06") != std::string::npos); // ZIP64 end of central directory record
-  CHECK(bytes.find("PK\x06\x07") != std::string::npos); // and its locator
+  CHECK(bytes.find("PK\x06\x06") != std::string::npos);                  // ZIP64 end of central directory record
+  CHECK(bytes.find("PK\x06\x07") != std::string::npos);                  // and its locator
   CHECK(bytes.substr(bytes.size() - 12, 10) == std::string(10, '\xff')); // classic end record: all sentinels
-  CHECK(bytes.substr(18, 8) == std::string(8, '\xff'));                 // local sizes: in the ZIP64 extra field
+  CHECK(bytes.substr(18, 8) == std::string(8, '\xff'));                  // local sizes: in the ZIP64 extra field
   ZipReader r(dir / "b.zip");
   REQUIRE(r.entries().size() == 2);
   CHECK(r.read_small(r.entries()[0], 100) == kMeta);
@@ -254,7 +271,8 @@ TEST_CASE("bundle::ZipWriter and ZipReader handle 100000 entries (ZIP64 end reco
   testutil::TempDir dir;
   {
     ZipWriter w(dir / "many.zip");
-    for (std::size_t i = 0; i < airlock::bundle::kMaxZipEntries; ++i) w.add_bytes("t/" + std::to_string(i), std::to_string(i));
+    for (std::size_t i = 0; i < airlock::bundle::kMaxZipEntries; ++i)
+      w.add_bytes("t/" + std::to_string(i), std::to_string(i));
     try {
       w.add_bytes("one-too-many", "x");
       FAIL("accepted entry 100001");
@@ -300,9 +318,9 @@ TEST_CASE("bundle::ZipWriter refuses unsafe and duplicate names and keeps going"
   testutil::TempDir dir;
   ZipWriter w(dir / "b.zip");
   w.add_bytes("a/b", "x");
-  for (const std::string& name : {std::string("../x"), std::string("/abs"), std::string("a//b"), std::string("a\\b"),
-                                  std::string("./a"), std::string("dir/"), std::string(""), std::string("a\0b", 3),
-                                  std::string(4097, 'n'), std::string("a/b")}) {
+  for (const std::string& name :
+       {std::string("../x"), std::string("/abs"), std::string("a//b"), std::string("a\\b"), std::string("./a"),
+        std::string("dir/"), std::string(""), std::string("a\0b", 3), std::string(4097, 'n'), std::string("a/b")}) {
     try {
       w.add_bytes(name, "x");
       FAIL("accepted name " << name);
@@ -385,8 +403,7 @@ TEST_CASE("bundle::ZipReader refuses a zip-slip name") {
 }
 
 TEST_CASE("bundle::ZipReader refuses duplicate names, compressed and encrypted entries") {
-  check_raw_refused({Raw("a/b", "1"), Raw("c", "2"), Raw("a/b", "3")},
-                    "entry \"a/b\" appears twice (duplicate name)");
+  check_raw_refused({Raw("a/b", "1"), Raw("c", "2"), Raw("a/b", "3")}, "entry \"a/b\" appears twice (duplicate name)");
   check_raw_refused({Raw("x.gz", "abc").with_method(8)}, "entry \"x.gz\" is compressed (method 8)");
   check_raw_refused({Raw("secret", "abc").with_flags(1)}, "entry \"secret\" is encrypted");
   check_raw_refused({Raw("secret", "abc").with_flags(0x40)}, "entry \"secret\" is encrypted");
@@ -435,7 +452,8 @@ TEST_CASE("bundle::ZipReader refuses entry count mismatches, multi-disk archives
   testutil::TempDir dir;
   const std::string good = write_small_bundle(dir / "good.zip");
   const std::size_t end = good.size() - 22;
-  auto refused_patch = [&](const std::string& base, std::size_t at, const std::string& with, const std::string& needle) {
+  auto refused_patch = [&](const std::string& base, std::size_t at, const std::string& with,
+                           const std::string& needle) {
     std::string bad = base;
     patch(bad, at, with);
     testutil::write_file(dir / "bad.zip", bad);
@@ -451,11 +469,13 @@ TEST_CASE("bundle::ZipReader refuses entry count mismatches, multi-disk archives
   const std::string z64 = write_small_bundle(dir / "z64.zip", Zip64::always);
   const std::size_t record = z64.size() - 22 - 20 - 56;
   REQUIRE(z64.substr(record, 4) == "PK\x06\x06");
-  refused_patch(z64, record + 24, le(100001, 8) + le(100001, 8), "it declares 100001 entries, more than the 100000 allowed");
+  refused_patch(z64, record + 24, le(100001, 8) + le(100001, 8),
+                "it declares 100001 entries, more than the 100000 allowed");
   refused_patch(z64, record + 24, le(3, 8) + le(3, 8), "(entry count mismatch)");
   refused_patch(z64, record + 16, le(1, 4), "multi-disk");
   refused_patch(z64, record, "PK\x06\x07", "no ZIP64 end of central directory record at byte");
-  refused_patch(z64, z64.size() - 22 + 8, le(5, 2) + le(5, 2), "the end of central directory record and its ZIP64 record disagree");
+  refused_patch(z64, z64.size() - 22 + 8, le(5, 2) + le(5, 2),
+                "the end of central directory record and its ZIP64 record disagree");
 }
 
 TEST_CASE("bundle::ZipReader detects a CRC mismatch at the end of a streaming read") {

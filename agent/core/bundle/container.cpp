@@ -50,7 +50,7 @@ public:
     const fs::path root = dir_ + "/targets";
     if (!fs::is_directory(root)) return out;
     for (const auto& e : fs::recursive_directory_iterator(root))
-      if (e.is_regular_file()) out.push_back("targets/" + fs::relative(e.path(), root).string());
+      if (e.is_regular_file()) out.push_back("targets/" + e.path().lexically_relative(root).generic_string());
     std::sort(out.begin(), out.end());
     return out;
   }

@@ -17,8 +17,8 @@ namespace airlock::bundle {
 namespace {
 
 // Record signatures and sizes, from PKWARE APPNOTE.TXT 6.3.
-constexpr std::uint32_t kLocalSig = 0x04034b50, kCentralSig = 0x02014b50, kEndSig = 0x06054b50,
-                        kEnd64Sig = 0x06064b50, kLocatorSig = 0x07064b50, kDescriptorSig = 0x08074b50;
+constexpr std::uint32_t kLocalSig = 0x04034b50, kCentralSig = 0x02014b50, kEndSig = 0x06054b50, kEnd64Sig = 0x06064b50,
+                        kLocatorSig = 0x07064b50, kDescriptorSig = 0x08074b50;
 constexpr std::size_t kLocalSize = 30, kCentralSize = 46, kEndSize = 22, kEnd64Size = 56, kLocatorSize = 20;
 constexpr std::uint16_t kZip64ExtraId = 0x0001;
 constexpr std::uint32_t kMax32 = 0xFFFFFFFF; // "see the ZIP64 record" sentinels
@@ -134,8 +134,7 @@ std::string name_problem(std::string_view name) {
 }
 
 // Checks that `extra` is a well-formed list of (id, length, data) fields and returns the ZIP64 field's data.
-std::optional<std::string_view> zip64_extra(std::string_view extra, const std::string& path,
-                                            const std::string& who) {
+std::optional<std::string_view> zip64_extra(std::string_view extra, const std::string& path, const std::string& who) {
   std::optional<std::string_view> found;
   Cursor c(extra);
   while (c.left() > 0) {
@@ -236,7 +235,8 @@ void ZipWriter::put(const void* data, std::size_t size, std::uint64_t offset) {
 void ZipWriter::check_new_name(const std::string& name) const {
   if (fd_ < 0) fail(ExitCode::failure, "internal error: ZipWriter for " + path_ + " used after finish()");
   std::string problem = name_problem(name);
-  if (!problem.empty()) fail(ExitCode::bad_input, "cannot add to bundle " + path_ + ": entry " + quoted(name) + " " + problem);
+  if (!problem.empty())
+    fail(ExitCode::bad_input, "cannot add to bundle " + path_ + ": entry " + quoted(name) + " " + problem);
   if (entries_.size() >= kMaxZipEntries)
     fail(ExitCode::bad_input, "cannot add " + quoted(name) + " to bundle " + path_ + ": a bundle holds at most " +
                                   std::to_string(kMaxZipEntries) + " entries");
@@ -291,8 +291,8 @@ void ZipWriter::add_entry(const std::string& name, std::uint64_t size, util::Fil
       pos_ += n;
     }
     if (done != size)
-      fail(ExitCode::failure, src->path() + " changed size while it was being added to bundle " + path_ +
-                                  " as " + quoted(name) + "; add it again when nothing is writing to it");
+      fail(ExitCode::failure, src->path() + " changed size while it was being added to bundle " + path_ + " as " +
+                                  quoted(name) + "; add it again when nothing is writing to it");
   } else {
     e.crc32 = crc_update(0, data.data(), data.size());
     put(data);
@@ -329,10 +329,10 @@ void ZipWriter::finish() {
     put32(cd, big ? kMax32 : u32(e.size));
     put16(cd, u16(e.name.size()));
     put16(cd, u16(z64.empty() ? 0 : 4 + z64.size()));
-    put16(cd, 0);                 // comment length
-    put16(cd, 0);                 // disk number
-    put16(cd, 0);                 // internal attributes
-    put32(cd, 0100644u << 16);    // external attributes: a regular file, mode 0644
+    put16(cd, 0);              // comment length
+    put16(cd, 0);              // disk number
+    put16(cd, 0);              // internal attributes
+    put32(cd, 0100644u << 16); // external attributes: a regular file, mode 0644
     put32(cd, far ? kMax32 : u32(e.offset));
     cd += e.name;
     if (!z64.empty()) {
@@ -455,8 +455,8 @@ ZipReader::ZipReader(const std::string& path) : path_(path), file_(std::make_sha
   }
 
   if (count > kMaxZipEntries)
-    refuse(path_, "it declares " + std::to_string(count) + " entries, more than the " +
-                      std::to_string(kMaxZipEntries) + " allowed");
+    refuse(path_, "it declares " + std::to_string(count) + " entries, more than the " + std::to_string(kMaxZipEntries) +
+                      " allowed");
   if (cd_offset > cd_end || cd_size > cd_end - cd_offset)
     refuse(path_, "its central directory (" + std::to_string(cd_size) + " bytes at byte " + std::to_string(cd_offset) +
                       ") lies beyond the end of the archive (" + std::to_string(cd_end) +
@@ -488,7 +488,8 @@ ZipReader::ZipReader(const std::string& path) : path_(path), file_(std::make_sha
                         std::to_string(count) + " (entry count mismatch)");
     Cursor c(cd, at);
     if (c.get32() != kCentralSig)
-      refuse(path_, "central directory entry #" + std::to_string(i + 1) + " has no valid signature (entry count mismatch or corrupt central directory)");
+      refuse(path_, "central directory entry #" + std::to_string(i + 1) +
+                        " has no valid signature (entry count mismatch or corrupt central directory)");
     c.skip(4); // version made by, version needed
     const std::uint16_t flags = c.get16(), method = c.get16();
     c.skip(4); // DOS time and date
@@ -499,7 +500,8 @@ ZipReader::ZipReader(const std::string& path) : path_(path), file_(std::make_sha
     c.skip(6); // internal and external attributes
     std::uint64_t offset = c.get32();
     if (c.left() < std::size_t{name_len} + extra_len + comment_len)
-      refuse(path_, "central directory entry #" + std::to_string(i + 1) + " runs past the end of the central directory");
+      refuse(path_,
+             "central directory entry #" + std::to_string(i + 1) + " runs past the end of the central directory");
     std::string name(c.take(name_len));
     const std::string_view extra = c.take(extra_len);
     c.skip(comment_len);
