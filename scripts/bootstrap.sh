@@ -29,7 +29,8 @@ enable_deb_src() {
 PKGS_HOST=(build-essential cmake ninja-build pkg-config git file ca-certificates dpkg-dev xz-utils
   g++-aarch64-linux-gnu qemu-user-static binfmt-support
   libssl-dev zlib1g-dev libsqlite3-dev libmbedtls-dev libxxhash-dev libfmt-dev doctest-dev libpcre3-dev libexpat1-dev
-  docker.io docker-compose nginx-light openssl curl unzip zip nodejs npm procps psmisc util-linux)
+  docker.io docker-compose nginx-light openssl curl unzip zip nodejs npm procps psmisc util-linux
+  python3 time clang-format)
 PKGS_ARM64=(libpcre3-dev:arm64 libexpat1-dev:arm64 libssl-dev:arm64 zlib1g-dev:arm64 libsqlite3-dev:arm64 libmbedtls-dev:arm64 libxxhash-dev:arm64 libc6-dev:arm64)
 
 install_packages() {
@@ -119,6 +120,17 @@ build_poco() { # $1 = x86_64 | aarch64
   log "poco $arch: done"
 }
 
+# tuf-js and @tufjs/canonical-json, the independent TUF implementation the interop tests compare against.
+install_interop() {
+  local dir=$here/tests/interop
+  if [ -f "$dir/node_modules/.package-lock.json" ] && cmp -s "$dir/package-lock.json" "$dir/node_modules/.airlock-lock"; then
+    log "npm: interop packages present"; return
+  fi
+  log "npm: installing tuf-js into tests/interop (npm ci)"
+  npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >&2
+  cp "$dir/package-lock.json" "$dir/node_modules/.airlock-lock"
+}
+
 poco_prefix() { echo "$cache/poco-$POCO_VERSION-$1-$(poco_flags | sha256sum | cut -c1-12)"; }
 
 case ${1:-all} in
@@ -126,6 +138,7 @@ case ${1:-all} in
   poco-prefix) poco_prefix "${2:?arch}" ;;
   all)
     install_packages
+    install_interop
     for a in $arches; do build_poco "$a"; done ;;
   *) echo "usage: $0 [all|packages|poco-prefix ARCH]" >&2; exit 2 ;;
 esac

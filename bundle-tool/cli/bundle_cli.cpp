@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ctime>
 #include <functional>
 #include <iostream>
@@ -155,9 +156,14 @@ int root_rotate(const util::Args& a) {
     if (std::find(root_ids.begin(), root_ids.end(), k.keyid()) == root_ids.end()) root_ids.push_back(k.keyid());
   }
   for (const auto& id : a.values("remove-root-key")) {
-    auto it = std::find_if(root_ids.begin(), root_ids.end(), [&](const std::string& k) { return k.rfind(id, 0) == 0; });
-    if (it == root_ids.end()) fail(ExitCode::usage, "--remove-root-key " + id + " is not a root key of this repository");
-    root_ids.erase(it);
+    std::vector<std::string> matches;
+    for (const auto& k : root_ids)
+      if (id.size() >= 8 && k.rfind(id, 0) == 0) matches.push_back(k);
+    if (matches.size() != 1)
+      fail(ExitCode::usage, fmt::format("--remove-root-key '{}' matches {} root keys; give at least 8 leading hex digits "
+                                        "of exactly one key ID ('airlock-bundle inspect {}' lists them)",
+                                        id, matches.size(), repo.dir()));
+    root_ids.erase(std::find(root_ids.begin(), root_ids.end(), matches.front()));
   }
   if (auto t = a.value("root-threshold")) next.roles[trust::Role::root].threshold = std::stoll(*t);
   const std::map<std::string, trust::Role> role_opts = {

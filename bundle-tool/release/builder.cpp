@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -52,6 +53,7 @@ void copy_all(util::Source& in, util::Sink& out) {
 // must never hold. Sorted by path, so a tree always gives the same archive and manifest.
 std::vector<FileEntry> scan_tree(const std::string& root) {
   std::vector<FileEntry> out;
+  const fs::path real_root = fs::canonical(root);
   std::vector<fs::path> paths;
   for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it)
     paths.push_back(it->path());
@@ -74,8 +76,11 @@ std::vector<FileEntry> scan_tree(const std::string& root) {
       e.type = FileEntry::Type::symlink;
       e.target = fs::read_symlink(p).string();
       // The target must stay inside the tree, judged lexically from the link's own directory.
+      // Lexically, and then through the filesystem, so a chain of in-tree links cannot lead out either.
       fs::path resolved = (fs::path(rel).parent_path() / e.target).lexically_normal();
-      if (fs::path(e.target).is_absolute() || resolved.empty() || *resolved.begin() == "..")
+      const fs::path real = fs::weakly_canonical(p).lexically_relative(real_root);
+      if (fs::path(e.target).is_absolute() || resolved.empty() || *resolved.begin() == ".." || real.empty() ||
+          *real.begin() == "..")
         fail(ExitCode::bad_input, fmt::format("{}: symlink {} -> {} points outside the app tree; releases may only "
                                               "hold links within the tree",
                                               root, rel, e.target));
@@ -218,6 +223,7 @@ std::vector<release::Image> read_image_archive(const std::string& path) {
 Manifest add_release(Repository& repo, const ReleaseInput& in, const KeyRing& keys, std::int64_t now) {
   if (in.arch != "x86_64" && in.arch != "aarch64")
     fail(ExitCode::usage, "--arch must be x86_64 or aarch64, got '" + in.arch + "'");
+  repo.require_publish_keys(keys);
   const std::string src_json = in.source_dir + "/" + release_source_file;
   if (!fs::exists(src_json))
     fail(ExitCode::not_found, src_json + " is missing: a release source directory needs it (see docs/repository.md)");
@@ -299,6 +305,7 @@ Manifest add_release(Repository& repo, const ReleaseInput& in, const KeyRing& ke
 
 Manifest add_patch(Repository& repo, const std::string& from, const std::string& to, const std::string& arch,
                    const KeyRing& keys, std::int64_t now) {
+  repo.require_publish_keys(keys);
   Manifest base, full;
   if (load_manifest(repo, release::release_dir(repo.app(), from, arch), nullptr, &base).empty())
     fail(ExitCode::not_found, fmt::format("release {} for {} is not in {}; publish it with 'release add' first", from, arch, repo.dir()));

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -180,6 +181,19 @@ Repository::Repository(std::string dir) : dir_(std::move(dir)) {
                                        trust::default_max_targets_bytes, root_, Role::targets, trust::parse_targets);
 }
 
+Repository::~Repository() {
+  for (const auto& [name, t] : staged_) {
+    std::error_code ec;
+    fs::remove(dir_ + "/" + bundle::target_path(t), ec);
+  }
+}
+
+void Repository::require_publish_keys(const KeyRing& keys) const {
+  keys.for_role(root_, Role::targets);
+  keys.for_role(root_, Role::snapshot);
+  keys.for_role(root_, Role::timestamp);
+}
+
 void Repository::stage_target(const std::string& name, const std::string& src_path, const json::Value& custom) {
   if (targets_.targets.count(name) || staged_.count(name))
     fail(ExitCode::usage, fmt::format("target {} is already in repository {}; a published target never changes "
@@ -207,10 +221,7 @@ void Repository::write_role(const std::string& name, const json::Value& signed_p
 }
 
 void Repository::publish(const KeyRing& keys, std::int64_t now) {
-  // Check every key first, so a missing key fails before anything is written.
-  keys.for_role(root_, Role::targets);
-  keys.for_role(root_, Role::snapshot);
-  keys.for_role(root_, Role::timestamp);
+  require_publish_keys(keys); // a missing key fails before any metadata is written
   trust::Targets next = targets_;
   next.type = "targets";
   next.version = targets_.version + 1;

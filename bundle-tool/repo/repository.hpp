@@ -59,6 +59,10 @@ public:
   // Opens an existing repository and verifies its newest metadata (signatures; expiry is not checked, so an
   // expired repository can still be refreshed).
   explicit Repository(std::string dir);
+  // Removes the files of targets staged but never published (a failed command leaves no stray target files).
+  ~Repository();
+  Repository(const Repository&) = delete;
+  Repository& operator=(const Repository&) = delete;
 
   const std::string& dir() const { return dir_; }
   const std::string& app() const { return app_; }
@@ -71,6 +75,9 @@ public:
   // Copies `src_path` into targets/ under its consistent name and stages a targets entry for `name`.
   // Refuses (Error(usage)) a name that is already published. Nothing is visible until publish().
   void stage_target(const std::string& name, const std::string& src_path, const json::Value& custom);
+  // Throws Error(usage) naming the role and its key IDs unless `keys` can sign targets, snapshot and timestamp.
+  // Commands call it before they write anything.
+  void require_publish_keys(const KeyRing& keys) const;
   // Signs and writes targets v+1 (holding the staged entries), snapshot v+1 and timestamp v+1.
   void publish(const KeyRing& keys, std::int64_t now);
   // Re-signs timestamp (and snapshot when `snapshot_too`) with fresh expiry, versions +1.

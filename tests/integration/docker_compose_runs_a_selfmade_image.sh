@@ -21,8 +21,8 @@ services:
     environment: { SVC_PORT: "$port", SVC_DATA: /data }
     volumes: [ "./data:/data" ]
 YML
-cleanup() { docker-compose -p "$project" -f "$T/app/docker-compose.yml" down -t 1 >/dev/null 2>&1 || true; docker rmi -f "$img" >/dev/null 2>&1 || true; }
-trap 'cleanup; _on_exit' EXIT
+defer docker rmi -f "$img"
+defer docker-compose -p "$project" -f "$T/app/docker-compose.yml" down -t 1
 docker-compose -p "$project" -f "$T/app/docker-compose.yml" up -d
 ok=
 for _ in $(seq 1 50); do

@@ -3,7 +3,16 @@
 # failure for inspection), and reads the test environment written by tests/env/testenv.sh.
 set -euo pipefail
 T=$(mktemp -d "/tmp/airlock-test.XXXXXX")
-_on_exit() { local rc=$?; if [ $rc -eq 0 ] || [ $rc -eq 77 ]; then rm -rf "$T"; else echo "kept $T for inspection" >&2; fi; }
+_deferred=()
+# defer CMD...: run CMD when the test exits, whatever the outcome (last registered runs first).
+defer() { _deferred=("$*" "${_deferred[@]}"); }
+_on_exit() {
+  local rc=$? c
+  set +e
+  for c in "${_deferred[@]}"; do eval "$c" >/dev/null 2>&1; done
+  if [ $rc -eq 0 ] || [ $rc -eq 77 ]; then rm -rf "$T"; else echo "kept $T for inspection" >&2; fi
+  exit $rc
+}
 trap _on_exit EXIT
 : "${AIRLOCK:?AIRLOCK must point at the airlock binary}" "${AIRLOCK_BUNDLE:?AIRLOCK_BUNDLE must point at airlock-bundle}"
 TESTENV=${AIRLOCK_TESTENV:-/tmp/airlock-testenv}

@@ -5,7 +5,7 @@
 : "${AIRLOCK_TEST_WWW:?testenv is not started}"
 name="range-$$.bin"
 head -c 100000 /dev/urandom > "$AIRLOCK_TEST_WWW/$name"
-trap 'rm -f "$AIRLOCK_TEST_WWW/$name"; _on_exit' EXIT
+defer rm -f "$AIRLOCK_TEST_WWW/$name"
 code=$(curl -s -o "$T/part" -w '%{http_code}' -r 1000-1999 "$AIRLOCK_TEST_HTTP/$name")
 assert_eq "$code" 206 "HTTP range status"
 cmp "$T/part" <(tail -c +1001 "$AIRLOCK_TEST_WWW/$name" | head -c 1000) || fail "HTTP range bytes differ"

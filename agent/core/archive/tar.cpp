@@ -264,9 +264,15 @@ void TarWriter::write_header(const Entry& e) {
     put_string(h, kLink, kLinkLen, ustar_fallback(e.link_target, kLinkLen));
   }
   put_octal(h, kMode, kSmall, e.mode);
-  if (!put_octal(h, kUid, kSmall, e.uid)) add_record(pax, "uid", std::to_string(e.uid)), put_octal(h, kUid, kSmall, 0);
-  if (!put_octal(h, kGid, kSmall, e.gid)) add_record(pax, "gid", std::to_string(e.gid)), put_octal(h, kGid, kSmall, 0);
-  if (!put_octal(h, kSize, kLarge, e.size)) add_record(pax, "size", std::to_string(e.size)), put_octal(h, kSize, kLarge, 0);
+  // A number too large for its octal field goes into a pax record, and the field holds 0.
+  auto number = [&](const char* key, std::size_t off, std::size_t len, std::uint64_t v) {
+    if (put_octal(h, off, len, v)) return;
+    add_record(pax, key, std::to_string(v));
+    put_octal(h, off, len, 0);
+  };
+  number("uid", kUid, kSmall, e.uid);
+  number("gid", kGid, kSmall, e.gid);
+  number("size", kSize, kLarge, e.size);
   if (e.mtime < 0 || !put_octal(h, kMtime, kLarge, static_cast<std::uint64_t>(e.mtime))) {
     add_record(pax, "mtime", std::to_string(e.mtime));
     put_octal(h, kMtime, kLarge, e.mtime < 0 ? 0 : kMaxOctal11);

@@ -98,7 +98,9 @@ public:
   }
   std::unique_ptr<util::Source> open(const std::string& path) override {
     const ZipEntry* e = zip_.find(path);
-    return e ? zip_.open(*e) : nullptr;
+    // Target bytes are always checked against their signed SHA-256 (Container contract), which makes the zip
+    // CRC-32 redundant; skipping it takes a third off the CPU time of verifying a bundle.
+    return e ? zip_.open(*e, ZipReader::Crc::skip) : nullptr;
   }
   bool is_bundle() const override { return true; }
 

@@ -22,7 +22,8 @@ class Container : public trust::MetadataSource {
 public:
   // Every file under targets/ that the container holds, as a path relative to the container root.
   virtual std::vector<std::string> target_files() = 0;
-  // Opens a file under targets/ (a path from target_files() or target_path()); nullptr when absent.
+  // Opens a file under targets/ (a path from target_files() or target_path()); nullptr when absent. The bytes
+  // are unchecked (no zip CRC either): the caller must pass them through trust::verify_target before use.
   virtual std::unique_ptr<util::Source> open(const std::string& path) = 0;
   virtual bool is_bundle() const = 0;
 };

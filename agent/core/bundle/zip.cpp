@@ -167,8 +167,8 @@ void apply_zip64(std::initializer_list<std::uint64_t*> fields, std::optional<std
 // A stream over one stored entry: positioned reads, CRC-32 checked by the read that reaches the end.
 class EntrySource : public util::Source {
 public:
-  EntrySource(std::shared_ptr<util::FileSource> file, std::string archive, ZipEntry entry)
-      : file_(std::move(file)), archive_(std::move(archive)), entry_(std::move(entry)) {}
+  EntrySource(std::shared_ptr<util::FileSource> file, std::string archive, ZipEntry entry, bool check_crc)
+      : file_(std::move(file)), archive_(std::move(archive)), entry_(std::move(entry)), check_crc_(check_crc) {}
 
   std::size_t read(void* buf, std::size_t size) override {
     const std::uint64_t left = entry_.size - pos_;
@@ -177,11 +177,11 @@ public:
     if (n > 0) {
       if (file_->pread(buf, n, entry_.data_offset + pos_) != n)
         refuse(archive_, "entry " + quoted(entry_.name) + " ends early: the file got shorter since it was opened");
-      crc_ = crc_update(crc_, buf, n);
+      if (check_crc_) crc_ = crc_update(crc_, buf, n);
       pos_ += n;
     }
     if (pos_ == entry_.size && !checked_) {
-      if (crc_ != entry_.crc32)
+      if (check_crc_ && crc_ != entry_.crc32)
         refuse(archive_, "entry " + quoted(entry_.name) + " is corrupt: its data has CRC-32 " + hex32(crc_) +
                              ", the archive declares " + hex32(entry_.crc32));
       checked_ = true;
@@ -195,6 +195,7 @@ private:
   ZipEntry entry_;
   std::uint64_t pos_ = 0;
   std::uint32_t crc_ = 0;
+  bool check_crc_ = true;
   bool checked_ = false;
 };
 
@@ -596,10 +597,10 @@ const ZipEntry* ZipReader::find(const std::string& name) const {
   return it != by_name_.end() && entries_[*it].name == name ? &entries_[*it] : nullptr;
 }
 
-std::unique_ptr<util::Source> ZipReader::open(const ZipEntry& entry) const {
+std::unique_ptr<util::Source> ZipReader::open(const ZipEntry& entry, Crc crc) const {
   if (entry.data_offset > data_end_ || entry.size > data_end_ - entry.data_offset)
     fail(ExitCode::failure, "internal error: entry " + quoted(entry.name) + " is not from bundle " + path_);
-  return std::make_unique<EntrySource>(file_, path_, entry);
+  return std::make_unique<EntrySource>(file_, path_, entry, crc == Crc::check);
 }
 
 std::string ZipReader::read_small(const ZipEntry& entry, std::size_t max_bytes) const {

@@ -47,7 +47,9 @@ struct Rng {
 };
 
 bool is_p256(mbedtls_pk_context& pk) {
-  return mbedtls_pk_get_type(&pk) == MBEDTLS_PK_ECKEY && mbedtls_pk_ec(pk)->grp.id == MBEDTLS_ECP_DP_SECP256R1;
+  if (mbedtls_pk_get_type(&pk) != MBEDTLS_PK_ECKEY) return false;
+  const mbedtls_ecp_keypair* ec = mbedtls_pk_ec(pk);
+  return ec != nullptr && ec->grp.id == MBEDTLS_ECP_DP_SECP256R1;
 }
 
 std::string public_pem_of(mbedtls_pk_context& pk) {
@@ -140,8 +142,9 @@ PublicKey generate_key(const std::string& path) {
     fail(ExitCode::usage, path + " already exists; airlock-bundle never overwrites a key (move it away first)");
   Rng rng;
   Pk pk;
-  if (mbedtls_pk_setup(&pk.ctx, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) != 0 ||
-      mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(pk.ctx), mbedtls_ctr_drbg_random, &rng.drbg) != 0)
+  mbedtls_ecp_keypair* ec = nullptr;
+  if (mbedtls_pk_setup(&pk.ctx, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) != 0 || !(ec = mbedtls_pk_ec(pk.ctx)) ||
+      mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, ec, mbedtls_ctr_drbg_random, &rng.drbg) != 0)
     fail(ExitCode::failure, "mbedTLS failed to generate a P-256 key");
   std::vector<unsigned char> buf(4096);
   if (mbedtls_pk_write_key_pem(&pk.ctx, buf.data(), buf.size()) != 0)
