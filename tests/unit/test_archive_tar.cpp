@@ -4,8 +4,8 @@
 #include "util/hash.hpp"
 #include "util/io.hpp"
 
-#include <doctest/doctest.h>
 #include "testutil.hpp"
+#include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -147,10 +147,10 @@ void set_mtime(const std::string& path, std::int64_t sec) {
 const std::string kLongDir1(120, 'd'), kLongDir2(120, 'e'), kLongFile(58, 'f');
 const std::string kLongPath = kLongDir1 + "/" + kLongDir2 + "/" + kLongFile; // 300 bytes
 const std::string kSplitDir = "split/" + std::string(70, 's');
-const std::string kSplitPath = kSplitDir + "/" + std::string(50, 'g'); // 127 bytes: fits ustar prefix + name
-const std::string kLongTarget = "../" + std::string(150, 't') + "/target";    // dangling, > 100 bytes
-const std::string kUtf8Name = "caf\xc3\xa9-\xc3\xb1.txt";                       // "café-ñ.txt"
-const std::string kBinaryName = "bad\xff.bin";                                  // not UTF-8
+const std::string kSplitPath = kSplitDir + "/" + std::string(50, 'g');     // 127 bytes: fits ustar prefix + name
+const std::string kLongTarget = "../" + std::string(150, 't') + "/target"; // dangling, > 100 bytes
+const std::string kUtf8Name = "caf\xc3\xa9-\xc3\xb1.txt";                  // "café-ñ.txt"
+const std::string kBinaryName = "bad\xff.bin";                             // not UTF-8
 
 // The tree the compatibility tests archive, with every kind of entry they cover.
 void make_tree(const std::string& root) {
@@ -190,8 +190,8 @@ void make_tree(const std::string& root) {
 }
 
 struct Snapshot {
-  std::map<std::string, std::string> nodes;        // relative path -> description
-  std::set<std::vector<std::string>> link_groups;  // paths sharing an inode
+  std::map<std::string, std::string> nodes;       // relative path -> description
+  std::set<std::vector<std::string>> link_groups; // paths sharing an inode
 };
 
 Snapshot snapshot(const std::string& root) {
@@ -250,7 +250,8 @@ void check_same_tree(const std::string& a, const std::string& b) {
 }
 
 // Checks entries read from an archive of `root` (paths starting with `strip`) against the tree itself.
-void check_entries_match_tree(const std::vector<ReadEntry>& entries, const std::string& root, const std::string& strip) {
+void check_entries_match_tree(const std::vector<ReadEntry>& entries, const std::string& root,
+                              const std::string& strip) {
   std::set<std::string> seen;
   std::size_t hardlinks = 0;
   for (const auto& r : entries) {
@@ -290,7 +291,8 @@ void check_entries_match_tree(const std::vector<ReadEntry>& entries, const std::
       CHECK(r.data.empty());
       break;
     }
-    default: FAIL("unexpected entry type");
+    default:
+      FAIL("unexpected entry type");
     }
   }
   CHECK(hardlinks == 1);
@@ -448,7 +450,7 @@ TEST_CASE("archive::TarReader applies pax global and per-entry headers from GNU 
 }
 
 TEST_CASE("archive::TarWriter uses pax headers for what ustar cannot hold, and both readers agree") {
-  std::string long_name = std::string(180, 'n');                 // no slash: cannot be split for ustar
+  std::string long_name = std::string(180, 'n'); // no slash: cannot be split for ustar
   std::string long_owner = std::string(40, 'o');
   std::string tar = tar_string([&](TarWriter& tw) {
     Entry e;
@@ -629,7 +631,8 @@ TEST_CASE("archive::TarReader rejects a bad checksum, garbage, bad sizes and odd
   flipped[512 + 3] ^= 0x20; // the name, covered by the checksum
   expect_error(ExitCode::bad_input, "header at byte 512 (after entry \"dir/\")", [&] { read_tar_string(flipped); });
 
-  expect_error(ExitCode::bad_input, "test.tar: no tar header at byte 0", [&] { read_tar_string(pseudo_random(4096, 1)); });
+  expect_error(ExitCode::bad_input, "test.tar: no tar header at byte 0",
+               [&] { read_tar_string(pseudo_random(4096, 1)); });
   expect_error(ExitCode::bad_input, "after the end-of-archive", [&] { read_tar_string(tar + "trailing junk"); });
   CHECK(read_tar_string(tar + std::string(10240, '\0')).size() == 3); // record padding is fine
 
@@ -702,7 +705,7 @@ TEST_CASE("archive::GzipSink and GzipSource round-trip 10 MB at levels 1 and 9, 
     INFO("level " << level);
     StringSink sink;
     GzipSink gz(sink, level);
-    gz.write(data.data(), 7919);                    // odd sizes, then one large write
+    gz.write(data.data(), 7919); // odd sizes, then one large write
     gz.write(data.data() + 7919, 3'000'000 - 7919);
     gz.write(data.data() + 3'000'000, data.size() - 3'000'000);
     gz.finish();

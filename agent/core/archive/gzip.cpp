@@ -67,8 +67,7 @@ void GzipSink::write(const void* data, std::size_t size) {
     z.avail_in = static_cast<uInt>(chunk);
     while (z.avail_in > 0) {
       int rc = deflate(&z, Z_NO_FLUSH);
-      if (rc != Z_OK && rc != Z_BUF_ERROR)
-        fail(ExitCode::failure, "gzip: compression failed: " + zlib_message(z, rc));
+      if (rc != Z_OK && rc != Z_BUF_ERROR) fail(ExitCode::failure, "gzip: compression failed: " + zlib_message(z, rc));
       if (z.avail_out == 0) impl_->flush_output();
     }
     p += chunk;
@@ -174,12 +173,18 @@ std::size_t GzipSource::read(void* buf, std::size_t size) {
     int rc = inflate(&z, Z_NO_FLUSH);
     std::size_t produced = before - z.avail_out;
     switch (rc) {
-    case Z_STREAM_END: s.in_member = false; break;
+    case Z_STREAM_END:
+      s.in_member = false;
+      break;
     case Z_OK:
-    case Z_BUF_ERROR: break; // no progress is possible only when input ran out; fill() handles that
-    case Z_MEM_ERROR: fail(ExitCode::failure, s.what + ": gzip: out of memory");
-    case Z_NEED_DICT: s.corrupt("corrupt gzip data (needs a preset dictionary)");
-    default: s.corrupt("corrupt gzip data (" + zlib_message(z, rc) + ")");
+    case Z_BUF_ERROR:
+      break; // no progress is possible only when input ran out; fill() handles that
+    case Z_MEM_ERROR:
+      fail(ExitCode::failure, s.what + ": gzip: out of memory");
+    case Z_NEED_DICT:
+      s.corrupt("corrupt gzip data (needs a preset dictionary)");
+    default:
+      s.corrupt("corrupt gzip data (" + zlib_message(z, rc) + ")");
     }
     if (produced > 0) return produced;
   }

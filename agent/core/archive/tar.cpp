@@ -1,6 +1,7 @@
 #include "archive/tar.hpp"
 
 #include "util/error.hpp"
+#include "util/users.hpp"
 
 #include <algorithm>
 #include <array>
@@ -8,9 +9,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits>
-#include <pwd.h>
 #include <set>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -22,9 +21,9 @@ namespace {
 constexpr std::size_t kBlock = 512;
 constexpr std::size_t kBufferSize = 256 * 1024;
 constexpr std::uint64_t kMaxEntrySize = std::uint64_t{1} << 50; // larger sizes are taken as corruption
-constexpr std::uint64_t kMaxMetaSize = 1 << 20;                  // pax / GNU long-name data
-constexpr std::int64_t kMaxOctal7 = 07777777;                    // 8-byte octal fields
-constexpr std::uint64_t kMaxOctal11 = 077777777777;              // 12-byte octal fields
+constexpr std::uint64_t kMaxMetaSize = 1 << 20;                 // pax / GNU long-name data
+constexpr std::int64_t kMaxOctal7 = 07777777;                   // 8-byte octal fields
+constexpr std::uint64_t kMaxOctal11 = 077777777777;             // 12-byte octal fields
 
 // ustar header layout (offset, length).
 constexpr std::size_t kName = 0, kNameLen = 100;
@@ -112,13 +111,20 @@ void add_record(std::string& pax, const std::string& key, const std::string& val
 
 char type_flag(Entry::Type t) {
   switch (t) {
-  case Entry::Type::file: return '0';
-  case Entry::Type::hardlink: return '1';
-  case Entry::Type::symlink: return '2';
-  case Entry::Type::char_device: return '3';
-  case Entry::Type::block_device: return '4';
-  case Entry::Type::directory: return '5';
-  case Entry::Type::fifo: return '6';
+  case Entry::Type::file:
+    return '0';
+  case Entry::Type::hardlink:
+    return '1';
+  case Entry::Type::symlink:
+    return '2';
+  case Entry::Type::char_device:
+    return '3';
+  case Entry::Type::block_device:
+    return '4';
+  case Entry::Type::directory:
+    return '5';
+  case Entry::Type::fifo:
+    return '6';
   }
   return '0';
 }
@@ -293,7 +299,8 @@ void TarWriter::write_header(const Entry& e) {
     put_octal(x, kUid, kSmall, 0);
     put_octal(x, kGid, kSmall, 0);
     put_octal(x, kSize, kLarge, pax.size());
-    put_octal(x, kMtime, kLarge, e.mtime < 0 ? 0 : std::min<std::uint64_t>(static_cast<std::uint64_t>(e.mtime), kMaxOctal11));
+    put_octal(x, kMtime, kLarge,
+              e.mtime < 0 ? 0 : std::min<std::uint64_t>(static_cast<std::uint64_t>(e.mtime), kMaxOctal11));
     set_checksum(x);
     out_.write(x.data(), x.size());
     pax.resize(pax.size() + padding_for(pax.size()), '\0');
@@ -467,10 +474,7 @@ void TarWriter::add_node(int dir_fd, const std::string& name, const std::string&
 const std::string& TarWriter::user_name(std::uint32_t uid) {
   auto [it, fresh] = users_.try_emplace(uid);
   if (fresh) {
-    std::vector<char> buf(16384);
-    passwd pw{};
-    passwd* res = nullptr;
-    if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &res) == 0 && res) it->second = res->pw_name;
+    it->second = util::user_name(uid); // never NSS in a static binary (util/users.hpp)
   }
   return it->second;
 }
@@ -478,10 +482,7 @@ const std::string& TarWriter::user_name(std::uint32_t uid) {
 const std::string& TarWriter::group_name(std::uint32_t gid) {
   auto [it, fresh] = groups_.try_emplace(gid);
   if (fresh) {
-    std::vector<char> buf(16384);
-    group gr{};
-    group* res = nullptr;
-    if (::getgrgid_r(gid, &gr, buf.data(), buf.size(), &res) == 0 && res) it->second = res->gr_name;
+    it->second = util::group_name(gid);
   }
   return it->second;
 }
@@ -597,7 +598,8 @@ bool TarReader::next(Entry& e) {
       ssum += in_field ? ' ' : static_cast<signed char>(h[i]);
     }
     if (stored != usum && stored != ssum)
-      bad(where + " (name " + quote(field_string(h, kName, kNameLen)) + "): header checksum mismatch, the archive is corrupt");
+      bad(where + " (name " + quote(field_string(h, kName, kNameLen)) +
+          "): header checksum mismatch, the archive is corrupt");
 
     char type = h[kType];
     std::int64_t raw_size = 0;
@@ -622,9 +624,10 @@ bool TarReader::next(Entry& e) {
           bad("malformed pax record in the pax header at byte " + std::to_string(at) + after);
         std::string key = rec.substr(0, eq), value = rec.substr(eq + 1);
         if (key.rfind("GNU.sparse.", 0) == 0)
-          bad("the pax header at byte " + std::to_string(at) + after + " describes a sparse file, which is not supported");
-        static const std::set<std::string> kKeys = {"path",  "linkpath", "size",  "uid",
-                                                    "gid",   "uname",    "gname", "mtime"};
+          bad("the pax header at byte " + std::to_string(at) + after +
+              " describes a sparse file, which is not supported");
+        static const std::set<std::string> kKeys = {"path", "linkpath", "size",  "uid",
+                                                    "gid",  "uname",    "gname", "mtime"};
         if (kKeys.count(key) == 0) {
           // Other keys (atime, ctime, comment, SCHILY.*, ...) do not change what we report.
         } else if (type == 'x') {
@@ -689,13 +692,29 @@ bool TarReader::next(Entry& e) {
     if (size > kMaxEntrySize) bad(ewhere + ": absurd size " + std::to_string(size) + " (corrupt archive)");
 
     switch (type) {
-    case '0': case '\0': case '7': e.type = Entry::Type::file; break;
-    case '1': e.type = Entry::Type::hardlink; break;
-    case '2': e.type = Entry::Type::symlink; break;
-    case '3': e.type = Entry::Type::char_device; break;
-    case '4': e.type = Entry::Type::block_device; break;
-    case '5': e.type = Entry::Type::directory; break;
-    case '6': e.type = Entry::Type::fifo; break;
+    case '0':
+    case '\0':
+    case '7':
+      e.type = Entry::Type::file;
+      break;
+    case '1':
+      e.type = Entry::Type::hardlink;
+      break;
+    case '2':
+      e.type = Entry::Type::symlink;
+      break;
+    case '3':
+      e.type = Entry::Type::char_device;
+      break;
+    case '4':
+      e.type = Entry::Type::block_device;
+      break;
+    case '5':
+      e.type = Entry::Type::directory;
+      break;
+    case '6':
+      e.type = Entry::Type::fifo;
+      break;
     default:
       bad(ewhere + ": unsupported entry type " + quote(std::string(1, type)) +
           " (sparse files, multi-volume archives and volume labels are not supported)");

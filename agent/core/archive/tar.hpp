@@ -21,14 +21,14 @@ namespace airlock::archive {
 struct Entry {
   enum class Type { file, directory, symlink, hardlink, char_device, block_device, fifo };
 
-  std::string path;          // as stored; directories written by add_tree end in '/'
+  std::string path; // as stored; directories written by add_tree end in '/'
   Type type = Type::file;
-  std::uint32_t mode = 0;    // permission, setuid, setgid and sticky bits only (07777)
+  std::uint32_t mode = 0; // permission, setuid, setgid and sticky bits only (07777)
   std::uint32_t uid = 0, gid = 0;
-  std::string uname, gname;  // empty when unknown
-  std::int64_t mtime = 0;    // seconds since the epoch (fractions are dropped)
-  std::uint64_t size = 0;    // bytes of data; always 0 for anything but Type::file
-  std::string link_target;   // symlink: its target; hardlink: the archive path of the earlier entry
+  std::string uname, gname;                   // empty when unknown
+  std::int64_t mtime = 0;                     // seconds since the epoch (fractions are dropped)
+  std::uint64_t size = 0;                     // bytes of data; always 0 for anything but Type::file
+  std::string link_target;                    // symlink: its target; hardlink: the archive path of the earlier entry
   std::uint32_t dev_major = 0, dev_minor = 0; // devices only
 };
 
@@ -105,8 +105,8 @@ private:
 
   util::Source& in_;
   std::string what_;
-  std::string current_;       // path of the current entry, for messages
-  std::uint64_t offset_ = 0;  // bytes consumed from `in_`
+  std::string current_;      // path of the current entry, for messages
+  std::uint64_t offset_ = 0; // bytes consumed from `in_`
   std::uint64_t remaining_ = 0, padding_ = 0;
   bool ended_ = false;
   std::map<std::string, std::string> global_; // pax 'g' records in force
