@@ -12,6 +12,8 @@ trap 'tests/env/testenv.sh stop || true' EXIT
 
 step "bootstrap: packages and static Poco"
 scripts/bootstrap.sh all
+step "format: clang-format --dry-run --Werror (.clang-format)"
+git ls-files -z '*.cpp' '*.hpp' '*.c' | xargs -0 clang-format --dry-run --Werror
 step "build aarch64 (cross)"
 scripts/build.sh aarch64 >/dev/null
 step "build x86_64"

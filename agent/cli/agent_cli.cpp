@@ -43,14 +43,16 @@ int dispatch(int argc, const char* const* argv) {
   if (cmd == "verify") {
     for (int i = 2; i < argc; ++i)
       if (std::string(argv[i]) == "--help") {
-        std::cout << "usage: airlock verify PATH --trusted-root ROOT.json [--json]\n"
-                     "  Verifies a bundle file or repository directory against a trusted root: the TUF chain, and every\n"
-                     "  contained target's length and SHA-256. Installs nothing. Exit 0 when everything verifies;\n"
-                     "  3 for a verification failure, 4 for malformed input (docs/cli.md).\n";
+        std::cout
+            << "usage: airlock verify PATH --trusted-root ROOT.json [--json]\n"
+               "  Verifies a bundle file or repository directory against a trusted root: the TUF chain, and every\n"
+               "  contained target's length and SHA-256. Installs nothing. Exit 0 when everything verifies;\n"
+               "  3 for a verification failure, 4 for malformed input (docs/cli.md).\n";
         return 0;
       }
     util::Args a(argc, argv, 2, {"trusted-root"}, {"json"});
-    if (a.operands().size() != 1) fail(ExitCode::usage, "verify takes one PATH (a bundle file or repository directory)");
+    if (a.operands().size() != 1)
+      fail(ExitCode::usage, "verify takes one PATH (a bundle file or repository directory)");
     return cli::verify_command(a.operands()[0], a.required("trusted-root"), a.has("json"), std::cout);
   }
   if (cmd == "self-test") return cli::run_self_test(std::cout) ? 0 : static_cast<int>(ExitCode::failure);

@@ -74,8 +74,10 @@ int key_generate(const util::Args& a) {
 
 int key_public(const util::Args& a) {
   auto pub = key_of(operand(a, 0, "key FILE"));
-  if (a.has("keyid")) std::cout << pub.keyid() << "\n";
-  else std::cout << pub.public_pem << "# keyid " << pub.keyid() << "\n";
+  if (a.has("keyid"))
+    std::cout << pub.keyid() << "\n";
+  else
+    std::cout << pub.public_pem << "# keyid " << pub.keyid() << "\n";
   return 0;
 }
 
@@ -160,14 +162,16 @@ int root_rotate(const util::Args& a) {
     for (const auto& k : root_ids)
       if (id.size() >= 8 && k.rfind(id, 0) == 0) matches.push_back(k);
     if (matches.size() != 1)
-      fail(ExitCode::usage, fmt::format("--remove-root-key '{}' matches {} root keys; give at least 8 leading hex digits "
-                                        "of exactly one key ID ('airlock-bundle inspect {}' lists them)",
-                                        id, matches.size(), repo.dir()));
+      fail(ExitCode::usage,
+           fmt::format("--remove-root-key '{}' matches {} root keys; give at least 8 leading hex digits "
+                       "of exactly one key ID ('airlock-bundle inspect {}' lists them)",
+                       id, matches.size(), repo.dir()));
     root_ids.erase(std::find(root_ids.begin(), root_ids.end(), matches.front()));
   }
   if (auto t = a.value("root-threshold")) next.roles[trust::Role::root].threshold = std::stoll(*t);
-  const std::map<std::string, trust::Role> role_opts = {
-      {"targets-key", trust::Role::targets}, {"snapshot-key", trust::Role::snapshot}, {"timestamp-key", trust::Role::timestamp}};
+  const std::map<std::string, trust::Role> role_opts = {{"targets-key", trust::Role::targets},
+                                                        {"snapshot-key", trust::Role::snapshot},
+                                                        {"timestamp-key", trust::Role::timestamp}};
   for (const auto& [opt, role] : role_opts)
     if (auto f = a.value(opt)) {
       auto k = key_of(*f);
@@ -180,7 +184,8 @@ int root_rotate(const util::Args& a) {
   // Drop keys that no role uses any more.
   std::set<std::string> used;
   for (const auto& [r, rk] : next.roles) used.insert(rk.keyids.begin(), rk.keyids.end());
-  for (auto it = next.keys.begin(); it != next.keys.end();) it = used.count(it->first) ? std::next(it) : next.keys.erase(it);
+  for (auto it = next.keys.begin(); it != next.keys.end();)
+    it = used.count(it->first) ? std::next(it) : next.keys.erase(it);
   for (const auto& e : a.values("expires")) repo.expiry().set(e);
   KeyRing ring;
   ring.load(a.values("key"));
@@ -205,52 +210,73 @@ int bundle_export(const util::Args& a) {
 
 const std::map<std::string, Command>& commands() {
   static const std::map<std::string, Command> c = {
-      {"key generate", {"key generate --out FILE\n  Writes a new ECDSA P-256 private key (PEM, mode 0600) and prints its key ID.",
-                        {"out"}, {}, key_generate}},
-      {"key public", {"key public FILE [--keyid]\n  Prints the public key (PEM) of a private or public key file, and its key ID.",
-                      {}, {"keyid"}, key_public}},
+      {"key generate",
+       {"key generate --out FILE\n  Writes a new ECDSA P-256 private key (PEM, mode 0600) and prints its key ID.",
+        {"out"},
+        {},
+        key_generate}},
+      {"key public",
+       {"key public FILE [--keyid]\n  Prints the public key (PEM) of a private or public key file, and its key ID.",
+        {},
+        {"keyid"},
+        key_public}},
       {"repo init",
        {"repo init REPO --app NAME --root-key FILE [--root-key FILE ...] [--root-threshold N]\n"
         "          --targets-key FILE --snapshot-key FILE --timestamp-key FILE [--expires ROLE=DAYS ...]\n"
         "  Creates a repository. Root keys may be public-key files as long as a threshold of them are private.\n"
         "  One key may serve several roles in small setups. Default expiry: root, targets and snapshot 365 days,\n"
         "  timestamp 30 days.",
-        {"app", "root-key", "root-threshold", "targets-key", "snapshot-key", "timestamp-key", "expires"}, {}, repo_init}},
+        {"app", "root-key", "root-threshold", "targets-key", "snapshot-key", "timestamp-key", "expires"},
+        {},
+        repo_init}},
       {"release add",
        {"release add REPO SRC_DIR --arch x86_64|aarch64 [--image-archive FILE ...] [--image NAME ...] --key FILE ...\n"
         "  Publishes SRC_DIR (compose file, app files, airlock-release.json) and its docker images as release\n"
         "  targets, then re-signs targets, snapshot and timestamp with the --key files.",
-        {"arch", "image-archive", "image", "key"}, {}, release_add}},
+        {"arch", "image-archive", "image", "key"},
+        {},
+        release_add}},
       {"patch add",
        {"patch add REPO --from V1 --to V2 --arch A --key FILE ...\n"
         "  Publishes a patch from release V1 to release V2: changed and added files, a delete list, new images.",
-        {"from", "to", "arch", "key"}, {}, patch_add}},
+        {"from", "to", "arch", "key"},
+        {},
+        patch_add}},
       {"repo refresh",
        {"repo refresh REPO --key FILE ... [--snapshot] [--expires ROLE=DAYS ...]\n"
         "  Re-signs timestamp.json (and the snapshot with --snapshot) with fresh expiry dates.",
-        {"key", "expires"}, {"snapshot"}, repo_refresh}},
+        {"key", "expires"},
+        {"snapshot"},
+        repo_refresh}},
       {"root rotate",
        {"root rotate REPO --key FILE ... [--add-root-key FILE ...] [--remove-root-key KEYID ...]\n"
         "          [--root-threshold N] [--targets-key F] [--snapshot-key F] [--timestamp-key F]\n"
         "  Writes root N+1, signed by a threshold of the current root keys and of the new ones (give both as\n"
         "  --key). A new targets/snapshot/timestamp key replaces the old one for that role; the roles it signs\n"
         "  are re-signed, so --key must include the new online keys too.",
-        {"key", "add-root-key", "remove-root-key", "root-threshold", "targets-key", "snapshot-key", "timestamp-key", "expires"},
-        {}, root_rotate}},
+        {"key", "add-root-key", "remove-root-key", "root-threshold", "targets-key", "snapshot-key", "timestamp-key",
+         "expires"},
+        {},
+        root_rotate}},
       {"bundle export",
        {"bundle export REPO --version V --arch A [--from V1 [--patch-only]] --out FILE.airlock\n"
         "  Writes an offline bundle: all metadata with the full root chain plus the targets of release V\n"
         "  (and the patch from V1). --patch-only leaves the full app archive out.",
-        {"version", "arch", "from", "out"}, {"patch-only"}, bundle_export}},
+        {"version", "arch", "from", "out"},
+        {"patch-only"},
+        bundle_export}},
       {"verify",
        {"verify PATH --trusted-root ROOT.json [--json]\n  Verifies a bundle file or repository directory: exit 0 when "
         "the TUF chain and every contained target verify.",
-        {"trusted-root"}, {"json"},
+        {"trusted-root"},
+        {"json"},
         [](const util::Args& a) {
           return cli::verify_command(operand(a, 0, "PATH"), a.required("trusted-root"), a.has("json"), std::cout);
         }}},
       {"inspect",
-       {"inspect PATH [--json]\n  Describes a bundle or repository: roles, versions, expiry, keys and targets.", {}, {"json"},
+       {"inspect PATH [--json]\n  Describes a bundle or repository: roles, versions, expiry, keys and targets.",
+        {},
+        {"json"},
         [](const util::Args& a) { return cli::inspect_command(operand(a, 0, "PATH"), a.has("json"), std::cout); }}},
   };
   return c;
@@ -283,7 +309,8 @@ int dispatch(int argc, const char* const* argv) {
     first = 2;
   }
   if (it == commands().end())
-    fail(ExitCode::usage, "unknown command '" + cmd + (argc >= 3 && std::string(argv[2]).rfind("-", 0) != 0 ? std::string(" ") + argv[2] : "") +
+    fail(ExitCode::usage, "unknown command '" + cmd +
+                              (argc >= 3 && std::string(argv[2]).rfind("-", 0) != 0 ? std::string(" ") + argv[2] : "") +
                               "'; run 'airlock-bundle --help' for the list");
   for (int i = first; i < argc; ++i)
     if (std::string(argv[i]) == "--help") {

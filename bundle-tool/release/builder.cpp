@@ -33,7 +33,8 @@ struct WorkDir {
   std::string path;
   WorkDir() {
     std::string t = (fs::temp_directory_path() / "airlock-bundle.XXXXXX").string();
-    if (!::mkdtemp(t.data())) fail(ExitCode::failure, "cannot create a temporary directory in " + fs::temp_directory_path().string());
+    if (!::mkdtemp(t.data()))
+      fail(ExitCode::failure, "cannot create a temporary directory in " + fs::temp_directory_path().string());
     path = t;
   }
   ~WorkDir() {
@@ -146,10 +147,13 @@ bool is_gzip(const std::string& path) {
 std::string image_id_from_config(const std::string& config, const std::string& what) {
   // "blobs/sha256/<hex>" (docker >= 25, OCI layout) or "<hex>.json" (legacy layout).
   std::string hex = config;
-  if (hex.rfind("blobs/sha256/", 0) == 0) hex = hex.substr(13);
-  else if (hex.size() > 5 && hex.compare(hex.size() - 5, 5, ".json") == 0) hex.resize(hex.size() - 5);
+  if (hex.rfind("blobs/sha256/", 0) == 0)
+    hex = hex.substr(13);
+  else if (hex.size() > 5 && hex.compare(hex.size() - 5, 5, ".json") == 0)
+    hex.resize(hex.size() - 5);
   if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos)
-    fail(ExitCode::bad_input, fmt::format("{}: manifest.json names config '{}', which is not an image ID", what, config));
+    fail(ExitCode::bad_input,
+         fmt::format("{}: manifest.json names config '{}', which is not an image ID", what, config));
   return "sha256:" + hex;
 }
 
@@ -159,7 +163,8 @@ std::string load_manifest(Repository& repo, const std::string& dir, std::string*
   if (it == repo.targets().targets.end()) return "";
   std::string bytes = util::read_file(repo.target_file(it->second), 8u << 20);
   if (util::sha256_hex(bytes) != it->second.sha256)
-    fail(ExitCode::verify_failed, repo.target_file(it->second) + " does not match its signed hash; the repository is damaged");
+    fail(ExitCode::verify_failed,
+         repo.target_file(it->second) + " does not match its signed hash; the repository is damaged");
   *m = release::parse_manifest(bytes, name);
   if (target_name) *target_name = name;
   return bytes;
@@ -202,8 +207,7 @@ std::vector<release::Image> read_image_archive(const std::string& path) {
       break;
     }
   }
-  if (manifest.empty())
-    fail(ExitCode::bad_input, path + " holds no manifest.json: it is not a `docker save` archive");
+  if (manifest.empty()) fail(ExitCode::bad_input, path + " holds no manifest.json: it is not a `docker save` archive");
   json::Value doc = json::parse(manifest, path + " manifest.json");
   if (!doc.is_array() || doc.as_array().empty()) fail(ExitCode::bad_input, path + ": manifest.json lists no image");
   std::vector<release::Image> out;
@@ -249,9 +253,11 @@ Manifest add_release(Repository& repo, const ReleaseInput& in, const KeyRing& ke
 
   m.files = scan_tree(in.source_dir);
   bool has_compose = false;
-  for (const auto& f : m.files) has_compose = has_compose || (f.path == m.compose_file && f.type == FileEntry::Type::file);
+  for (const auto& f : m.files)
+    has_compose = has_compose || (f.path == m.compose_file && f.type == FileEntry::Type::file);
   if (!has_compose)
-    fail(ExitCode::bad_input, fmt::format("{}: the compose file '{}' is not in the source tree", in.source_dir, m.compose_file));
+    fail(ExitCode::bad_input,
+         fmt::format("{}: the compose file '{}' is not in the source tree", in.source_dir, m.compose_file));
 
   WorkDir work;
   const std::string app_archive = work.path + "/app.tar.gz";
@@ -308,9 +314,11 @@ Manifest add_patch(Repository& repo, const std::string& from, const std::string&
   repo.require_publish_keys(keys);
   Manifest base, full;
   if (load_manifest(repo, release::release_dir(repo.app(), from, arch), nullptr, &base).empty())
-    fail(ExitCode::not_found, fmt::format("release {} for {} is not in {}; publish it with 'release add' first", from, arch, repo.dir()));
+    fail(ExitCode::not_found,
+         fmt::format("release {} for {} is not in {}; publish it with 'release add' first", from, arch, repo.dir()));
   if (load_manifest(repo, release::release_dir(repo.app(), to, arch), nullptr, &full).empty())
-    fail(ExitCode::not_found, fmt::format("release {} for {} is not in {}; publish it with 'release add' first", to, arch, repo.dir()));
+    fail(ExitCode::not_found,
+         fmt::format("release {} for {} is not in {}; publish it with 'release add' first", to, arch, repo.dir()));
   if (release::compare_versions(from, to) >= 0)
     fail(ExitCode::usage, fmt::format("a patch goes forward: --from {} must be older than --to {}", from, to));
   const std::string dir = release::patch_dir(repo.app(), to, arch, from);

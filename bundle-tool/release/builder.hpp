@@ -22,9 +22,9 @@ namespace airlock::bundle_tool {
 
 struct ReleaseInput {
   std::string source_dir;
-  std::string arch;                          // x86_64 or aarch64
-  std::vector<std::string> image_archives;   // `docker save` outputs (.tar, or .tar.gz)
-  std::vector<std::string> image_names;      // saved with `docker save` (DOCKER_HOST is honoured)
+  std::string arch;                        // x86_64 or aarch64
+  std::vector<std::string> image_archives; // `docker save` outputs (.tar, or .tar.gz)
+  std::vector<std::string> image_names;    // saved with `docker save` (DOCKER_HOST is honoured)
 };
 
 // Builds the release, stages its targets in `repo` and publishes. Throws Error(usage) for a version or

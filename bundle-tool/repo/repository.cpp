@@ -66,10 +66,14 @@ bool release_name_ok(const std::string& s) {
 
 std::int64_t Expiry::days(Role r) const {
   switch (r) {
-  case Role::root: return root_days;
-  case Role::targets: return targets_days;
-  case Role::snapshot: return snapshot_days;
-  case Role::timestamp: return timestamp_days;
+  case Role::root:
+    return root_days;
+  case Role::targets:
+    return targets_days;
+  case Role::snapshot:
+    return snapshot_days;
+  case Role::timestamp:
+    return timestamp_days;
   }
   return 1;
 }
@@ -83,11 +87,16 @@ void Expiry::set(const std::string& spec) {
   }
   const std::string role = spec.substr(0, eq);
   if (n < 1 || n > 3650) fail(ExitCode::usage, "--expires wants ROLE=DAYS with 1..3650 days, got '" + spec + "'");
-  if (role == "root") root_days = n;
-  else if (role == "targets") targets_days = n;
-  else if (role == "snapshot") snapshot_days = n;
-  else if (role == "timestamp") timestamp_days = n;
-  else fail(ExitCode::usage, "--expires: unknown role '" + role + "' (root, targets, snapshot or timestamp)");
+  if (role == "root")
+    root_days = n;
+  else if (role == "targets")
+    targets_days = n;
+  else if (role == "snapshot")
+    snapshot_days = n;
+  else if (role == "timestamp")
+    timestamp_days = n;
+  else
+    fail(ExitCode::usage, "--expires: unknown role '" + role + "' (root, targets, snapshot or timestamp)");
 }
 
 void KeyRing::add(std::unique_ptr<trust::Signer> s) { signers_.push_back(std::move(s)); }
@@ -155,7 +164,8 @@ Repository::Repository(std::string dir, const trust::Root& root) : dir_(std::mov
   json::Value cfg = json::parse(util::read_file(config_path(dir_), 64 * 1024), config_path(dir_));
   app_ = cfg["app"].as_string();
   for (Role r : {Role::root, Role::targets, Role::snapshot, Role::timestamp})
-    expiry_.set(std::string(trust::role_name(r)) + "=" + std::to_string(cfg["expires_days"][trust::role_name(r)].as_int()));
+    expiry_.set(std::string(trust::role_name(r)) + "=" +
+                std::to_string(cfg["expires_days"][trust::role_name(r)].as_int()));
 }
 
 Repository::Repository(std::string dir) : dir_(std::move(dir)) {
@@ -166,7 +176,8 @@ Repository::Repository(std::string dir) : dir_(std::move(dir)) {
   json::Value cfg = json::parse(util::read_file(cfg_path, 64 * 1024), cfg_path);
   app_ = cfg["app"].as_string();
   for (Role r : {Role::root, Role::targets, Role::snapshot, Role::timestamp})
-    expiry_.set(std::string(trust::role_name(r)) + "=" + std::to_string(cfg["expires_days"][trust::role_name(r)].as_int()));
+    expiry_.set(std::string(trust::role_name(r)) + "=" +
+                std::to_string(cfg["expires_days"][trust::role_name(r)].as_int()));
 
   const std::string meta = dir_ + "/metadata/";
   const std::int64_t n = highest_root_version(meta);
@@ -175,10 +186,12 @@ Repository::Repository(std::string dir) : dir_(std::move(dir)) {
   root_ = trust::TrustedState::from_root(util::read_file(root_path, trust::max_root_bytes), root_path).root.meta;
   timestamp_ = load_role<trust::Timestamp>(meta + "timestamp.json", trust::max_timestamp_bytes, root_, Role::timestamp,
                                            trust::parse_timestamp);
-  snapshot_ = load_role<trust::Snapshot>(meta + std::to_string(timestamp_.snapshot.version) + ".snapshot.json",
-                                         trust::default_max_snapshot_bytes, root_, Role::snapshot, trust::parse_snapshot);
-  targets_ = load_role<trust::Targets>(meta + std::to_string(snapshot_.meta.at("targets.json").version) + ".targets.json",
-                                       trust::default_max_targets_bytes, root_, Role::targets, trust::parse_targets);
+  snapshot_ =
+      load_role<trust::Snapshot>(meta + std::to_string(timestamp_.snapshot.version) + ".snapshot.json",
+                                 trust::default_max_snapshot_bytes, root_, Role::snapshot, trust::parse_snapshot);
+  targets_ =
+      load_role<trust::Targets>(meta + std::to_string(snapshot_.meta.at("targets.json").version) + ".targets.json",
+                                trust::default_max_targets_bytes, root_, Role::targets, trust::parse_targets);
 }
 
 Repository::~Repository() {

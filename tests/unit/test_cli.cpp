@@ -10,7 +10,8 @@
 TEST_CASE("cli::version_text names the tool, version, architecture and every library") {
   std::string v = airlock::cli::version_text("airlock");
   CHECK(v.rfind(std::string("airlock ") + airlock::cli::airlock_version() + " (git ", 0) == 0);
-  for (const char* lib : {"Poco     1.11.0", "OpenSSL  OpenSSL 3.", "mbedTLS  2.", "zlib     1.", "SQLite   3.", "xxHash   0."})
+  for (const char* lib :
+       {"Poco     1.11.0", "OpenSSL  OpenSSL 3.", "mbedTLS  2.", "zlib     1.", "SQLite   3.", "xxHash   0."})
     CHECK_MESSAGE(v.find(lib) != std::string::npos, lib);
   CHECK(v.find(std::string(", ") + airlock::cli::target_arch() + ")") != std::string::npos);
 }

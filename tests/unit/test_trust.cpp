@@ -7,12 +7,12 @@
 #include "repo/repository.hpp"
 #include "trust/client.hpp"
 #include "trust/target.hpp"
-#include "util/hash.hpp"
 #include "util/error.hpp"
+#include "util/hash.hpp"
 #include "util/io.hpp"
 
-#include <doctest/doctest.h>
 #include "testutil.hpp"
+#include <doctest/doctest.h>
 
 #include <filesystem>
 #include <functional>
@@ -137,14 +137,26 @@ TEST_CASE("trust::verify_target refuses a tampered target byte, a longer and a s
   std::string flipped = bytes;
   flipped[flipped.size() / 2] = static_cast<char>(flipped[flipped.size() / 2] ^ 1);
   testutil::write_file(path, flipped);
-  expect_refusal([&] { util::FileSource s(path); trust::verify_target(t, s, "test"); }, ExitCode::verify_failed,
-                 "does not match its signed SHA-256");
+  expect_refusal(
+      [&] {
+        util::FileSource s(path);
+        trust::verify_target(t, s, "test");
+      },
+      ExitCode::verify_failed, "does not match its signed SHA-256");
   testutil::write_file(path, bytes + "x");
-  expect_refusal([&] { util::FileSource s(path); trust::verify_target(t, s, "test"); }, ExitCode::verify_failed,
-                 "is longer than the");
+  expect_refusal(
+      [&] {
+        util::FileSource s(path);
+        trust::verify_target(t, s, "test");
+      },
+      ExitCode::verify_failed, "is longer than the");
   testutil::write_file(path, bytes.substr(0, bytes.size() - 1));
-  expect_refusal([&] { util::FileSource s(path); trust::verify_target(t, s, "test"); }, ExitCode::verify_failed,
-                 "(truncated copy?)");
+  expect_refusal(
+      [&] {
+        util::FileSource s(path);
+        trust::verify_target(t, s, "test");
+      },
+      ExitCode::verify_failed, "(truncated copy?)");
 }
 
 TEST_CASE("trust::refresh refuses a tampered metadata field") {
@@ -157,7 +169,8 @@ TEST_CASE("trust::refresh refuses a tampered metadata field") {
   Fixture g;
   g.add_release("1.0.0");
   tamper(g.meta("timestamp.json"), "\"version\": 2", "\"version\": 3");
-  expect_refusal([&] { g.refresh(); }, ExitCode::verify_failed, "valid signatures from 0 of the 1 required timestamp keys");
+  expect_refusal([&] { g.refresh(); }, ExitCode::verify_failed,
+                 "valid signatures from 0 of the 1 required timestamp keys");
 }
 
 TEST_CASE("trust::refresh refuses a root below its signature threshold") {
@@ -185,7 +198,8 @@ TEST_CASE("trust::refresh refuses metadata signed by a wrong or unknown key") {
   other.add_release("1.0.0");
   // A timestamp from another repository: well-formed, validly signed, by a key this root does not list.
   fs::copy_file(other.meta("timestamp.json"), f.meta("timestamp.json"), fs::copy_options::overwrite_existing);
-  expect_refusal([&] { f.refresh(); }, ExitCode::verify_failed, "valid signatures from 0 of the 1 required timestamp keys");
+  expect_refusal([&] { f.refresh(); }, ExitCode::verify_failed,
+                 "valid signatures from 0 of the 1 required timestamp keys");
   // Targets signed by the snapshot key (a key of this repository, but not of the targets role).
   Fixture g;
   g.add_release("1.0.0");
@@ -205,7 +219,8 @@ TEST_CASE("trust::refresh refuses metadata signed by a wrong or unknown key") {
     s["meta"]["snapshot.json"]["hashes"]["sha256"] = util::sha256_hex(snap_bytes);
   });
   testutil::write_file(g.meta("timestamp.json"), new_ts);
-  expect_refusal([&] { g.refresh(); }, ExitCode::verify_failed, "valid signatures from 0 of the 1 required targets keys");
+  expect_refusal([&] { g.refresh(); }, ExitCode::verify_failed,
+                 "valid signatures from 0 of the 1 required targets keys");
 }
 
 TEST_CASE("trust::refresh refuses expired timestamp, snapshot, targets and root (freeze attack)") {
@@ -233,7 +248,8 @@ TEST_CASE("trust::refresh refuses a rollback of timestamp, snapshot and targets 
   auto st = f.refresh(); // the client has seen the newer state
   SUBCASE("timestamp") {
     fs::copy_file(old_state + "/timestamp.json", f.meta("timestamp.json"), fs::copy_options::overwrite_existing);
-    expect_refusal([&] { f.refresh(t0 + day, &st); }, ExitCode::verify_failed, "refusing a rollback of the timestamp role");
+    expect_refusal([&] { f.refresh(t0 + day, &st); }, ExitCode::verify_failed,
+                   "refusing a rollback of the timestamp role");
   }
   SUBCASE("snapshot (a new timestamp pointing at an old snapshot)") {
     auto ts = trust::load_pem_signer(f.timestamp_key);
@@ -242,17 +258,18 @@ TEST_CASE("trust::refresh refuses a rollback of timestamp, snapshot and targets 
       s["meta"]["snapshot.json"] = json::Object{{"version", json::Value(2)}};
     });
     testutil::write_file(f.meta("timestamp.json"), rolled);
-    expect_refusal([&] { f.refresh(t0 + day, &st); }, ExitCode::verify_failed, "refusing a rollback of the snapshot role");
+    expect_refusal([&] { f.refresh(t0 + day, &st); }, ExitCode::verify_failed,
+                   "refusing a rollback of the snapshot role");
   }
   SUBCASE("targets (a new snapshot listing an old targets version)") {
     auto sn = trust::load_pem_signer(f.snapshot_key);
     auto ts = trust::load_pem_signer(f.timestamp_key);
     const std::int64_t next = st.snapshot->meta.version + 1;
-    std::string snap = resign(f.meta(std::to_string(st.snapshot->meta.version) + ".snapshot.json"), {sn.get()},
-                              [&](json::Value& s) {
-                                s["version"] = next;
-                                s["meta"]["targets.json"] = json::Object{{"version", json::Value(2)}};
-                              });
+    std::string snap =
+        resign(f.meta(std::to_string(st.snapshot->meta.version) + ".snapshot.json"), {sn.get()}, [&](json::Value& s) {
+          s["version"] = next;
+          s["meta"]["targets.json"] = json::Object{{"version", json::Value(2)}};
+        });
     testutil::write_file(f.meta(std::to_string(next) + ".snapshot.json"), snap);
     std::string stamp = resign(f.meta("timestamp.json"), {ts.get()}, [&](json::Value& s) {
       s["version"] = s["version"].as_int() + 1;
@@ -315,12 +332,14 @@ TEST_CASE("trust::refresh follows a valid root rotation and refuses invalid ones
     next.version = 2;
     next.expires_at = t0 + 365 * day;
     testutil::write_file(f.meta("2.root.json"), trust::sign_envelope(trust::to_json(next), {old_signer.get()}));
-    expect_refusal([&] { f.refresh(); }, ExitCode::verify_failed, "valid signatures from 0 of the 1 required root keys of root v2");
+    expect_refusal([&] { f.refresh(); }, ExitCode::verify_failed,
+                   "valid signatures from 0 of the 1 required root keys of root v2");
   }
   SUBCASE("invalid: skipping a version (v3 served as 2.root.json)") {
     next.version = 3;
     next.expires_at = t0 + 365 * day;
-    testutil::write_file(f.meta("2.root.json"), trust::sign_envelope(trust::to_json(next), {old_signer.get(), new_signer.get()}));
+    testutil::write_file(f.meta("2.root.json"),
+                         trust::sign_envelope(trust::to_json(next), {old_signer.get(), new_signer.get()}));
     expect_refusal([&] { f.refresh(); }, ExitCode::verify_failed, "holds root version 3 where 2 was expected");
   }
 }
@@ -357,16 +376,25 @@ TEST_CASE("trust::parse_targets refuses delegations and parsers refuse wrong typ
   auto targets = trust::parse_envelope(util::read_file(f.meta("1.targets.json"), 1 << 20), "t", 1 << 20);
   json::Value with_deleg = targets.signed_part;
   with_deleg["delegations"] = json::Object{{"keys", json::Object{}}, {"roles", json::Array{}}};
-  expect_refusal([&] { trust::parse_targets({with_deleg, {}}, "1.targets.json"); }, ExitCode::bad_input,
-                 "uses delegated targets roles");
+  expect_refusal(
+      [&] {
+        trust::parse_targets({with_deleg, {}}, "1.targets.json");
+      },
+      ExitCode::bad_input, "uses delegated targets roles");
   json::Value wrong = targets.signed_part;
   wrong["version"] = "2";
-  expect_refusal([&] { trust::parse_targets({wrong, {}}, "1.targets.json"); }, ExitCode::bad_input,
-                 "field 'signed.version' must be an integer");
+  expect_refusal(
+      [&] {
+        trust::parse_targets({wrong, {}}, "1.targets.json");
+      },
+      ExitCode::bad_input, "field 'signed.version' must be an integer");
   json::Value unknown = targets.signed_part;
   unknown["_type"] = "mirrors";
-  expect_refusal([&] { trust::parse_targets({unknown, {}}, "1.targets.json"); }, ExitCode::bad_input,
-                 "_type is 'mirrors' where 'targets' metadata was expected");
+  expect_refusal(
+      [&] {
+        trust::parse_targets({unknown, {}}, "1.targets.json");
+      },
+      ExitCode::bad_input, "_type is 'mirrors' where 'targets' metadata was expected");
   expect_refusal([&] { trust::parse_envelope(R"({"signed":{},"signed":{}})", "dup.json", 1000); }, ExitCode::bad_input,
                  "dup.json");
 }
@@ -383,9 +411,15 @@ TEST_CASE("trust metadata parsers never crash on mutated input") {
     for (int k = 0; k < 1 + static_cast<int>(rnd() % 4); ++k) {
       std::size_t at = rnd() % m.size();
       switch (rnd() % 3) {
-      case 0: m[at] = static_cast<char>(rnd()); break;
-      case 1: m.erase(at, 1 + rnd() % 8); break;
-      default: m.insert(at, 1, "{}[]\",:0a\\"[rnd() % 11]); break;
+      case 0:
+        m[at] = static_cast<char>(rnd());
+        break;
+      case 1:
+        m.erase(at, 1 + rnd() % 8);
+        break;
+      default:
+        m.insert(at, 1, "{}[]\",:0a\\"[rnd() % 11]);
+        break;
       }
       if (m.empty()) m = "x";
     }

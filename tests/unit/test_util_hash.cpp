@@ -1,8 +1,8 @@
 #include "util/error.hpp"
 #include "util/hash.hpp"
 
-#include <doctest/doctest.h>
 #include "testutil.hpp"
+#include <doctest/doctest.h>
 
 #include <string>
 

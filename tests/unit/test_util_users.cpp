@@ -1,7 +1,7 @@
 #include "util/users.hpp"
 
-#include <doctest/doctest.h>
 #include "testutil.hpp"
+#include <doctest/doctest.h>
 
 TEST_CASE("util::user_name reads passwd-format files without NSS") {
   testutil::TempDir dir;

@@ -20,8 +20,8 @@ VerifyReport verify_container(Container& c, const std::string& trusted_root_byte
     auto it = by_path.find(path);
     if (it == by_path.end()) {
       if (c.is_bundle())
-        fail(ExitCode::verify_failed, fmt::format("{}: holds {}, which no signed target lists; refusing the bundle",
-                                                  c.describe(), path));
+        fail(ExitCode::verify_failed,
+             fmt::format("{}: holds {}, which no signed target lists; refusing the bundle", c.describe(), path));
       r.unlisted.push_back(path);
       continue;
     }

@@ -19,10 +19,10 @@ struct VerifiedTarget {
 
 struct VerifyReport {
   trust::TrustedState state;
-  std::vector<VerifiedTarget> verified;   // present in the container and matching
-  std::vector<std::string> absent;        // listed in targets metadata, not in this container (fine for a bundle)
-  std::vector<std::string> unlisted;      // files of a repository directory no metadata lists (not used, reported)
-  std::uint64_t bytes = 0;                // payload bytes hashed
+  std::vector<VerifiedTarget> verified; // present in the container and matching
+  std::vector<std::string> absent;      // listed in targets metadata, not in this container (fine for a bundle)
+  std::vector<std::string> unlisted;    // files of a repository directory no metadata lists (not used, reported)
+  std::uint64_t bytes = 0;              // payload bytes hashed
 };
 
 // Throws Error(verify_failed) for any signature, hash, length, expiry or rollback failure, naming the role,

@@ -32,17 +32,16 @@ const char* target_arch() {
 std::string version_text(const std::string& tool) {
   const unsigned poco = POCO_VERSION;
   const unsigned xxh = XXH_versionNumber();
-  return fmt::format(
-      "{} {} (git {}, {})\n"
-      "  Poco     {}.{}.{}\n"
-      "  OpenSSL  {}\n"
-      "  mbedTLS  {}\n"
-      "  zlib     {}\n"
-      "  SQLite   {}\n"
-      "  xxHash   {}.{}.{}\n",
-      tool, AIRLOCK_VERSION, AIRLOCK_GIT_REVISION, target_arch(), poco >> 24, (poco >> 16) & 0xff,
-      (poco >> 8) & 0xff, OpenSSL_version(OPENSSL_VERSION), MBEDTLS_VERSION_STRING, zlibVersion(),
-      sqlite3_libversion(), xxh / 10000, (xxh / 100) % 100, xxh % 100);
+  return fmt::format("{} {} (git {}, {})\n"
+                     "  Poco     {}.{}.{}\n"
+                     "  OpenSSL  {}\n"
+                     "  mbedTLS  {}\n"
+                     "  zlib     {}\n"
+                     "  SQLite   {}\n"
+                     "  xxHash   {}.{}.{}\n",
+                     tool, AIRLOCK_VERSION, AIRLOCK_GIT_REVISION, target_arch(), poco >> 24, (poco >> 16) & 0xff,
+                     (poco >> 8) & 0xff, OpenSSL_version(OPENSSL_VERSION), MBEDTLS_VERSION_STRING, zlibVersion(),
+                     sqlite3_libversion(), xxh / 10000, (xxh / 100) % 100, xxh % 100);
 }
 
 } // namespace airlock::cli

@@ -36,14 +36,17 @@ std::string check_mbedtls() {
   return expect("SHA-256(abc)", util::to_hex(md, sizeof md), abc_sha256);
 }
 
-std::string check_xxhash() { return expect("XXH3-64(\"\")", fmt::format("{:016x}", util::xxh3_64("")), "2d06800538d394c2"); }
+std::string check_xxhash() {
+  return expect("XXH3-64(\"\")", fmt::format("{:016x}", util::xxh3_64("")), "2d06800538d394c2");
+}
 
 std::string check_zlib() {
   std::string input(100000, 'a');
   for (std::size_t i = 0; i < input.size(); i += 7) input[i] = static_cast<char>('a' + i % 26);
   uLongf clen = compressBound(static_cast<uLong>(input.size()));
   std::vector<Bytef> comp(clen);
-  if (compress2(comp.data(), &clen, reinterpret_cast<const Bytef*>(input.data()), static_cast<uLong>(input.size()), 6) != Z_OK)
+  if (compress2(comp.data(), &clen, reinterpret_cast<const Bytef*>(input.data()), static_cast<uLong>(input.size()),
+                6) != Z_OK)
     return "compress2 failed";
   std::string back(input.size(), '\0');
   uLongf blen = static_cast<uLongf>(back.size());
@@ -54,8 +57,8 @@ std::string check_zlib() {
 std::string check_sqlite() {
   Poco::Data::SQLite::Connector::registerConnector();
   Poco::Data::Session s("SQLite", ":memory:");
-  using Poco::Data::Keywords::now;
   using Poco::Data::Keywords::into;
+  using Poco::Data::Keywords::now;
   s << "CREATE TABLE t (v INTEGER)", now;
   s << "INSERT INTO t VALUES (40), (2)", now;
   int sum = 0;
@@ -67,14 +70,15 @@ std::string check_poco_json() {
   Poco::JSON::Parser p;
   auto obj = p.parse(R"({"a":[1,2,"\u00e9"]})").extract<Poco::JSON::Object::Ptr>();
   auto arr = obj->getArray("a");
-  return expect("a[1]", arr->getElement<std::string>(1), "2") + expect("a[2]", arr->getElement<std::string>(2), "\xc3\xa9");
+  return expect("a[1]", arr->getElement<std::string>(1), "2") +
+         expect("a[2]", arr->getElement<std::string>(2), "\xc3\xa9");
 }
 
 std::string check_poco_net() {
   Poco::Net::IPAddress ip("127.0.0.1");
   if (!ip.isLoopback()) return "127.0.0.1 is not loopback";
-  Poco::Net::Context::Ptr ctx = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", Poco::Net::Context::VERIFY_RELAXED,
-                                                       9, false);
+  Poco::Net::Context::Ptr ctx =
+      new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", Poco::Net::Context::VERIFY_RELAXED, 9, false);
   return ctx->sslContext() ? "" : "no SSL_CTX";
 }
 

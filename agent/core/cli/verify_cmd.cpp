@@ -38,7 +38,8 @@ json::Value role_summary(const trust::Common& c) {
 int verify_command(const std::string& path, const std::string& trusted_root, bool as_json, std::ostream& out) {
   auto container = bundle::open_container(path);
   const std::string root_bytes = util::read_file(trusted_root, trust::max_root_bytes);
-  auto r = bundle::verify_container(*container, root_bytes, trusted_root, static_cast<std::int64_t>(std::time(nullptr)));
+  auto r =
+      bundle::verify_container(*container, root_bytes, trusted_root, static_cast<std::int64_t>(std::time(nullptr)));
   const auto& st = r.state;
   if (as_json) {
     json::Value v;
@@ -65,8 +66,9 @@ int verify_command(const std::string& path, const std::string& trusted_root, boo
                      st.targets->meta.expires);
   for (const auto& t : r.verified) out << fmt::format("  ok  {:>12}  {}\n", t.target.length, t.target.name);
   out << fmt::format("  {} targets, {} bytes verified against their signed SHA-256", r.verified.size(), r.bytes);
-  if (!r.absent.empty()) out << fmt::format("; {} listed targets are not in this {}", r.absent.size(),
-                                            container->is_bundle() ? "bundle" : "repository");
+  if (!r.absent.empty())
+    out << fmt::format("; {} listed targets are not in this {}", r.absent.size(),
+                       container->is_bundle() ? "bundle" : "repository");
   out << "\n";
   for (const auto& u : r.unlisted) out << "  note: " << u << " is not listed by any signed target (ignored)\n";
   return 0;
@@ -99,8 +101,9 @@ int inspect_command(const std::string& path, bool as_json, std::ostream& out) {
     return static_cast<int>(ExitCode::verify_failed);
   }
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
-  for (const trust::Common* m : {static_cast<const trust::Common*>(&st.root.meta), static_cast<const trust::Common*>(&st.timestamp->meta),
-                                 static_cast<const trust::Common*>(&st.snapshot->meta), static_cast<const trust::Common*>(&st.targets->meta)})
+  for (const trust::Common* m :
+       {static_cast<const trust::Common*>(&st.root.meta), static_cast<const trust::Common*>(&st.timestamp->meta),
+        static_cast<const trust::Common*>(&st.snapshot->meta), static_cast<const trust::Common*>(&st.targets->meta)})
     if (m->expires_at <= now) problem += (problem.empty() ? "" : "; ") + m->type + " expired at " + m->expires;
   const auto& root = st.root.meta;
   if (as_json) {

@@ -78,7 +78,8 @@ Manifest parse_manifest(std::string_view bytes, const std::string& what) {
       e.type = FileEntry::Type::symlink;
       e.target = need_str(f, "target", what);
     } else {
-      fail(ExitCode::bad_input, fmt::format("{}: {} has type '{}'; only file, dir and symlink are allowed", what, e.path, type));
+      fail(ExitCode::bad_input,
+           fmt::format("{}: {} has type '{}'; only file, dir and symlink are allowed", what, e.path, type));
     }
     if (e.type != FileEntry::Type::symlink) {
       auto mode = need(f, "mode", T::integer, what).as_int();

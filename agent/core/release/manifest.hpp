@@ -36,7 +36,7 @@ struct FileEntry {
 };
 
 struct Image {
-  std::string id;                 // "sha256:<64 hex>"
+  std::string id; // "sha256:<64 hex>"
   std::vector<std::string> tags;
   std::optional<std::string> archive; // target name relative to the release dir, when this release ships it
 };

@@ -82,8 +82,10 @@ bool is_valid_version(const std::string& v) { return parse(v).has_value(); }
 
 int compare_versions(const std::string& a, const std::string& b) {
   auto pa = parse(a), pb = parse(b);
-  if (!pa) fail(ExitCode::bad_input, "'" + a + "' is not a version (expected dotted numbers such as 1.2.3 or v2.0-rc.1)");
-  if (!pb) fail(ExitCode::bad_input, "'" + b + "' is not a version (expected dotted numbers such as 1.2.3 or v2.0-rc.1)");
+  if (!pa)
+    fail(ExitCode::bad_input, "'" + a + "' is not a version (expected dotted numbers such as 1.2.3 or v2.0-rc.1)");
+  if (!pb)
+    fail(ExitCode::bad_input, "'" + b + "' is not a version (expected dotted numbers such as 1.2.3 or v2.0-rc.1)");
   std::size_t n = std::max(pa->nums.size(), pb->nums.size());
   for (std::size_t i = 0; i < n; ++i) {
     unsigned long long x = i < pa->nums.size() ? pa->nums[i] : 0, y = i < pb->nums.size() ? pb->nums[i] : 0;

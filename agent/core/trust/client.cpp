@@ -27,13 +27,15 @@ void check_pins(const std::string& bytes, const MetaFile& pin, const std::string
                                               what, bytes.size(), by, *pin.length));
   if (pin.sha256 && util::sha256_hex(bytes) != *pin.sha256)
     fail(ExitCode::verify_failed, fmt::format("{}: SHA-256 differs from the hash in {}; it was altered or "
-                                              "belongs to another repository state", what, by));
+                                              "belongs to another repository state",
+                                              what, by));
 }
 
 std::string must_fetch(MetadataSource& src, const std::string& name, std::size_t max) {
   auto bytes = src.fetch(name, max);
   if (!bytes)
-    fail(ExitCode::verify_failed, fmt::format("{} does not contain {}, which the trusted metadata requires", src.describe(), name));
+    fail(ExitCode::verify_failed,
+         fmt::format("{} does not contain {}, which the trusted metadata requires", src.describe(), name));
   return *bytes;
 }
 
@@ -56,8 +58,8 @@ void update_root(TrustedState& st, MetadataSource& src, const RefreshOptions& op
     try {
       verify_role(e, st.root.meta, Role::root, what);
     } catch (const Error& err) {
-      fail(err.code(), std::string(err.what()) + fmt::format(" (a new root must be signed by the keys of root v{})",
-                                                             st.root.meta.version));
+      fail(err.code(), std::string(err.what()) +
+                           fmt::format(" (a new root must be signed by the keys of root v{})", st.root.meta.version));
     }
     verify_role(e, candidate, Role::root, what);
     if (candidate.version != next)
@@ -109,7 +111,8 @@ void update_snapshot(TrustedState& st, MetadataSource& src, const RefreshOptions
     check_expiry(st.snapshot->meta, "trusted snapshot.json", opt.now);
     return;
   }
-  const std::string name = st.root.meta.consistent_snapshot ? fmt::format("{}.snapshot.json", pin.version) : "snapshot.json";
+  const std::string name =
+      st.root.meta.consistent_snapshot ? fmt::format("{}.snapshot.json", pin.version) : "snapshot.json";
   const std::string what = name + " in " + src.describe();
   // The fixed cap bounds the download; the pinned length is then checked exactly (check_pins).
   const std::size_t max = std::max<std::size_t>(default_max_snapshot_bytes, pin.length.value_or(0));
@@ -126,7 +129,8 @@ void update_snapshot(TrustedState& st, MetadataSource& src, const RefreshOptions
     for (const auto& [file, old] : st.snapshot->meta.meta) {
       auto it = sn.meta.find(file);
       if (it == sn.meta.end())
-        fail(ExitCode::verify_failed, fmt::format("{}: no longer lists {}, which the trusted snapshot did", what, file));
+        fail(ExitCode::verify_failed,
+             fmt::format("{}: no longer lists {}, which the trusted snapshot did", what, file));
       if (it->second.version < old.version)
         fail(ExitCode::verify_failed, fmt::format("{}: lists {} version {}, older than the trusted {}; refusing a "
                                                   "rollback of that role",
@@ -143,7 +147,8 @@ void update_targets(TrustedState& st, MetadataSource& src, const RefreshOptions&
     check_expiry(st.targets->meta, "trusted targets.json", opt.now);
     return;
   }
-  const std::string name = st.root.meta.consistent_snapshot ? fmt::format("{}.targets.json", pin.version) : "targets.json";
+  const std::string name =
+      st.root.meta.consistent_snapshot ? fmt::format("{}.targets.json", pin.version) : "targets.json";
   const std::string what = name + " in " + src.describe();
   const std::size_t max = std::max<std::size_t>(default_max_targets_bytes, pin.length.value_or(0));
   std::string bytes = must_fetch(src, name, max);
@@ -160,7 +165,8 @@ void update_targets(TrustedState& st, MetadataSource& src, const RefreshOptions&
 }
 
 template <class M, class Parse>
-std::optional<Trusted<M>> load_optional(const std::string& path, std::size_t max, const Root& root, Role role, Parse parse) {
+std::optional<Trusted<M>> load_optional(const std::string& path, std::size_t max, const Root& root, Role role,
+                                        Parse parse) {
   struct stat sb {};
   if (::stat(path.c_str(), &sb) != 0) return std::nullopt;
   std::string bytes = util::read_file(path, max);
@@ -190,9 +196,12 @@ TrustedState TrustedState::from_root(const std::string& root_bytes, const std::s
 TrustedState TrustedState::load(const std::string& dir) {
   const std::string root_path = dir + "/root.json";
   TrustedState st = from_root(util::read_file(root_path, max_root_bytes), root_path);
-  st.timestamp = load_optional<Timestamp>(dir + "/timestamp.json", max_timestamp_bytes, st.root.meta, Role::timestamp, parse_timestamp);
-  st.snapshot = load_optional<Snapshot>(dir + "/snapshot.json", default_max_snapshot_bytes, st.root.meta, Role::snapshot, parse_snapshot);
-  st.targets = load_optional<Targets>(dir + "/targets.json", default_max_targets_bytes, st.root.meta, Role::targets, parse_targets);
+  st.timestamp = load_optional<Timestamp>(dir + "/timestamp.json", max_timestamp_bytes, st.root.meta, Role::timestamp,
+                                          parse_timestamp);
+  st.snapshot = load_optional<Snapshot>(dir + "/snapshot.json", default_max_snapshot_bytes, st.root.meta,
+                                        Role::snapshot, parse_snapshot);
+  st.targets = load_optional<Targets>(dir + "/targets.json", default_max_targets_bytes, st.root.meta, Role::targets,
+                                      parse_targets);
   return st;
 }
 
@@ -201,8 +210,10 @@ void TrustedState::save(const std::string& dir) const {
   // refresh handles; never the reverse.
   util::write_file_atomic(dir + "/root.json", root.bytes);
   auto put = [&](const char* name, const auto& t) {
-    if (t) util::write_file_atomic(dir + "/" + name, t->bytes);
-    else ::unlink((dir + "/" + name).c_str());
+    if (t)
+      util::write_file_atomic(dir + "/" + name, t->bytes);
+    else
+      ::unlink((dir + "/" + name).c_str());
   };
   put("timestamp.json", timestamp);
   put("snapshot.json", snapshot);
@@ -211,7 +222,8 @@ void TrustedState::save(const std::string& dir) const {
 
 void refresh(TrustedState& state, MetadataSource& source, const RefreshOptions& options) {
   update_root(state, source, options);
-  check_expiry(state.root.meta, "root.json (v" + std::to_string(state.root.meta.version) + ") from " + source.describe(), options.now);
+  check_expiry(state.root.meta,
+               "root.json (v" + std::to_string(state.root.meta.version) + ") from " + source.describe(), options.now);
   update_timestamp(state, source, options);
   update_snapshot(state, source, options);
   update_targets(state, source, options);

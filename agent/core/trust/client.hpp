@@ -53,7 +53,7 @@ struct TrustedState {
 };
 
 struct RefreshOptions {
-  std::int64_t now = 0;              // seconds since the epoch; expiry is checked against it
+  std::int64_t now = 0; // seconds since the epoch; expiry is checked against it
   std::size_t max_root_rotations = 1024;
 };
 

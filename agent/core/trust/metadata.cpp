@@ -11,8 +11,8 @@
 namespace airlock::trust {
 namespace {
 
-const json::Value& field(const json::Value& obj, const std::string& key, json::Value::Type type, const std::string& what,
-                         const std::string& path) {
+const json::Value& field(const json::Value& obj, const std::string& key, json::Value::Type type,
+                         const std::string& what, const std::string& path) {
   static const char* const names[] = {"null", "a boolean", "an integer", "a string", "an array", "an object"};
   const json::Value* v = obj.find(key);
   if (!v) fail(ExitCode::bad_input, fmt::format("{}: field '{}.{}' is missing", what, path, key));
@@ -36,12 +36,13 @@ Common parse_common(const json::Value& s, const std::string& expected_type, cons
   Common c;
   c.type = field(s, "_type", T::string, what, "signed").as_string();
   if (c.type != expected_type)
-    fail(ExitCode::bad_input, fmt::format("{}: _type is '{}' where '{}' metadata was expected", what, c.type, expected_type));
+    fail(ExitCode::bad_input,
+         fmt::format("{}: _type is '{}' where '{}' metadata was expected", what, c.type, expected_type));
   c.spec_version = field(s, "spec_version", T::string, what, "signed").as_string();
   // Accept any 1.x; a major version we do not know is refused (spec 5: "spec_version ... MUST be checked").
   if (c.spec_version.rfind("1.", 0) != 0)
-    fail(ExitCode::bad_input, fmt::format("{}: spec_version '{}' is not TUF 1.x, which is all airlock supports", what,
-                                          c.spec_version));
+    fail(ExitCode::bad_input,
+         fmt::format("{}: spec_version '{}' is not TUF 1.x, which is all airlock supports", what, c.spec_version));
   c.version = field(s, "version", T::integer, what, "signed").as_int();
   if (c.version < 1) fail(ExitCode::bad_input, fmt::format("{}: version {} is below 1", what, c.version));
   c.expires = field(s, "expires", T::string, what, "signed").as_string();
@@ -89,10 +90,14 @@ json::Value metafile_json(const MetaFile& m) {
 
 const char* role_name(Role r) {
   switch (r) {
-  case Role::root: return "root";
-  case Role::timestamp: return "timestamp";
-  case Role::snapshot: return "snapshot";
-  case Role::targets: return "targets";
+  case Role::root:
+    return "root";
+  case Role::timestamp:
+    return "timestamp";
+  case Role::snapshot:
+    return "snapshot";
+  case Role::targets:
+    return "targets";
   }
   return "?";
 }
@@ -131,14 +136,17 @@ Root parse_root(const Envelope& e, const std::string& what) {
     k.keytype = field(kv, "keytype", T::string, what, path).as_string();
     k.scheme = field(kv, "scheme", T::string, what, path).as_string();
     if ((k.keytype != "ecdsa" && k.keytype != "ecdsa-sha2-nistp256") || k.scheme != "ecdsa-sha2-nistp256")
-      fail(ExitCode::bad_input, fmt::format("{}: key {} has type '{}' and scheme '{}'; airlock supports only ecdsa with "
-                                            "ecdsa-sha2-nistp256",
-                                            what, keyid, k.keytype, k.scheme));
-    k.public_pem = field(field(kv, "keyval", T::object, what, path), "public", T::string, what, path + ".keyval").as_string();
+      fail(ExitCode::bad_input,
+           fmt::format("{}: key {} has type '{}' and scheme '{}'; airlock supports only ecdsa with "
+                       "ecdsa-sha2-nistp256",
+                       what, keyid, k.keytype, k.scheme));
+    k.public_pem =
+        field(field(kv, "keyval", T::object, what, path), "public", T::string, what, path + ".keyval").as_string();
     // The key ID must be the hash of the key (spec 4.2): otherwise one key could be listed under two IDs and
     // count twice towards a threshold.
     if (k.keyid() != keyid)
-      fail(ExitCode::bad_input, fmt::format("{}: key ID {} does not match its key (expected {})", what, keyid, k.keyid()));
+      fail(ExitCode::bad_input,
+           fmt::format("{}: key ID {} does not match its key (expected {})", what, keyid, k.keyid()));
     r.keys.emplace(keyid, std::move(k));
   }
   const auto& roles = field(s, "roles", T::object, what, "signed");
@@ -151,8 +159,8 @@ Root parse_root(const Envelope& e, const std::string& what) {
     for (const auto& id : field(rv, "keyids", T::array, what, path).as_array()) {
       if (!id.is_string()) fail(ExitCode::bad_input, fmt::format("{}: '{}.keyids' holds a non-string", what, path));
       if (!r.keys.count(id.as_string()))
-        fail(ExitCode::bad_input, fmt::format("{}: role {} names key {} that is not in 'keys'", what, role_name(role),
-                                              id.as_string()));
+        fail(ExitCode::bad_input,
+             fmt::format("{}: role {} names key {} that is not in 'keys'", what, role_name(role), id.as_string()));
       rk.keyids.push_back(id.as_string());
     }
     if (static_cast<std::int64_t>(std::set<std::string>(rk.keyids.begin(), rk.keyids.end()).size()) < rk.threshold)
@@ -199,7 +207,8 @@ Targets parse_targets(const Envelope& e, const std::string& what) {
     const auto& hashes = field(v, "hashes", T::object, what, path);
     const auto* h = hashes.find("sha256");
     if (!h || !h->is_string() || !is_lower_hex(h->as_string(), 64))
-      fail(ExitCode::bad_input, fmt::format("{}: '{}.hashes.sha256' is missing or not 64 lowercase hex digits", what, path));
+      fail(ExitCode::bad_input,
+           fmt::format("{}: '{}.hashes.sha256' is missing or not 64 lowercase hex digits", what, path));
     f.sha256 = h->as_string();
     if (const auto* c = v.find("custom")) {
       if (!c->is_object()) fail(ExitCode::bad_input, fmt::format("{}: '{}.custom' must be an object", what, path));
@@ -228,10 +237,11 @@ void verify_role(const Envelope& e, const Root& root, Role role, const std::stri
   if (n < rk.threshold) {
     std::string seen;
     for (const auto& s : e.signatures) seen += (seen.empty() ? "" : ", ") + s.keyid.substr(0, 12);
-    fail(ExitCode::verify_failed,
-         fmt::format("{}: has valid signatures from {} of the {} required {} keys of root v{} (signatures present from: "
-                     "{}); refusing it. The file was tampered with or signed by a wrong or unknown key.",
-                     what, n, rk.threshold, role_name(role), root.version, seen.empty() ? "none" : seen));
+    fail(
+        ExitCode::verify_failed,
+        fmt::format("{}: has valid signatures from {} of the {} required {} keys of root v{} (signatures present from: "
+                    "{}); refusing it. The file was tampered with or signed by a wrong or unknown key.",
+                    what, n, rk.threshold, role_name(role), root.version, seen.empty() ? "none" : seen));
   }
 }
 
@@ -241,8 +251,8 @@ std::int64_t parse_time(const std::string& iso, const std::string& what) {
   char tail = 0;
   int y, mo, d, h, mi, s;
   if (iso.size() != 20 || std::sscanf(iso.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &s, &tail) != 7 ||
-      tail != 'Z' || iso[4] != '-' || iso[7] != '-' || iso[10] != 'T' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-      mi > 59 || s > 60 || y < 1970)
+      tail != 'Z' || iso[4] != '-' || iso[7] != '-' || iso[10] != 'T' || mo < 1 || mo > 12 || d < 1 || d > 31 ||
+      h > 23 || mi > 59 || s > 60 || y < 1970)
     fail(ExitCode::bad_input, fmt::format("{}: '{}' is not a date of the form YYYY-MM-DDTHH:MM:SSZ", what, iso));
   tm.tm_year = y - 1900;
   tm.tm_mon = mo - 1;

@@ -59,7 +59,7 @@ struct Root : Common {
   std::map<Role, RoleKeys> roles;        // all four present
 };
 
-struct MetaFile {                   // an entry of timestamp/snapshot `meta`
+struct MetaFile { // an entry of timestamp/snapshot `meta`
   std::int64_t version = 0;
   std::optional<std::uint64_t> length;
   std::optional<std::string> sha256;

@@ -13,12 +13,12 @@ namespace airlock {
 // Keep docs/cli.md in step with this list.
 enum class ExitCode : int {
   ok = 0,
-  failure = 1,        // an unexpected failure (I/O error, bug); the message says what failed
-  usage = 2,          // bad command line or config: nothing was done
-  verify_failed = 3,  // signature, hash, length, expiry or rollback check refused the input
-  bad_input = 4,      // input is malformed: not a bundle, corrupt zip, unparsable metadata
-  busy = 5,           // another airlock holds the lock
-  not_found = 6,      // a named file, version or backup does not exist
+  failure = 1,       // an unexpected failure (I/O error, bug); the message says what failed
+  usage = 2,         // bad command line or config: nothing was done
+  verify_failed = 3, // signature, hash, length, expiry or rollback check refused the input
+  bad_input = 4,     // input is malformed: not a bundle, corrupt zip, unparsable metadata
+  busy = 5,          // another airlock holds the lock
+  not_found = 6,     // a named file, version or backup does not exist
 };
 
 class Error : public std::runtime_error {

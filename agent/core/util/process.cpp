@@ -45,7 +45,8 @@ ProcessResult run_process(const std::vector<std::string>& argv, int timeout_seco
   for (;;) {
     int wait_ms = -1;
     if (timeout_seconds > 0) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
       if (left <= 0) {
         ::kill(pid, SIGKILL);
         r.timed_out = true;
@@ -68,7 +69,8 @@ ProcessResult run_process(const std::vector<std::string>& argv, int timeout_seco
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (exec_failed)
-    fail(ExitCode::failure, "cannot run '" + argv[0] + "': " + std::strerror(exec_errno) + " (is it installed and in PATH?)");
+    fail(ExitCode::failure,
+         "cannot run '" + argv[0] + "': " + std::strerror(exec_errno) + " (is it installed and in PATH?)");
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
 }

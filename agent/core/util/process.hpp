@@ -9,9 +9,9 @@
 namespace airlock::util {
 
 struct ProcessResult {
-  int exit_code = -1;      // the program's exit status; 128+N when killed by signal N
-  bool timed_out = false;  // killed (SIGKILL) after the timeout
-  std::string output;      // stdout and stderr interleaved, truncated to max_output bytes
+  int exit_code = -1;     // the program's exit status; 128+N when killed by signal N
+  bool timed_out = false; // killed (SIGKILL) after the timeout
+  std::string output;     // stdout and stderr interleaved, truncated to max_output bytes
 };
 
 // Runs argv[0] (searched in PATH) with `argv`. Throws Error(failure) only when the program cannot be started
