@@ -335,6 +335,15 @@ TEST_CASE("trust::refresh follows a valid root rotation and refuses invalid ones
     expect_refusal([&] { f.refresh(); }, ExitCode::verify_failed,
                    "valid signatures from 0 of the 1 required root keys of root v2");
   }
+  SUBCASE("invalid: a rollback of root (root v1 served again as the next version)") {
+    f.ring.add(trust::load_pem_signer(new_root));
+    repo.rotate_root(next, f.ring, t0);
+    auto st = f.refresh();
+    REQUIRE(st.root.meta.version == 2);
+    testutil::write_file(f.meta("3.root.json"), f.trusted_root());
+    expect_refusal([&] { f.refresh(t0 + day, &st); }, ExitCode::verify_failed,
+                   "a new root must be signed by the keys of root v2");
+  }
   SUBCASE("invalid: skipping a version (v3 served as 2.root.json)") {
     next.version = 3;
     next.expires_at = t0 + 365 * day;

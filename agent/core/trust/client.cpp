@@ -105,30 +105,43 @@ void update_timestamp(TrustedState& st, MetadataSource& src, const RefreshOption
   st.timestamp = Trusted<Timestamp>{std::move(ts), std::move(bytes)};
 }
 
+// Fetches the snapshot or targets file that `pin` (from timestamp or snapshot, named `by`) refers to, and checks
+// its length and hash pins, its signatures and that its version is the pinned one (mix-and-match defence).
+// Returns nullopt when the trusted copy already is that version (spec 5.5/5.6 allow skipping the download).
+template <class M, class Parse>
+std::optional<Trusted<M>> fetch_pinned(const TrustedState& st, const std::optional<Trusted<M>>& trusted,
+                                       MetadataSource& src, const MetaFile& pin, Role role, const char* by,
+                                       std::size_t cap, Parse parse) {
+  if (trusted && trusted->meta.version == pin.version) return std::nullopt;
+  const std::string base = std::string(role_name(role)) + ".json";
+  const std::string name = st.root.meta.consistent_snapshot ? fmt::format("{}.{}", pin.version, base) : base;
+  const std::string what = name + " in " + src.describe();
+  // The fixed cap bounds the download; the pinned length is then checked exactly (check_pins).
+  const std::size_t max = std::max<std::size_t>(cap, pin.length.value_or(0));
+  std::string bytes = must_fetch(src, name, max);
+  check_pins(bytes, pin, what, by);
+  Envelope e = parse_envelope(bytes, what, max);
+  M m = parse(e, what);
+  verify_role(e, st.root.meta, role, what);
+  if (m.version != pin.version)
+    fail(ExitCode::verify_failed, fmt::format("{}: is {} version {} but {} pins version {}; refusing a mix of "
+                                              "repository states",
+                                              what, role_name(role), m.version, by, pin.version));
+  return Trusted<M>{std::move(m), std::move(bytes)};
+}
+
 void update_snapshot(TrustedState& st, MetadataSource& src, const RefreshOptions& opt) {
-  const MetaFile& pin = st.timestamp->meta.snapshot;
-  if (st.snapshot && st.snapshot->meta.version == pin.version) { // already have it (spec 5.5: may skip)
+  auto fresh = fetch_pinned<Snapshot>(st, st.snapshot, src, st.timestamp->meta.snapshot, Role::snapshot,
+                                      "timestamp.json", default_max_snapshot_bytes, parse_snapshot);
+  if (!fresh) {
     check_expiry(st.snapshot->meta, "trusted snapshot.json", opt.now);
     return;
   }
-  const std::string name =
-      st.root.meta.consistent_snapshot ? fmt::format("{}.snapshot.json", pin.version) : "snapshot.json";
-  const std::string what = name + " in " + src.describe();
-  // The fixed cap bounds the download; the pinned length is then checked exactly (check_pins).
-  const std::size_t max = std::max<std::size_t>(default_max_snapshot_bytes, pin.length.value_or(0));
-  std::string bytes = must_fetch(src, name, max);
-  check_pins(bytes, pin, what, "timestamp.json");
-  Envelope e = parse_envelope(bytes, what, max);
-  Snapshot sn = parse_snapshot(e, what);
-  verify_role(e, st.root.meta, Role::snapshot, what);
-  if (sn.version != pin.version)
-    fail(ExitCode::verify_failed, fmt::format("{}: is snapshot version {} but timestamp.json pins version {}; refusing "
-                                              "a mix of repository states",
-                                              what, sn.version, pin.version));
+  const std::string what = "snapshot.json in " + src.describe();
   if (st.snapshot) {
     for (const auto& [file, old] : st.snapshot->meta.meta) {
-      auto it = sn.meta.find(file);
-      if (it == sn.meta.end())
+      auto it = fresh->meta.meta.find(file);
+      if (it == fresh->meta.meta.end())
         fail(ExitCode::verify_failed,
              fmt::format("{}: no longer lists {}, which the trusted snapshot did", what, file));
       if (it->second.version < old.version)
@@ -137,31 +150,19 @@ void update_snapshot(TrustedState& st, MetadataSource& src, const RefreshOptions
                                                   what, file, it->second.version, old.version));
     }
   }
-  check_expiry(sn, what, opt.now);
-  st.snapshot = Trusted<Snapshot>{std::move(sn), std::move(bytes)};
+  check_expiry(fresh->meta, what, opt.now);
+  st.snapshot = std::move(fresh);
 }
 
 void update_targets(TrustedState& st, MetadataSource& src, const RefreshOptions& opt) {
-  const MetaFile& pin = st.snapshot->meta.meta.at("targets.json");
-  if (st.targets && st.targets->meta.version == pin.version) {
+  auto fresh = fetch_pinned<Targets>(st, st.targets, src, st.snapshot->meta.meta.at("targets.json"), Role::targets,
+                                     "snapshot.json", default_max_targets_bytes, parse_targets);
+  if (!fresh) {
     check_expiry(st.targets->meta, "trusted targets.json", opt.now);
     return;
   }
-  const std::string name =
-      st.root.meta.consistent_snapshot ? fmt::format("{}.targets.json", pin.version) : "targets.json";
-  const std::string what = name + " in " + src.describe();
-  const std::size_t max = std::max<std::size_t>(default_max_targets_bytes, pin.length.value_or(0));
-  std::string bytes = must_fetch(src, name, max);
-  check_pins(bytes, pin, what, "snapshot.json");
-  Envelope e = parse_envelope(bytes, what, max);
-  Targets tg = parse_targets(e, what);
-  verify_role(e, st.root.meta, Role::targets, what);
-  if (tg.version != pin.version)
-    fail(ExitCode::verify_failed, fmt::format("{}: is targets version {} but snapshot.json pins version {}; refusing "
-                                              "a mix of repository states",
-                                              what, tg.version, pin.version));
-  check_expiry(tg, what, opt.now);
-  st.targets = Trusted<Targets>{std::move(tg), std::move(bytes)};
+  check_expiry(fresh->meta, "targets.json in " + src.describe(), opt.now);
+  st.targets = std::move(fresh);
 }
 
 template <class M, class Parse>
