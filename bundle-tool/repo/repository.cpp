@@ -161,11 +161,7 @@ void Repository::init(const std::string& dir, const InitOptions& opt, const KeyR
 
 Repository::Repository(std::string dir, const trust::Root& root) : dir_(std::move(dir)), root_(root) {
   // Used by init() only: an empty state before the first publish.
-  json::Value cfg = json::parse(util::read_file(config_path(dir_), 64 * 1024), config_path(dir_));
-  app_ = cfg["app"].as_string();
-  for (Role r : {Role::root, Role::targets, Role::snapshot, Role::timestamp})
-    expiry_.set(std::string(trust::role_name(r)) + "=" +
-                std::to_string(cfg["expires_days"][trust::role_name(r)].as_int()));
+  read_config();
 }
 
 Repository::Repository(std::string dir) : dir_(std::move(dir)) {
@@ -173,11 +169,7 @@ Repository::Repository(std::string dir) : dir_(std::move(dir)) {
   if (!fs::exists(cfg_path))
     fail(ExitCode::not_found, dir_ + " is not an airlock repository (no airlock-repo.json); create one with "
                                      "'airlock-bundle repo init'");
-  json::Value cfg = json::parse(util::read_file(cfg_path, 64 * 1024), cfg_path);
-  app_ = cfg["app"].as_string();
-  for (Role r : {Role::root, Role::targets, Role::snapshot, Role::timestamp})
-    expiry_.set(std::string(trust::role_name(r)) + "=" +
-                std::to_string(cfg["expires_days"][trust::role_name(r)].as_int()));
+  read_config();
 
   const std::string meta = dir_ + "/metadata/";
   const std::int64_t n = highest_root_version(meta);
@@ -205,6 +197,19 @@ void Repository::require_publish_keys(const KeyRing& keys) const {
   keys.for_role(root_, Role::targets);
   keys.for_role(root_, Role::snapshot);
   keys.for_role(root_, Role::timestamp);
+}
+
+void Repository::read_config() {
+  const std::string path = config_path(dir_);
+  json::Value cfg = json::parse(util::read_file(path, 64 * 1024), path);
+  const json::Value* app = cfg.find("app");
+  const json::Value* days = cfg.find("expires_days");
+  if (!app || !app->is_string() || !days || !days->is_object())
+    fail(ExitCode::bad_input, path + " lacks 'app' or 'expires_days'; it was not written by airlock-bundle");
+  app_ = app->as_string();
+  for (Role r : {Role::root, Role::targets, Role::snapshot, Role::timestamp})
+    if (const json::Value* d = days->find(trust::role_name(r)); d && d->is_int())
+      expiry_.set(std::string(trust::role_name(r)) + "=" + std::to_string(d->as_int()));
 }
 
 void Repository::stage_target(const std::string& name, const std::string& src_path, const json::Value& custom) {

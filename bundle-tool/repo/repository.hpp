@@ -92,6 +92,7 @@ public:
 
 private:
   Repository(std::string dir, const trust::Root& root); // the empty state init() publishes from
+  void read_config();
   void write_role(const std::string& name, const json::Value& signed_part, trust::Role role, const KeyRing& keys);
   void write_snapshot_and_timestamp(const KeyRing& keys, std::int64_t now, bool new_snapshot);
 
