@@ -4,6 +4,7 @@
 #include "cli/guard.hpp"
 #include "cli/selftest.hpp"
 #include "cli/verify_cmd.hpp"
+#include "config/config.hpp"
 #include "util/args.hpp"
 #include "util/error.hpp"
 
@@ -20,6 +21,8 @@ Keeps a docker-compose application up to date from a signed TUF repository or an
 commands:
   verify PATH --trusted-root ROOT.json [--json]
                 verify a bundle file or repository directory without installing anything
+  config check [--config FILE]
+                name every unknown key or bad value of the configuration, with its line
   self-test     run known-answer checks of every linked library on this host
   version       same as --version
 
@@ -54,6 +57,21 @@ int dispatch(int argc, const char* const* argv) {
     if (a.operands().size() != 1)
       fail(ExitCode::usage, "verify takes one PATH (a bundle file or repository directory)");
     return cli::verify_command(a.operands()[0], a.required("trusted-root"), a.has("json"), std::cout);
+  }
+  if (cmd == "config" && argc >= 3 && std::string(argv[2]) == "check") {
+    util::Args a(argc, argv, 3, {"config"}, {"help"});
+    if (a.has("help")) {
+      std::cout << "usage: airlock config check [--config FILE]\n  Checks " << config::default_path
+                << " (or FILE): exit 0 when it is usable, 2 with every problem and its line otherwise.\n";
+      return 0;
+    }
+    const std::string path = a.value("config").value_or(config::default_path);
+    auto problems = config::check(path);
+    for (const auto& p : problems)
+      std::cerr << path << (p.line ? ":" + std::to_string(p.line) : std::string()) << ": " << p.message << "\n";
+    if (!problems.empty()) return static_cast<int>(ExitCode::usage);
+    std::cout << path << ": ok\n";
+    return 0;
   }
   if (cmd == "self-test") return cli::run_self_test(std::cout) ? 0 : static_cast<int>(ExitCode::failure);
   fail(ExitCode::usage, "unknown command '" + cmd + "'; run 'airlock --help' for the list");

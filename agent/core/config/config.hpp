@@ -1,0 +1,55 @@
+// /etc/airlock/airlock.conf: one INI file (read with Poco Util's IniFileConfiguration), every key optional with a
+// documented default (docs/airlock.conf.example). `airlock --config FILE` reads another file.
+//
+// load() refuses a file it cannot use: an unknown section or key (a typo must not silently fall back to a
+// default), or a value of the wrong type or out of range. Each problem names the file, the line, the key and
+// what is allowed; check() returns all of them at once for `airlock config check`.
+// Thread-safety: plain values; functions are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace airlock::config {
+
+struct Config {
+  // [app]
+  std::string app_name;              // required by commands that act on an app
+  std::string install_root = "/opt"; // the app lives in <install_root>/<app_name>
+  // [state]
+  std::string state_dir = "/var/lib/airlock";
+  // [repository]
+  std::vector<std::string> repository_urls; // mirrors, tried in order
+  std::string ca_file, client_cert, client_key, proxy;
+  std::int64_t connect_timeout_s = 15, stall_timeout_s = 60, retries = 5, deadline_s = 3600;
+  std::int64_t bandwidth_limit_kib = 0; // 0 = unlimited
+  // [docker]
+  std::string docker_host;      // empty: DOCKER_HOST or the default socket
+  std::string compose = "auto"; // auto | v2 | v1
+  std::int64_t docker_timeout_s = 600;
+  // [backup]
+  std::int64_t backup_keep = 5, backup_level = 6;
+  // [health]
+  std::int64_t health_timeout_s = 120, health_stable_s = 10, health_interval_s = 2;
+  // [log]
+  std::string log_file = "/var/log/airlock/airlock.jsonl";
+  std::string log_level = "info"; // debug | info | warning | error
+
+  std::string app_dir() const { return install_root + "/" + app_name; }
+};
+
+struct Problem {
+  int line = 0; // 0 when the problem is not about one line
+  std::string message;
+};
+
+// Every problem in `path` (empty when the file is fine). A missing file is one problem.
+std::vector<Problem> check(const std::string& path);
+// The configuration in `path`, or Error(usage) listing every problem. A missing file at the default path gives
+// the defaults when `missing_ok` is set (a site that has only run `airlock verify` needs no config).
+Config load(const std::string& path, bool missing_ok = false);
+
+inline constexpr const char* default_path = "/etc/airlock/airlock.conf";
+
+} // namespace airlock::config
