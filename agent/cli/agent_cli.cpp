@@ -3,6 +3,7 @@
 #include "cli/build_info.hpp"
 #include "cli/guard.hpp"
 #include "cli/selftest.hpp"
+#include "cli/site_cmds.hpp"
 #include "cli/verify_cmd.hpp"
 #include "config/config.hpp"
 #include "util/args.hpp"
@@ -21,6 +22,12 @@ Keeps a docker-compose application up to date from a signed TUF repository or an
 commands:
   verify PATH --trusted-root ROOT.json [--json]
                 verify a bundle file or repository directory without installing anything
+  init --app NAME --trusted-root ROOT.json [--install-root DIR] [--adopt DIR]
+                create the site layout and state database
+  status [--json]               app, installed version, last upgrade
+  history [--json]              the audit log
+  backup create|list|verify|restore|prune
+                back up and restore data/, site/ and current
   config check [--config FILE]
                 name every unknown key or bad value of the configuration, with its line
   self-test     run known-answer checks of every linked library on this host
@@ -73,6 +80,7 @@ int dispatch(int argc, const char* const* argv) {
     std::cout << path << ": ok\n";
     return 0;
   }
+  if (int rc = run_site_command(argc, argv); rc >= 0) return rc;
   if (cmd == "self-test") return cli::run_self_test(std::cout) ? 0 : static_cast<int>(ExitCode::failure);
   fail(ExitCode::usage, "unknown command '" + cmd + "'; run 'airlock --help' for the list");
 }

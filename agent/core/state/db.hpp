@@ -1,0 +1,150 @@
+// The agent's state database: "<state_dir>/state.db" (SQLite, WAL, synchronous=FULL, foreign keys on).
+// It records installs, a journal of each upgrade step, backups, resumable downloads and an audit trail.
+//
+// Schema: PRAGMA user_version is the schema version. Migrations are an ordered list of SQL steps in db.cpp;
+// each version is applied in its own transaction together with its user_version bump. Version 1 creates
+// everything. A database written by a newer airlock (user_version > StateDb::schema_version) is refused.
+//
+// Corruption is never reset silently: a file that is not SQLite, or that fails PRAGMA integrity_check, is
+// moved aside to "state.db.corrupt-<YYYYMMDDTHHMMSSZ>" (with its -wal and -shm files), and the open fails
+// with an Error that names the new path and says that the next run creates a fresh database.
+// Other failures (permission denied, disk I/O errors, a locked database) fail without moving anything.
+//
+// Times are UTC ISO-8601 strings with second precision, "2026-11-29T14:00:00Z"; they sort as text.
+// A time field left empty in a struct passed to an *_add method is stamped with the current time.
+// Every column is NOT NULL: an unknown text is "", an unknown number is documented per field.
+// Errors: every method throws airlock::Error(failure) naming state.db when SQLite fails, unless noted.
+// Thread-safety: a StateDb is used by one thread; open one StateDb per thread (SQLite WAL serialises writers,
+// waiting up to the busy timeout). Other processes are kept out by state::RunLock.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace airlock::state {
+
+// The current UTC time as "YYYY-MM-DDTHH:MM:SSZ".
+std::string utc_now();
+
+struct Install {
+  std::int64_t id = 0;      // assigned by install_add
+  std::string app;          // app name, e.g. "shop"
+  std::string version;      // release version
+  std::string installed_at; // stamped when empty
+  std::string kind;         // "full" | "patch" | "adopted"
+  std::string bundle_sha256;
+  std::string upgrade_id; // the journal's upgrade id; "" for an adopted release
+};
+
+struct JournalEntry {
+  std::int64_t id = 0;
+  std::string upgrade_id;
+  std::string step;   // a pipeline step name, e.g. "fetch", "backup", "switch", "commit", "rollback"
+  std::string status; // "started" | "done" | "failed" | "undone"
+  std::string started_at;
+  std::string ended_at; // "" while started
+  std::string detail;
+};
+
+struct Backup {
+  std::string id; // "<YYYYMMDDTHHMMSSZ>-<6 hex>", assigned by backup_add
+  std::string path;
+  std::string app_version;
+  std::string kind;   // "manual" | "pre-upgrade"
+  std::string status; // "in-progress" | "complete" | "failed"
+  std::int64_t size = 0;
+  std::string sha256;
+  std::int64_t file_count = 0;
+  std::string note;
+  std::string created_at; // stamped when empty
+};
+
+struct Download {
+  std::string url;
+  std::string path;                  // the partial file
+  std::int64_t expected_length = -1; // -1: unknown
+  std::string sha256;                // key: the expected SHA-256 (hex) of the complete file
+  std::int64_t bytes_done = 0;
+  std::string etag;
+  std::string last_modified;
+  std::string updated_at; // stamped by download_put
+};
+
+struct AuditEntry {
+  std::int64_t id = 0; // assigned by audit_add
+  std::string at;      // stamped when empty
+  std::int64_t uid = -1;
+  std::string user_name;
+  std::string sudo_user; // $SUDO_USER, "" if none
+  std::string action;    // e.g. "upgrade", "rollback", "backup", "restore"
+  std::string from_version;
+  std::string to_version;
+  std::string outcome; // e.g. "ok", "failed", "rolled-back"
+  std::string bundle_sha256;
+  std::string backup_id;
+  std::int64_t downtime_ms = 0; // 0: no downtime measured
+  std::string detail;
+};
+
+class StateDb {
+public:
+  static constexpr int schema_version = 1;
+
+  // Opens (creating if missing) "<state_dir>/state.db", checks its integrity and migrates it to
+  // schema_version. Throws Error(failure) for a newer schema ("use a newer airlock"), for a corrupt database
+  // (after moving it aside, see above) and for any other SQLite or file-system failure.
+  explicit StateDb(const std::string& state_dir);
+  ~StateDb();
+  StateDb(const StateDb&) = delete;
+  StateDb& operator=(const StateDb&) = delete;
+
+  const std::string& path() const { return path_; }
+  int user_version();
+  std::string journal_mode(); // "wal" once opened
+
+  // installs: an append-only history of the releases that became current.
+  std::int64_t install_add(const Install& install);
+  std::vector<Install> installs(const std::string& app); // newest first
+  std::optional<Install> latest_install(const std::string& app);
+
+  // journal: one row per step attempt of an upgrade.
+  // journal_begin inserts a "started" row and returns its id; journal_end sets its status, ended_at and detail
+  // (throws Error(not_found) for an unknown id).
+  std::int64_t journal_begin(const std::string& upgrade_id, const std::string& step, const std::string& detail);
+  void journal_end(std::int64_t id, const std::string& status, const std::string& detail);
+  std::vector<JournalEntry> journal_for(const std::string& upgrade_id); // oldest first
+  // The last journal row of the most recent upgrade that did not finish, or nullopt when every upgrade did.
+  // An upgrade is finished when its last row (highest id) is terminal: step "commit" with status "done", or
+  // step "rollback" with status "done". Anything else (a started, failed or undone last step) is unfinished
+  // and must be recovered before a new upgrade starts.
+  std::optional<JournalEntry> unfinished_upgrade();
+
+  // backups. backup_add assigns a fresh id (unique even for two backups in the same second), stores the row
+  // with the given status and returns the id. backup_finish and backup_delete throw Error(not_found) for an
+  // unknown id; backup_delete removes the row only, not the file.
+  std::string backup_add(const Backup& backup);
+  void backup_finish(const std::string& id, const std::string& status, std::int64_t size, const std::string& sha256,
+                     std::int64_t file_count);
+  std::optional<Backup> backup_get(const std::string& id);
+  std::vector<Backup> backups(); // newest first
+  void backup_delete(const std::string& id);
+
+  // downloads, keyed by sha256. download_put inserts or replaces the row and stamps updated_at.
+  void download_put(const Download& download);
+  std::optional<Download> download_get(const std::string& sha256);
+  void download_delete(const std::string& sha256); // deleting a missing row is not an error
+
+  // audit: who did what, appended once per command.
+  std::int64_t audit_add(const AuditEntry& entry);
+  std::vector<AuditEntry> audit(int limit); // newest first, at most `limit` rows
+
+private:
+  struct Impl;
+  std::string path_;
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace airlock::state

@@ -1,0 +1,354 @@
+#include "state/db.hpp"
+#include "state/lock.hpp"
+#include "util/error.hpp"
+
+#include "testutil.hpp"
+#include <doctest/doctest.h>
+
+#include <Poco/Data/Session.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using airlock::Error;
+using airlock::ExitCode;
+using airlock::state::RunLock;
+using airlock::state::StateDb;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The error thrown by fn, or an Error(ok, "") when it did not throw.
+template <class Fn> Error error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e;
+  }
+  return Error(ExitCode::ok, "");
+}
+
+std::vector<std::string> names_in(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// True when s has the shape of pat: '9' matches a digit, 'x' a lowercase hex digit, anything else itself.
+bool like(const std::string& s, const std::string& pat) {
+  if (s.size() != pat.size()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    bool digit = s[i] >= '0' && s[i] <= '9';
+    if (pat[i] == '9' ? !digit : pat[i] == 'x' ? !(digit || (s[i] >= 'a' && s[i] <= 'f')) : s[i] != pat[i])
+      return false;
+  }
+  return true;
+}
+
+// Runs fn in a forked child; returns the child's exit status and writes nothing to the parent's state.
+template <class Fn> int in_child(Fn fn) {
+  pid_t pid = ::fork();
+  if (pid == 0) ::_exit(fn());
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Child body: try to take the lock; exit 0 on success, else the exit code, with the message in <dir>/child.txt.
+int try_lock(const std::string& dir, int wait_seconds = 0) {
+  try {
+    RunLock lock(dir, wait_seconds);
+    return 0;
+  } catch (const Error& e) {
+    std::ofstream(dir + "/child.txt") << e.what();
+    return static_cast<int>(e.code());
+  }
+}
+
+} // namespace
+
+TEST_CASE("state::StateDb creates the v1 schema in WAL mode") {
+  testutil::TempDir dir;
+  StateDb db(dir.path().string());
+  CHECK(db.path() == dir / "state.db");
+  CHECK(db.user_version() == StateDb::schema_version);
+  CHECK(StateDb::schema_version == 1);
+  CHECK(db.journal_mode() == "wal");
+  CHECK(db.backups().empty());
+  CHECK(db.audit(10).empty());
+  CHECK(!db.unfinished_upgrade());
+}
+
+TEST_CASE("state::StateDb keeps data across reopening") {
+  testutil::TempDir dir;
+  std::int64_t first = 0;
+  {
+    StateDb db(dir.path().string());
+    first = db.install_add({0, "shop", "1.0.0", "2026-11-29T14:00:00Z", "full", "aa", "up-1"});
+    db.install_add({0, "shop", "1.1.0", "", "patch", "bb", "up-2"});
+    db.install_add({0, "blog", "3.0", "", "adopted", "", ""});
+  }
+  StateDb db(dir.path().string());
+  CHECK(db.user_version() == 1);
+  auto shop = db.installs("shop");
+  REQUIRE(shop.size() == 2);
+  CHECK(shop[0].version == "1.1.0");
+  CHECK(shop[0].kind == "patch");
+  CHECK(like(shop[0].installed_at, "9999-99-99T99:99:99Z"));
+  CHECK(shop[1].id == first);
+  CHECK(shop[1].installed_at == "2026-11-29T14:00:00Z");
+  CHECK(shop[1].bundle_sha256 == "aa");
+  CHECK(shop[1].upgrade_id == "up-1");
+  CHECK(db.latest_install("blog")->kind == "adopted");
+  CHECK(!db.latest_install("wiki"));
+  // The CHECK constraint refuses an unknown kind.
+  CHECK(error_of([&] { db.install_add({0, "shop", "2", "", "sideways", "", ""}); }).code() == ExitCode::failure);
+  CHECK(db.installs("shop").size() == 2);
+}
+
+TEST_CASE("state::StateDb refuses a database from a newer schema") {
+  testutil::TempDir dir;
+  { StateDb db(dir.path().string()); }
+  {
+    Poco::Data::Session s("SQLite", dir / "state.db");
+    s << "PRAGMA user_version = 7", Poco::Data::Keywords::now;
+  }
+  Error e = error_of([&] { StateDb db(dir.path().string()); });
+  CHECK(e.code() == ExitCode::failure);
+  CHECK(std::string(e.what()) ==
+        dir / "state.db" + " has schema version 7; this airlock knows up to 1: use a newer airlock");
+  CHECK(fs::exists(dir / "state.db")); // refused, not moved
+  for (const auto& name : names_in(dir.path())) CHECK(name.find("corrupt") == std::string::npos);
+}
+
+TEST_CASE("state::StateDb moves a garbage state.db aside and says so") {
+  testutil::TempDir dir;
+  testutil::write_file(dir / "state.db", "this is not a database, just some text that is long enough");
+  testutil::write_file(dir / "state.db-wal", "stale wal");
+  Error e = error_of([&] { StateDb db(dir.path().string()); });
+  CHECK(e.code() == ExitCode::failure);
+  auto names = names_in(dir.path());
+  REQUIRE(names.size() == 2);
+  REQUIRE(like(names[0], "state.db.corrupt-99999999T999999Z"));
+  CHECK(names[1] == names[0] + "-wal");
+  CHECK(testutil::read_file(dir / names[0]) == "this is not a database, just some text that is long enough");
+  CHECK(std::string(e.what()) == dir / "state.db" + " is corrupt (not an SQLite database); it was moved to " +
+                                     (dir / names[0]) +
+                                     " and a fresh database will be created on the next run (restore the installs "
+                                     "and backups records from there by hand if you need them)");
+  // The next run starts fresh.
+  StateDb db(dir.path().string());
+  CHECK(db.user_version() == 1);
+}
+
+TEST_CASE("state::StateDb detects a corrupted page and moves the database aside") {
+  testutil::TempDir dir;
+  {
+    StateDb db(dir.path().string());
+    for (int i = 0; i < 20; ++i) db.install_add({0, "shop", std::to_string(i), "", "full", "", ""});
+  }
+  REQUIRE(fs::file_size(dir / "state.db") >= 3 * 4096);
+  {
+    std::mt19937 rng(42);
+    std::string noise(4096, '\0');
+    for (auto& c : noise) c = static_cast<char>(rng());
+    std::fstream f(dir / "state.db", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096); // page 2
+    f.write(noise.data(), static_cast<std::streamsize>(noise.size()));
+  }
+  Error e = error_of([&] { StateDb db(dir.path().string()); });
+  CHECK(e.code() == ExitCode::failure);
+  CHECK(std::string(e.what()).find(" is corrupt (") != std::string::npos);
+  CHECK(std::string(e.what()).find("a fresh database will be created on the next run") != std::string::npos);
+  CHECK(!fs::exists(dir / "state.db"));
+  bool moved = false;
+  for (const auto& name : names_in(dir.path())) moved |= like(name, "state.db.corrupt-99999999T999999Z");
+  CHECK(moved);
+}
+
+TEST_CASE("state::StateDb detects a truncated database and moves it aside") {
+  testutil::TempDir dir;
+  {
+    StateDb db(dir.path().string());
+    db.install_add({0, "shop", "1", "", "full", "", ""});
+  }
+  fs::resize_file(dir / "state.db", 4096 + 100); // page 1 and a torn piece of page 2
+  Error e = error_of([&] { StateDb db(dir.path().string()); });
+  CHECK(e.code() == ExitCode::failure);
+  CHECK(std::string(e.what()).find(" is corrupt (") != std::string::npos);
+  CHECK(!fs::exists(dir / "state.db"));
+  CHECK(names_in(dir.path()).size() == 1);
+}
+
+TEST_CASE("state::StateDb journal begin/end and unfinished_upgrade") {
+  testutil::TempDir dir;
+  StateDb db(dir.path().string());
+  auto fetch = db.journal_begin("up-1", "fetch", "1.0 -> 1.1");
+  CHECK(db.unfinished_upgrade()->id == fetch);
+  db.journal_end(fetch, "done", "42 bytes");
+  auto commit = db.journal_begin("up-1", "commit", "");
+  CHECK(db.unfinished_upgrade()->step == "commit");
+  db.journal_end(commit, "done", "");
+  CHECK(!db.unfinished_upgrade()); // commit done is terminal
+
+  auto j = db.journal_for("up-1");
+  REQUIRE(j.size() == 2);
+  CHECK(j[0].step == "fetch");
+  CHECK(j[0].status == "done");
+  CHECK(j[0].detail == "42 bytes");
+  CHECK(!j[0].started_at.empty());
+  CHECK(!j[0].ended_at.empty());
+  CHECK(j[1].step == "commit");
+
+  // A failed switch is unfinished until its rollback is done.
+  auto sw = db.journal_begin("up-2", "switch", "");
+  db.journal_end(sw, "failed", "compose up exited 1");
+  auto u = db.unfinished_upgrade();
+  REQUIRE(u);
+  CHECK(u->upgrade_id == "up-2");
+  CHECK(u->status == "failed");
+  CHECK(u->detail == "compose up exited 1");
+  auto rb = db.journal_begin("up-2", "rollback", "");
+  CHECK(db.unfinished_upgrade()->id == rb);
+  db.journal_end(rb, "done", "");
+  CHECK(!db.unfinished_upgrade());
+  CHECK(db.journal_for("up-3").empty());
+
+  CHECK(error_of([&] { db.journal_end(9999, "done", ""); }).code() == ExitCode::not_found);
+  CHECK(error_of([&] { db.journal_end(rb, "sideways", ""); }).code() == ExitCode::failure);
+}
+
+TEST_CASE("state::StateDb backups get distinct ids in the same second, newest first") {
+  testutil::TempDir dir;
+  StateDb db(dir.path().string());
+  airlock::state::Backup b;
+  b.path = "/var/lib/airlock/backups/a.tar.gz";
+  b.app_version = "1.0";
+  b.kind = "pre-upgrade";
+  b.status = "in-progress";
+  b.created_at = "2026-11-29T14:00:00Z";
+  std::set<std::string> ids;
+  std::string last;
+  for (int i = 0; i < 5; ++i) ids.insert(last = db.backup_add(b));
+  CHECK(ids.size() == 5);
+  for (const auto& id : ids) CHECK(like(id, "99999999T999999Z-xxxxxx"));
+  auto list = db.backups();
+  REQUIRE(list.size() == 5);
+  CHECK(list[0].id == last); // same created_at: the later insert is newer
+
+  db.backup_finish(last, "complete", 1234, "ab12", 7);
+  auto got = db.backup_get(last);
+  REQUIRE(got);
+  CHECK(got->status == "complete");
+  CHECK(got->size == 1234);
+  CHECK(got->sha256 == "ab12");
+  CHECK(got->file_count == 7);
+  CHECK(got->kind == "pre-upgrade");
+  CHECK(got->path == b.path);
+  CHECK(got->created_at == "2026-11-29T14:00:00Z");
+
+  db.backup_delete(last);
+  CHECK(!db.backup_get(last));
+  CHECK(db.backups().size() == 4);
+  CHECK(error_of([&] { db.backup_delete(last); }).code() == ExitCode::not_found);
+  CHECK(error_of([&] { db.backup_finish(last, "complete", 0, "", 0); }).code() == ExitCode::not_found);
+}
+
+TEST_CASE("state::StateDb downloads upsert, get and delete by sha256") {
+  testutil::TempDir dir;
+  StateDb db(dir.path().string());
+  airlock::state::Download d{"https://x/b.zip", "/tmp/b.part", 1000, "cafe", 10, "\"e1\"", "Sun, 29 Nov 2026", ""};
+  db.download_put(d);
+  d.bytes_done = 500;
+  db.download_put(d);
+  auto got = db.download_get("cafe");
+  REQUIRE(got);
+  CHECK(got->bytes_done == 500);
+  CHECK(got->expected_length == 1000);
+  CHECK(got->etag == "\"e1\"");
+  CHECK(got->url == "https://x/b.zip");
+  CHECK(!got->updated_at.empty());
+  db.download_delete("cafe");
+  CHECK(!db.download_get("cafe"));
+  db.download_delete("cafe"); // not an error
+}
+
+TEST_CASE("state::StateDb audit round trip, newest first") {
+  testutil::TempDir dir;
+  StateDb db(dir.path().string());
+  airlock::state::AuditEntry a{
+      0, "2026-11-29T14:00:00Z", 1000, "ops", "alice", "upgrade", "1.0", "1.1", "ok", "abcd", "b-1", 3500, "fine"};
+  auto id1 = db.audit_add(a);
+  a.at = "";
+  a.action = "rollback";
+  auto id2 = db.audit_add(a);
+  CHECK(id2 > id1);
+  auto all = db.audit(10);
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].id == id2);
+  CHECK(all[0].action == "rollback");
+  CHECK(!all[0].at.empty());
+  const auto& r = all[1];
+  CHECK(r.id == id1);
+  CHECK(r.at == "2026-11-29T14:00:00Z");
+  CHECK(r.uid == 1000);
+  CHECK(r.user_name == "ops");
+  CHECK(r.sudo_user == "alice");
+  CHECK(r.from_version == "1.0");
+  CHECK(r.to_version == "1.1");
+  CHECK(r.outcome == "ok");
+  CHECK(r.bundle_sha256 == "abcd");
+  CHECK(r.backup_id == "b-1");
+  CHECK(r.downtime_ms == 3500);
+  CHECK(r.detail == "fine");
+  CHECK(db.audit(1).size() == 1);
+}
+
+TEST_CASE("state::RunLock refuses a second holder with ExitCode::busy naming the PID") {
+  testutil::TempDir dir;
+  std::string d = dir.path().string();
+  {
+    RunLock lock(d);
+    CHECK(lock.path() == dir / "airlock.lock");
+    CHECK(testutil::read_file(dir / "airlock.lock") == std::to_string(::getpid()) + "\n");
+    CHECK(in_child([&] { return try_lock(d); }) == static_cast<int>(ExitCode::busy));
+    CHECK(testutil::read_file(dir / "child.txt") ==
+          "another airlock (PID " + std::to_string(::getpid()) + ") is running on " + d + "; wait for it to finish");
+    // A second RunLock in the same process is refused too.
+    CHECK(error_of([&] { RunLock again(d); }).code() == ExitCode::busy);
+  }
+  // Released by the destructor.
+  CHECK(in_child([&] { return try_lock(d); }) == 0);
+  RunLock lock(d);
+  CHECK(error_of([&] { RunLock missing(d + "/no-such-dir"); }).code() == ExitCode::failure);
+}
+
+TEST_CASE("state::RunLock waits for the holder when asked to") {
+  testutil::TempDir dir;
+  std::string d = dir.path().string();
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    RunLock lock(d);
+    char c = 'x';
+    if (::write(ready[1], &c, 1) != 1) ::_exit(1);
+    ::usleep(300 * 1000);
+    ::_exit(0);
+  }
+  char c = 0;
+  REQUIRE(::read(ready[0], &c, 1) == 1);
+  CHECK(error_of([&] { RunLock now(d); }).code() == ExitCode::busy);
+  RunLock lock(d, 10); // the child exits after 0.3 s
+  CHECK(testutil::read_file(dir / "airlock.lock") == std::to_string(::getpid()) + "\n");
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ::close(ready[0]);
+  ::close(ready[1]);
+}
