@@ -24,6 +24,7 @@ commands:
                 verify a bundle file or repository directory without installing anything
   init --app NAME --trusted-root ROOT.json [--install-root DIR] [--adopt DIR]
                 create the site layout and state database
+  stage PATH [--version V]      verify a bundle and stage its release (full or patch), without running it
   status [--json]               app, installed version, last upgrade
   history [--json]              the audit log
   backup create|list|verify|restore|prune

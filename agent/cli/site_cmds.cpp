@@ -1,12 +1,17 @@
 #include "site_cmds.hpp"
 
 #include "backup/backup.hpp"
+#include "bundle/container.hpp"
+#include "cli/build_info.hpp"
 #include "config/config.hpp"
 #include "log/log.hpp"
+#include "release/manifest.hpp"
+#include "release/version.hpp"
 #include "site/stage.hpp"
 #include "state/db.hpp"
 #include "state/lock.hpp"
 #include "trust/client.hpp"
+#include "trust/target.hpp"
 #include "util/args.hpp"
 #include "util/error.hpp"
 #include "util/io.hpp"
@@ -16,6 +21,7 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -36,6 +42,9 @@ struct Site {
 
 Site open_site(const util::Args& a) {
   Site s{config::load(a.value("config").value_or(config::default_path))};
+  const std::string log_file = s.cfg.log_file.empty() ? s.cfg.state_dir + "/airlock.jsonl" : s.cfg.log_file;
+  log::init({fs::is_directory(fs::path(log_file).parent_path()) ? log_file : "", log::parse_level(s.cfg.log_level),
+             a.has("json"), false});
   if (s.cfg.app_name.empty())
     fail(ExitCode::usage, "no [app] name in the configuration; run 'airlock init' first or pass --config FILE");
   if (!fs::is_directory(s.app_dir()) || !fs::exists(s.cfg.state_dir + "/state.db"))
@@ -315,6 +324,7 @@ int cmd_backup_restore(const util::Args& a) {
   audit.backup_id = b.id;
   audit.to_version = b.app_version;
   try {
+    log::event(log::Level::info, "backup", "restore-start", "restoring backup " + b.id, {{"id", json::Value(b.id)}});
     backup::restore(s.app_dir(), backup_path(s, b), b.sha256);
   } catch (const Error& e) {
     audit.outcome = "failed";
@@ -352,6 +362,103 @@ int cmd_backup_prune(const util::Args& a) {
   return 0;
 }
 
+// A target of this app and architecture, verified into a file under state/downloads (nothing reads it before
+// trust::verify_target has checked its length and SHA-256).
+std::string fetch_verified(const Site& s, bundle::Container& c, const trust::TargetFile& t) {
+  auto src = c.open(bundle::target_path(t));
+  if (!src) fail(ExitCode::not_found, fmt::format("{} does not hold target {}", c.describe(), t.name));
+  const std::string path = s.cfg.state_dir + "/downloads/" + t.sha256;
+  {
+    util::AtomicFile out(path + ".partial");
+    log::Progress progress("verify " + t.name, t.length);
+    struct Counting : util::Sink {
+      util::Sink& inner;
+      log::Progress& p;
+      std::uint64_t n = 0;
+      Counting(util::Sink& i, log::Progress& pr) : inner(i), p(pr) {}
+      void write(const void* d, std::size_t size) override {
+        inner.write(d, size);
+        p.update(n += size);
+      }
+    } counting(out, progress);
+    trust::verify_target(t, *src, c.describe(), &counting);
+    progress.finish();
+    out.commit();
+  }
+  fs::rename(path + ".partial", path);
+  return path;
+}
+
+int cmd_stage(const util::Args& a) {
+  Site s = open_site(a);
+  if (a.operands().size() != 1) fail(ExitCode::usage, "stage takes one PATH (a bundle file or repository directory)");
+  state::RunLock lock(s.cfg.state_dir);
+  state::StateDb db(s.cfg.state_dir);
+  auto container = bundle::open_container(a.operands()[0]);
+  const std::string trust_dir = s.cfg.state_dir + "/trust";
+  auto st = trust::TrustedState::load(trust_dir);
+  trust::refresh(st, *container, {static_cast<std::int64_t>(std::time(nullptr))});
+  st.save(trust_dir); // versions only move forward from here on (rollback protection across runs)
+
+  const std::string arch = cli::target_arch();
+  const auto current = site::current_version(s.app_dir());
+  const auto want = a.value("version");
+  // Candidate release.json targets present here, for this app and architecture.
+  const trust::TargetFile* best = nullptr;
+  std::string best_version;
+  bool best_patch = false;
+  for (const auto& [name, t] : st.targets->meta.targets) {
+    auto str = [&](const char* k) {
+      const auto* v = t.custom.find(k);
+      return v && v->is_string() ? v->as_string() : std::string();
+    };
+    if (str("role") != "release" || str("app") != s.cfg.app_name || str("arch") != arch) continue;
+    if (!container->open(bundle::target_path(t))) continue;
+    const bool patch = str("kind") == "patch";
+    if (patch && (!current || str("base_version") != *current)) continue; // a patch only applies to its exact base
+    const std::string v = str("version");
+    if (want && v != *want) continue;
+    const int cmp = best ? release::compare_versions(v, best_version) : 1;
+    if (cmp > 0 || (cmp == 0 && patch && !best_patch)) {
+      best = &t;
+      best_version = v;
+      best_patch = patch;
+    }
+  }
+  if (!best)
+    fail(ExitCode::not_found, fmt::format("{} holds no release of {} for {}{}{}", container->describe(), s.cfg.app_name,
+                                          arch, want ? " at version " + *want : std::string(),
+                                          current ? " (patches need base version " + *current + ")" : std::string()));
+  const std::string manifest_path = fetch_verified(s, *container, *best);
+  auto m = release::parse_manifest(util::read_file(manifest_path, 8u << 20), best->name);
+  if (m.app != s.cfg.app_name || m.arch != arch || m.version != best_version)
+    fail(ExitCode::verify_failed,
+         best->name + " describes a different app, architecture or version than its signed target");
+  auto payload = st.targets->meta.targets.find(m.payload);
+  if (payload == st.targets->meta.targets.end())
+    fail(ExitCode::verify_failed, best->name + " names payload " + m.payload + ", which no signed target lists");
+  const std::string payload_path = fetch_verified(s, *container, payload->second);
+  util::FileSource src(payload_path);
+  if (m.is_patch)
+    site::stage_patch(s.app_dir() + "/releases", *current, m, src);
+  else
+    site::stage_full(s.app_dir() + "/releases", m, src);
+  fs::remove(payload_path);
+  fs::remove(manifest_path);
+  log::event(log::Level::info, "stage", "staged", "staged " + m.version,
+             {{"version", json::Value(m.version)}, {"kind", json::Value(m.is_patch ? "patch" : "full")}});
+  auto audit = who("stage");
+  audit.from_version = current.value_or("");
+  audit.to_version = m.version;
+  audit.outcome = "ok";
+  audit.detail = (m.is_patch ? "patch from " + m.base_version : std::string("full")) + " from " + container->describe();
+  db.audit_add(audit);
+  std::cout << fmt::format("staged {} {} ({}) in {}/releases/{}: {} entries verified\n", m.app, m.version,
+                           m.is_patch ? "patch from " + m.base_version : std::string("full"), s.app_dir(), m.version,
+                           m.files.size());
+  return 0;
+}
+
 struct Command {
   const char* usage;
   std::set<std::string> valued, flags;
@@ -367,6 +474,13 @@ const std::map<std::string, Command>& commands() {
         {"app", "trusted-root", "install-root", "state-dir", "adopt", "config"},
         {},
         cmd_init}},
+      {"stage",
+       {"stage PATH [--version V] [--config FILE]\n  Verifies a bundle (or repository directory) against the trusted "
+        "metadata and stages the newest release\n  of this app and architecture (a patch when it applies to the "
+        "current version) in releases/<v>,\n  verified file by file. Nothing runs and current does not move.",
+        {"config", "version"},
+        {},
+        cmd_stage}},
       {"status",
        {"status [--json] [--config FILE]\n  App, installed version, active release, last upgrade and its outcome.",
         {"config"},

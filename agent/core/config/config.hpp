@@ -33,7 +33,7 @@ struct Config {
   // [health]
   std::int64_t health_timeout_s = 120, health_stable_s = 10, health_interval_s = 2;
   // [log]
-  std::string log_file = "/var/log/airlock/airlock.jsonl";
+  std::string log_file;           // empty: <state_dir>/airlock.jsonl
   std::string log_level = "info"; // debug | info | warning | error
 
   std::string app_dir() const { return install_root + "/" + app_name; }
