@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Benchmarks of the built binaries. Results go to stdout; docs/benchmarks.md records measured runs.
-#   scripts/bench.sh [all|verify|sizes]        (default: all)
+#   scripts/bench.sh [all|verify|backup|sizes] (default: all)
 #
 #   verify  `airlock verify` of a large signed bundle against `openssl dgst -sha256` over the same payload
 #           bytes, in the same run: median wall time of BENCH_RUNS alternating runs, throughput, ratio, and
 #           airlock's peak RSS. Exits non-zero when the peak RSS is above BENCH_RSS_LIMIT_MIB (a hard limit:
 #           the bundle reader must stream); a ratio below BENCH_MIN_RATIO is reported, not fatal.
+#   backup  `airlock backup create --level 6` of a generated mixed tree (data/, site/, current) against
+#           `tar -I 'gzip -6' -cf` of the same tree, and `airlock backup restore` against `tar -xzf` of the same
+#           backup file, in the same run: median wall/CPU of BENCH_RUNS alternating runs, ratios tar/airlock
+#           (>= 1.0 means airlock is as fast or faster), output sizes and airlock's peak RSS. Exits non-zero when
+#           the peak RSS is above BENCH_RSS_LIMIT_MIB; a ratio below BENCH_BACKUP_MIN_RATIO is reported, not fatal.
 #   sizes   sizes of airlock and airlock-bundle in build/x86_64 and build/aarch64 (when present).
 #
 # Environment:
@@ -17,6 +22,8 @@
 #   BENCH_RUNS           timed runs of each contender (default 3)
 #   BENCH_RSS_LIMIT_MIB  hard limit on airlock's peak RSS (default 64)
 #   BENCH_MIN_RATIO      throughput goal, airlock / openssl (default 0.9)
+#   BENCH_BACKUP_MIB     size of the generated backup tree in MiB (default 1024; about half compressible)
+#   BENCH_BACKUP_MIN_RATIO  backup/restore goal, tar time / airlock time (default 1.0)
 #
 # The page cache is warmed equally for both contenders (every file read once beforehand); caches are never
 # dropped, so this measures hashing and I/O-path overhead, not the disk.
@@ -33,6 +40,8 @@ BENCH_IMAGE_MIB=${BENCH_IMAGE_MIB:-512}
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_RSS_LIMIT_MIB=${BENCH_RSS_LIMIT_MIB:-64}
 BENCH_MIN_RATIO=${BENCH_MIN_RATIO:-0.9}
+BENCH_BACKUP_MIB=${BENCH_BACKUP_MIB:-1024}
+BENCH_BACKUP_MIN_RATIO=${BENCH_BACKUP_MIN_RATIO:-1.0}
 
 AIRLOCK=$BUILD_DIR/agent/airlock
 BUNDLE_TOOL=$BUILD_DIR/bundle-tool/airlock-bundle
@@ -280,6 +289,228 @@ bench_verify() {
   return $status
 }
 
+# ---------------------------------------------------------------------------------------------------- backup
+
+# Writes a deterministic mixed tree of about TOTAL_MIB into DIR: half incompressible (large files from AES-CTR
+# over zeros with a fixed key, so the bytes are the same on every run), a quarter many small log-like text
+# files (4-16 KiB, repeated lines with counters) in nested directories, a quarter medium text files (1-4 MiB,
+# lines with pseudo-random fields from a seeded generator). One python3 process writes all the text files.
+make_backup_tree() {
+  local dir=$1 total_mib=$2
+  local big_mib=$((total_mib / 2)) each=64 n i size left
+  mkdir -p "$dir/blobs"
+  ((big_mib < each)) && each=$((big_mib > 0 ? big_mib : 1))
+  n=$(((big_mib + each - 1) / each))
+  left=$big_mib
+  for ((i = 0; i < n && left > 0; i++)); do
+    size=$((left < each ? left : each))
+    left=$((left - size))
+    head -c $((size * 1048576)) /dev/zero |
+      openssl enc -aes-128-ctr -nosalt -K "$(printf '%032x' "$i")" -iv 0 -out "$dir/blobs/blob-$i.bin" 2>/dev/null
+  done
+  python3 - "$dir" "$((total_mib * 1048576 / 4))" "$((total_mib * 1048576 - total_mib * 1048576 / 4 - big_mib * 1048576))" <<'PY'
+import os, random, sys
+root, small_budget, medium_budget = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rng = random.Random(20261129)
+# Small files: logs/<a>/<b>/app-<n>.log, 4-16 KiB of repeated lines with counters.
+written, n = 0, 0
+while written < small_budget:
+    d = os.path.join(root, "logs", "d%02d" % (n // 1000 % 40), "s%02d" % (n // 50 % 20))
+    os.makedirs(d, exist_ok=True)
+    target = min(rng.randint(4096, 16384), small_budget - written)
+    lines, size, k = [], 0, 0
+    while size < target:
+        line = "2026-11-29T12:%02d:%02dZ INFO worker-%d request %d handled in %d ms path=/api/v1/items/%d\n" % (
+            k // 60 % 60, k % 60, n % 8, n * 1000 + k, (k * 7) % 250, (n + k) % 997)
+        lines.append(line); size += len(line); k += 1
+    data = "".join(lines).encode()[:target]
+    with open(os.path.join(d, "app-%06d.log" % n), "wb") as f:
+        f.write(data)
+    written += len(data); n += 1
+# Medium files: db/<group>/table-<n>.csv, 1-4 MiB of rows with pseudo-random fields (compress about 3:1).
+written, m = 0, 0
+words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
+while written < medium_budget:
+    d = os.path.join(root, "db", "g%d" % (m % 5))
+    os.makedirs(d, exist_ok=True)
+    target = min(rng.randint(1 << 20, 4 << 20), medium_budget - written)
+    parts, size, r = [], 0, 0
+    while size < target:
+        row = "%d,%s,%s,%08x,%d.%02d,%s\n" % (r, words[rng.randrange(10)], words[rng.randrange(10)],
+            rng.getrandbits(32), rng.randrange(100000), rng.randrange(100), "ok" if rng.random() < 0.9 else "retry")
+        parts.append(row); size += len(row); r += 1
+    data = "".join(parts).encode()[:target]
+    with open(os.path.join(d, "table-%04d.csv" % m), "wb") as f:
+        f.write(data)
+    written += len(data); m += 1
+print("small files: %d, medium files: %d" % (n, m))
+PY
+}
+
+# backup_id CONF: ID of the newest backup (airlock backup list --json lists the newest first; take the maximum
+# created_at, then id, to not depend on the order).
+backup_id() {
+  "$AIRLOCK" backup list --json --config "$1" | python3 -c '
+import json, sys
+b = [x for x in json.load(sys.stdin) if x.get("status") == "complete"]
+print(max(b, key=lambda x: (x["created_at"], x["id"]))["id"] if b else "")'
+}
+
+bench_backup() {
+  local w=$BENCH_DIR/backup
+  local site=$w/opt/bench conf=$w/airlock.conf
+  say "backup: site and a ${BENCH_BACKUP_MIB} MiB generated tree"
+  rm -rf "$w"
+  mkdir -p "$w"
+  "$BUNDLE_TOOL" key generate --out "$w/key.pem" >/dev/null 2>&1
+  "$BUNDLE_TOOL" repo init "$w/repo" --app bench --root-key "$w/key.pem" --targets-key "$w/key.pem" \
+    --snapshot-key "$w/key.pem" --timestamp-key "$w/key.pem" >/dev/null
+  "$AIRLOCK" init --app bench --install-root "$w/opt" --state-dir "$w/state" \
+    --trusted-root "$w/repo/metadata/1.root.json" --config "$conf" >/dev/null
+  # site/ and current as a deployed site has them: a small env file and the symlink to the release directory.
+  mkdir -p "$site/releases/1.0.0"
+  printf 'services:\n  bench:\n    image: bench:1\n' >"$site/releases/1.0.0/docker-compose.yml"
+  printf 'BENCH=1\nLOG_LEVEL=info\n' >"$site/site/site.env"
+  ln -sfn releases/1.0.0 "$site/current"
+  local t0 t1
+  t0=$(now)
+  make_backup_tree "$site/data" "$BENCH_BACKUP_MIB"
+  t1=$(now)
+  local tree_bytes tree_files
+  tree_bytes=$(du -sb "$site/data" "$site/site" | awk '{ s += $1 } END { print s }')
+  tree_files=$(find "$site/data" "$site/site" -type f | wc -l)
+  printf 'tree: %s bytes (%.1f MiB) in %d files, generated in %.1f s\n' "$tree_bytes" "$(mib "$tree_bytes")" \
+    "$tree_files" "$(calc "$t1 - $t0")"
+  # Compressibility of the tree as a whole, for the record: the share of bytes in the incompressible blobs.
+  printf 'incompressible share: %.1f%% (data/blobs)\n' \
+    "$(calc "$(du -sb "$site/data/blobs" | cut -f1) * 100 / $tree_bytes")"
+
+  say "backup: warm the page cache (each file read once)"
+  find "$site" -type f -print0 | xargs -0 cat >/dev/null
+
+  say "backup: create, $BENCH_RUNS timed runs of each, alternating"
+  local tar_out=$w/tar-backup.tar.gz
+  local i c m wall user sys rss order id
+  local ac_wall=() ac_cpu=() ac_rss=() tc_wall=() tc_cpu=() tc_rss=()
+  for ((i = 1; i <= BENCH_RUNS; i++)); do
+    if ((i % 2)); then order="airlock tar"; else order="tar airlock"; fi
+    for c in $order; do
+      if [ "$c" = airlock ]; then
+        "$AIRLOCK" backup prune --keep 0 --config "$conf" >/dev/null
+        sync
+        m=$(run_measured "$w/create-airlock-$i" "$AIRLOCK" backup create --level 6 --config "$conf")
+        read -r wall user sys rss <<<"$m"
+        ac_wall+=("$wall") ac_cpu+=("$(calc "$user + $sys")") ac_rss+=("$rss")
+      else
+        rm -f "$tar_out"
+        sync
+        m=$(run_measured "$w/create-tar-$i" tar -I 'gzip -6' -cf "$tar_out" -C "$site" data site current)
+        read -r wall user sys rss <<<"$m"
+        tc_wall+=("$wall") tc_cpu+=("$(calc "$user + $sys")") tc_rss+=("$rss")
+      fi
+      printf 'run %d %-8s %7.3f s wall  %6.2f s user  %5.2f s sys  %7s KiB peak RSS\n' "$i" "$c" "$wall" "$user" "$sys" "$rss"
+    done
+  done
+  id=$(backup_id "$conf")
+  [ -n "$id" ] || die "no complete backup after backup create"
+  local backup_file a_size t_size
+  backup_file=$(ls "$w/state/backups/$id".* 2>/dev/null | head -1)
+  [ -f "$backup_file" ] || die "backup $id has no file in $w/state/backups"
+  a_size=$(stat -c %s "$backup_file") t_size=$(stat -c %s "$tar_out")
+  printf 'backup %s: %s bytes; tar: %s bytes\n' "$id" "$a_size" "$t_size"
+
+  # Reference copy of the tree for the correctness check after the restores.
+  local ref=$w/reference
+  mkdir -p "$ref"
+  tar -C "$site" -cf - data site current | tar -C "$ref" -xf -
+
+  say "backup: restore of $id, $BENCH_RUNS timed runs of each, alternating (tar -xzf of the same backup file)"
+  local fresh=$w/fresh
+  local ar_wall=() ar_cpu=() ar_rss=() tr_wall=() tr_cpu=() tr_rss=() ts_wall=()
+  for ((i = 1; i <= BENCH_RUNS; i++)); do
+    if ((i % 2)); then order="airlock tar tarsync"; else order="tarsync tar airlock"; fi
+    for c in $order; do
+      if [ "$c" = airlock ]; then
+        sync
+        m=$(run_measured "$w/restore-airlock-$i" "$AIRLOCK" backup restore "$id" --yes --config "$conf")
+        read -r wall user sys rss <<<"$m"
+        ar_wall+=("$wall") ar_cpu+=("$(calc "$user + $sys")") ar_rss+=("$rss")
+      elif [ "$c" = tar ]; then
+        rm -rf "$fresh"
+        mkdir -p "$fresh"
+        sync
+        m=$(run_measured "$w/restore-tar-$i" tar -xzf "$backup_file" -C "$fresh")
+        read -r wall user sys rss <<<"$m"
+        tr_wall+=("$wall") tr_cpu+=("$(calc "$user + $sys")") tr_rss+=("$rss")
+      else
+        # For reference only (not the goal's contender): tar followed by sync, since airlock's restore makes
+        # the restored files durable before it returns and plain tar does not.
+        rm -rf "$fresh"
+        mkdir -p "$fresh"
+        sync
+        m=$(run_measured "$w/restore-tarsync-$i" sh -c 'tar -xzf "$1" -C "$2" && sync' sh "$backup_file" "$fresh")
+        read -r wall user sys rss <<<"$m"
+        ts_wall+=("$wall")
+      fi
+      printf 'run %d %-8s %7.3f s wall  %6.2f s user  %5.2f s sys  %7s KiB peak RSS\n' "$i" "$c" "$wall" "$user" "$sys" "$rss"
+    done
+  done
+  # Both restores must give back the tree that was backed up.
+  diff -r --no-dereference "$ref" "$fresh" >/dev/null || die "tar -xzf of the backup differs from the tree"
+  local p
+  for p in data site current; do
+    diff -r --no-dereference "$ref/$p" "$site/$p" >/dev/null || die "airlock backup restore: $p differs from the tree"
+  done
+  echo "restored trees checked: identical to the backed-up tree (diff -r)"
+  "$AIRLOCK" backup prune --keep 0 --config "$conf" >/dev/null
+
+  local acw tcw acc tcc arw trw arc trc arss tcrss trrss crss_a rrss_a cr rr ccr rcr
+  acw=$(median "${ac_wall[@]}") tcw=$(median "${tc_wall[@]}")
+  acc=$(median "${ac_cpu[@]}") tcc=$(median "${tc_cpu[@]}")
+  arw=$(median "${ar_wall[@]}") trw=$(median "${tr_wall[@]}")
+  arc=$(median "${ar_cpu[@]}") trc=$(median "${tr_cpu[@]}")
+  crss_a=$(printf '%s\n' "${ac_rss[@]}" | sort -n | tail -1) rrss_a=$(printf '%s\n' "${ar_rss[@]}" | sort -n | tail -1)
+  tcrss=$(printf '%s\n' "${tc_rss[@]}" | sort -n | tail -1) trrss=$(printf '%s\n' "${tr_rss[@]}" | sort -n | tail -1)
+  arss=$((crss_a > rrss_a ? crss_a : rrss_a))
+  cr=$(calc "$tcw / $acw") rr=$(calc "$trw / $arw") ccr=$(calc "$tcc / $acc") rcr=$(calc "$trc / $arc")
+
+  say "backup: results (median of $BENCH_RUNS; tree $tree_bytes bytes; MiB/s = tree bytes / median wall)"
+  printf '| %-52s | %10s | %9s | %12s | %14s | %14s |\n' contender "wall (s)" "MiB/s" "CPU u+s (s)" "peak RSS (KiB)" "output (bytes)"
+  printf '| %-52s | %10s | %9s | %12s | %14s | %14s |\n' ---------------------------------------------------- \
+    ---------- --------- ------------ -------------- --------------
+  printf '| %-52s | %10.3f | %9.1f | %12.2f | %14s | %14s |\n' "airlock backup create --level 6" "$acw" \
+    "$(calc "$tree_bytes / $acw / 1048576")" "$acc" "$crss_a" "$a_size"
+  printf '| %-52s | %10.3f | %9.1f | %12.2f | %14s | %14s |\n' "tar -I 'gzip -6' -cf OUT data site current" "$tcw" \
+    "$(calc "$tree_bytes / $tcw / 1048576")" "$tcc" "$tcrss" "$t_size"
+  printf '| %-52s | %10.3f | %9.1f | %12.2f | %14s | %14s |\n' "airlock backup restore ID --yes" "$arw" \
+    "$(calc "$tree_bytes / $arw / 1048576")" "$arc" "$rrss_a" ""
+  printf '| %-52s | %10.3f | %9.1f | %12.2f | %14s | %14s |\n' "tar -xzf BACKUP -C fresh/ (the same backup file)" "$trw" \
+    "$(calc "$tree_bytes / $trw / 1048576")" "$trc" "$trrss" ""
+  printf 'ratio tar/airlock, create:  %.3f (wall), %.3f (CPU); output size airlock/tar %.4f\n' "$cr" "$ccr" \
+    "$(calc "$a_size / $t_size")"
+  printf 'ratio tar/airlock, restore: %.3f (wall), %.3f (CPU)\n' "$rr" "$rcr"
+  printf 'for reference, tar -xzf followed by sync: median %.3f s wall, ratio %.3f\n' "$(median "${ts_wall[@]}")" \
+    "$(calc "$(median "${ts_wall[@]}") / $arw")"
+  printf 'airlock peak RSS: %s KiB = %.1f MiB (limit %s MiB)\n' "$arss" "$(calc "$arss / 1024")" "$BENCH_RSS_LIMIT_MIB"
+  echo "runs (wall s): create airlock ${ac_wall[*]}; tar ${tc_wall[*]}"
+  echo "               restore airlock ${ar_wall[*]}; tar ${tr_wall[*]}; tar+sync ${ts_wall[*]}"
+  echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+  local status=0
+  if awk "BEGIN { exit !($cr < $BENCH_BACKUP_MIN_RATIO) }"; then
+    printf 'NOTE: airlock backup create is below the %sx goal (%.3f of tar'"'"'s speed)\n' "$BENCH_BACKUP_MIN_RATIO" "$cr"
+  fi
+  if awk "BEGIN { exit !($rr < $BENCH_BACKUP_MIN_RATIO) }"; then
+    printf 'NOTE: airlock backup restore is below the %sx goal (%.3f of tar'"'"'s speed)\n' "$BENCH_BACKUP_MIN_RATIO" "$rr"
+  fi
+  if ((arss > BENCH_RSS_LIMIT_MIB * 1024)); then
+    echo "FAIL: airlock backup peak RSS $arss KiB is above the hard limit of $BENCH_RSS_LIMIT_MIB MiB" >&2
+    status=1
+  fi
+  rm -rf "$ref" "$fresh" "$tar_out"
+  return $status
+}
+
 # ---------------------------------------------------------------------------------------------------- main
 
 what=${1:-all}
@@ -288,10 +519,16 @@ case $what in
     bench_sizes ;;
   verify)
     need_tools; setup_dir; machine; bench_verify ;;
+  backup)
+    need_tools; setup_dir; machine; bench_backup ;;
   all)
-    need_tools; setup_dir; machine; bench_sizes; bench_verify ;;
+    need_tools; setup_dir; machine; bench_sizes
+    status=0
+    bench_verify || status=1
+    bench_backup || status=1
+    exit $status ;;
   -h | --help)
     sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
   *)
-    echo "usage: scripts/bench.sh [all|verify|sizes]" >&2; exit 2 ;;
+    echo "usage: scripts/bench.sh [all|verify|backup|sizes]" >&2; exit 2 ;;
 esac
