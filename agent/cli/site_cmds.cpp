@@ -3,6 +3,7 @@
 #include "backup/backup.hpp"
 #include "bundle/container.hpp"
 #include "cli/build_info.hpp"
+#include "cli/commands.hpp"
 #include "config/config.hpp"
 #include "log/log.hpp"
 #include "release/manifest.hpp"
@@ -459,14 +460,8 @@ int cmd_stage(const util::Args& a) {
   return 0;
 }
 
-struct Command {
-  const char* usage;
-  std::set<std::string> valued, flags;
-  std::function<int(const util::Args&)> run;
-};
-
-const std::map<std::string, Command>& commands() {
-  static const std::map<std::string, Command> c = {
+const cli::CommandTable& commands() {
+  static const cli::CommandTable c = {
       {"init",
        {"init --app NAME --trusted-root ROOT.json [--install-root DIR] [--state-dir DIR] [--adopt COMPOSE_DIR] "
         "[--config FILE]\n  Creates the site layout and state, trusts ROOT.json, writes the configuration when it is "
@@ -520,29 +515,10 @@ const std::map<std::string, Command>& commands() {
 } // namespace
 
 int run_site_command(int argc, const char* const* argv) {
-  if (argc < 2) return -1;
-  const std::string cmd = argv[1];
-  auto it = commands().end();
-  int first = 2;
-  if (argc >= 3) {
-    it = commands().find(cmd + " " + argv[2]);
-    first = 3;
-  }
-  if (it == commands().end()) {
-    it = commands().find(cmd);
-    first = 2;
-  }
-  if (it == commands().end()) {
-    if (cmd == "backup") fail(ExitCode::usage, "backup needs one of: create, list, verify, restore, prune");
-    return -1;
-  }
-  for (int i = first; i < argc; ++i)
-    if (std::string(argv[i]) == "--help") {
-      std::cout << "usage: airlock " << it->second.usage << "\n";
-      return 0;
-    }
-  util::Args args(argc, argv, first, it->second.valued, it->second.flags);
-  return it->second.run(args);
+  if (auto rc = cli::run_command("airlock", commands(), argc, argv)) return *rc;
+  if (argc >= 2 && std::string(argv[1]) == "backup")
+    fail(ExitCode::usage, "backup needs one of: create, list, verify, restore, prune");
+  return -1;
 }
 
 } // namespace airlock::agent

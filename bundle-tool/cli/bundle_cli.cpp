@@ -1,6 +1,7 @@
 #include "bundle_cli.hpp"
 
 #include "cli/build_info.hpp"
+#include "cli/commands.hpp"
 #include "cli/guard.hpp"
 #include "cli/selftest.hpp"
 #include "cli/verify_cmd.hpp"
@@ -48,12 +49,6 @@ std::int64_t now() {
   if (const char* n = std::getenv("AIRLOCK_NOW")) return std::stoll(n);
   return static_cast<std::int64_t>(std::time(nullptr));
 }
-
-struct Command {
-  const char* help;
-  std::set<std::string> valued, flags;
-  std::function<int(const util::Args&)> run;
-};
 
 std::string operand(const util::Args& a, std::size_t i, const char* what) {
   if (a.operands().size() <= i) fail(ExitCode::usage, std::string("missing ") + what + " (see --help)");
@@ -208,8 +203,8 @@ int bundle_export(const util::Args& a) {
   return 0;
 }
 
-const std::map<std::string, Command>& commands() {
-  static const std::map<std::string, Command> c = {
+const cli::CommandTable& commands() {
+  static const cli::CommandTable c = {
       {"key generate",
        {"key generate --out FILE\n  Writes a new ECDSA P-256 private key (PEM, mode 0600) and prints its key ID.",
         {"out"},
@@ -297,28 +292,10 @@ int dispatch(int argc, const char* const* argv) {
     return 0;
   }
   if (cmd == "self-test") return cli::run_self_test(std::cout) ? 0 : static_cast<int>(ExitCode::failure);
-  // Two-word commands first ("key generate"), then one-word ones ("verify").
-  int first = 2;
-  auto it = commands().end();
-  if (argc >= 3) {
-    it = commands().find(cmd + " " + argv[2]);
-    first = 3;
-  }
-  if (it == commands().end()) {
-    it = commands().find(cmd);
-    first = 2;
-  }
-  if (it == commands().end())
-    fail(ExitCode::usage, "unknown command '" + cmd +
-                              (argc >= 3 && std::string(argv[2]).rfind("-", 0) != 0 ? std::string(" ") + argv[2] : "") +
-                              "'; run 'airlock-bundle --help' for the list");
-  for (int i = first; i < argc; ++i)
-    if (std::string(argv[i]) == "--help") {
-      std::cout << "usage: airlock-bundle " << it->second.help << "\n";
-      return 0;
-    }
-  util::Args args(argc, argv, first, it->second.valued, it->second.flags);
-  return it->second.run(args);
+  if (auto rc = cli::run_command("airlock-bundle", commands(), argc, argv)) return *rc;
+  fail(ExitCode::usage, "unknown command '" + cmd +
+                            (argc >= 3 && std::string(argv[2]).rfind("-", 0) != 0 ? std::string(" ") + argv[2] : "") +
+                            "'; run 'airlock-bundle --help' for the list");
 }
 
 } // namespace

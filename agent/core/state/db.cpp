@@ -57,12 +57,18 @@ const std::vector<std::vector<std::string_view>>& migrations() {
   return steps;
 }
 
-std::string utc_format(const char* format) {
+enum class TimeFormat { iso, compact };
+
+// The two UTC formats: "2026-11-29T14:00:00Z" (iso) and "20261129T140000Z" (compact, for file names and IDs).
+std::string utc_format(TimeFormat f) {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
   ::gmtime_r(&t, &tm);
   char buf[32];
-  std::strftime(buf, sizeof buf, format, &tm);
+  if (f == TimeFormat::iso)
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  else
+    std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
   return buf;
 }
 
@@ -105,7 +111,7 @@ bool has_sqlite_header(const std::string& path) {
 }
 
 [[noreturn]] void move_aside(const std::string& path, const std::string& reason) {
-  std::string base = path + ".corrupt-" + utc_format("%Y%m%dT%H%M%SZ"), dest = base;
+  std::string base = path + ".corrupt-" + utc_format(TimeFormat::compact), dest = base;
   for (int n = 2; fs::exists(dest) || fs::exists(dest + "-wal"); ++n) dest = base + "-" + std::to_string(n);
   std::error_code ec;
   fs::rename(path, dest, ec);
@@ -160,7 +166,7 @@ using AuditRow =
 
 } // namespace
 
-std::string utc_now() { return utc_format("%Y-%m-%dT%H:%M:%SZ"); }
+std::string utc_now() { return utc_format(TimeFormat::iso); }
 
 struct StateDb::Impl {
   explicit Impl(const std::string& path) : session("SQLite", path) {}
@@ -317,7 +323,7 @@ std::string StateDb::backup_add(const Backup& b) {
     Transaction t(s);
     std::string id;
     for (int taken = 1; taken != 0;) {
-      id = utc_format("%Y%m%dT%H%M%SZ") + "-" + random_hex6();
+      id = utc_format(TimeFormat::compact) + "-" + random_hex6();
       s << "SELECT count(*) FROM backups WHERE id = ?", bind(id), into(taken), now;
     }
     s << "INSERT INTO backups (id, path, app_version, kind, status, size, sha256, file_count, note, created_at)"
