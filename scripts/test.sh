@@ -19,7 +19,9 @@ scripts/build.sh aarch64 >/dev/null
 step "build x86_64"
 scripts/build.sh x86_64 >/dev/null
 step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-scripts/build.sh x86_64 --sanitize --target airlock_unit_tests >/dev/null
+# Warnings are errors in the two release builds above; the sanitizer build is exempt because GCC 12 reports
+# false positives (-Wmaybe-uninitialized) inside libstdc++ under -fsanitize.
+AIRLOCK_WERROR=OFF scripts/build.sh x86_64 --sanitize --target airlock_unit_tests >/dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 build/x86_64-asan/tests/airlock_unit_tests
 step "ctest: unit, integration, qemu and docker tests"
 ctest --test-dir build/x86_64 --output-on-failure -j"${AIRLOCK_TEST_JOBS:-2}" "$@"
