@@ -370,7 +370,7 @@ std::string fetch_verified(const Site& s, bundle::Container& c, const trust::Tar
   if (!src) fail(ExitCode::not_found, fmt::format("{} does not hold target {}", c.describe(), t.name));
   const std::string path = s.cfg.state_dir + "/downloads/" + t.sha256;
   {
-    util::AtomicFile out(path + ".partial");
+    util::AtomicFile out(path); // temp file, fsync, rename: nothing appears under `path` unverified
     log::Progress progress("verify " + t.name, t.length);
     struct Counting : util::Sink {
       util::Sink& inner;
@@ -386,7 +386,6 @@ std::string fetch_verified(const Site& s, bundle::Container& c, const trust::Tar
     progress.finish();
     out.commit();
   }
-  fs::rename(path + ".partial", path);
   return path;
 }
 
