@@ -6,6 +6,8 @@
 #include "cli/commands.hpp"
 #include "config/config.hpp"
 #include "log/log.hpp"
+#include "pipeline/select.hpp"
+#include "pipeline/upgrade.hpp"
 #include "release/manifest.hpp"
 #include "release/version.hpp"
 #include "site/stage.hpp"
@@ -41,28 +43,9 @@ struct Site {
   std::string backups_dir() const { return cfg.state_dir + "/backups"; }
 };
 
-Site open_site(const util::Args& a) {
-  Site s{config::load(a.value("config").value_or(config::default_path))};
-  const std::string log_file = s.cfg.log_file.empty() ? s.cfg.state_dir + "/airlock.jsonl" : s.cfg.log_file;
-  log::init({fs::is_directory(fs::path(log_file).parent_path()) ? log_file : "", log::parse_level(s.cfg.log_level),
-             a.has("json"), false});
-  if (s.cfg.app_name.empty())
-    fail(ExitCode::usage, "no [app] name in the configuration; run 'airlock init' first or pass --config FILE");
-  if (!fs::is_directory(s.app_dir()) || !fs::exists(s.cfg.state_dir + "/state.db"))
-    fail(ExitCode::not_found, fmt::format("{} is not initialised (no {} or no state database in {}); run 'airlock "
-                                          "init' first",
-                                          s.cfg.app_name, s.app_dir(), s.cfg.state_dir));
-  return s;
-}
+Site open_site_(const util::Args& a) { return Site{open_site(a)}; }
 
-state::AuditEntry who(const std::string& action) {
-  state::AuditEntry e;
-  e.uid = static_cast<std::int64_t>(::getuid());
-  e.user_name = util::user_name(::getuid());
-  if (const char* s = std::getenv("SUDO_USER")) e.sudo_user = s;
-  e.action = action;
-  return e;
-}
+state::AuditEntry who(const std::string& action) { return state::audit_who(action); }
 
 void make_dir(const std::string& path, mode_t mode) {
   fs::create_directories(path);
@@ -105,6 +88,10 @@ int cmd_init(const util::Args& a) {
     fs::rename(partial, app_dir + "/releases/0");
     util::fsync_dir(app_dir + "/releases");
     site::switch_current(app_dir, "0");
+    std::string compose_file = "docker-compose.yml";
+    for (const char* f : {"compose.yaml", "docker-compose.yaml", "docker-compose.yml"})
+      if (fs::exists(*dir + "/" + f)) compose_file = f;
+    pipeline::record_adopted_release(pipeline::Site(cfg), compose_file);
     state::Install inst;
     inst.app = cfg.app_name;
     inst.version = "0";
@@ -147,7 +134,7 @@ json::Value audit_json(const state::AuditEntry& e) {
 }
 
 int cmd_status(const util::Args& a) {
-  Site s = open_site(a);
+  Site s = open_site_(a);
   state::StateDb db(s.cfg.state_dir);
   auto version = site::current_version(s.app_dir());
   std::optional<state::AuditEntry> last;
@@ -176,7 +163,7 @@ int cmd_status(const util::Args& a) {
 }
 
 int cmd_history(const util::Args& a) {
-  Site s = open_site(a);
+  Site s = open_site_(a);
   state::StateDb db(s.cfg.state_dir);
   auto entries = db.audit(a.value("limit") ? std::stoi(*a.value("limit")) : 100);
   if (a.has("json")) {
@@ -193,34 +180,11 @@ int cmd_history(const util::Args& a) {
   return 0;
 }
 
-// Under the run lock nothing else is writing, so an "in-progress" backup is one whose run died: mark it failed
-// and remove its temp file (and a complete-looking file, which no row vouches for). Returns how many.
-int clean_interrupted_backups(const Site& s, state::StateDb& db) {
-  int n = 0;
-  for (const auto& b : db.backups()) {
-    if (b.status != "in-progress") continue;
-    db.backup_finish(b.id, "failed", 0, "", 0);
-    std::error_code ec;
-    fs::remove(s.backups_dir() + "/" + b.id + ".tar.gz", ec);
-    ++n;
-  }
-  if (fs::is_directory(s.backups_dir()))
-    for (const auto& e : fs::directory_iterator(s.backups_dir()))
-      if (e.path().filename().string().find(".tar.gz.tmp-") != std::string::npos) {
-        std::error_code ec;
-        fs::remove(e.path(), ec);
-      }
-  if (n)
-    log::event(log::Level::warning, "backup", "interrupted", fmt::format("marked {} interrupted backup(s) failed", n));
-  return n;
-}
-
 int cmd_backup_create(const util::Args& a) {
-  Site s = open_site(a);
+  Site s = open_site_(a);
   state::RunLock lock(s.cfg.state_dir);
-  backup::recover(s.app_dir());
   state::StateDb db(s.cfg.state_dir);
-  clean_interrupted_backups(s, db);
+  recover_first(s.cfg, db);
   const int level = a.value("level") ? std::stoi(*a.value("level")) : static_cast<int>(s.cfg.backup_level);
   if (level < 0 || level > 9) fail(ExitCode::usage, "--level must be 0..9");
   state::Backup b;
@@ -255,7 +219,7 @@ int cmd_backup_create(const util::Args& a) {
 std::string backup_path(const Site& s, const state::Backup& b) { return s.backups_dir() + "/" + b.id + ".tar.gz"; }
 
 int cmd_backup_list(const util::Args& a) {
-  Site s = open_site(a);
+  Site s = open_site_(a);
   state::StateDb db(s.cfg.state_dir);
   auto all = db.backups();
   if (a.has("json")) {
@@ -292,7 +256,7 @@ state::Backup complete_backup(state::StateDb& db, const std::string& id) {
 }
 
 int cmd_backup_verify(const util::Args& a) {
-  Site s = open_site(a);
+  Site s = open_site_(a);
   if (a.operands().size() != 1) fail(ExitCode::usage, "backup verify takes one backup ID");
   state::StateDb db(s.cfg.state_dir);
   auto b = complete_backup(db, a.operands()[0]);
@@ -302,11 +266,11 @@ int cmd_backup_verify(const util::Args& a) {
 }
 
 int cmd_backup_restore(const util::Args& a) {
-  Site s = open_site(a);
+  Site s = open_site_(a);
   if (a.operands().size() != 1) fail(ExitCode::usage, "backup restore takes one backup ID");
   state::RunLock lock(s.cfg.state_dir);
   state::StateDb db(s.cfg.state_dir);
-  clean_interrupted_backups(s, db);
+  recover_first(s.cfg, db);
   auto b = complete_backup(db, a.operands()[0]);
   if (!a.has("yes")) {
     if (!::isatty(0))
@@ -340,12 +304,12 @@ int cmd_backup_restore(const util::Args& a) {
 }
 
 int cmd_backup_prune(const util::Args& a) {
-  Site s = open_site(a);
+  Site s = open_site_(a);
   const long keep = std::stol(a.required("keep"));
   if (keep < 0) fail(ExitCode::usage, "--keep must be 0 or more");
   state::RunLock lock(s.cfg.state_dir);
   state::StateDb db(s.cfg.state_dir);
-  clean_interrupted_backups(s, db);
+  recover_first(s.cfg, db);
   long kept = 0;
   int removed = 0;
   for (const auto& b : db.backups()) { // newest first
@@ -363,88 +327,36 @@ int cmd_backup_prune(const util::Args& a) {
   return 0;
 }
 
-// A target of this app and architecture, verified into a file under state/downloads (nothing reads it before
-// trust::verify_target has checked its length and SHA-256).
-std::string fetch_verified(const Site& s, bundle::Container& c, const trust::TargetFile& t) {
-  auto src = c.open(bundle::target_path(t));
-  if (!src) fail(ExitCode::not_found, fmt::format("{} does not hold target {}", c.describe(), t.name));
-  const std::string path = s.cfg.state_dir + "/downloads/" + t.sha256;
-  {
-    util::AtomicFile out(path); // temp file, fsync, rename: nothing appears under `path` unverified
-    log::Progress progress("verify " + t.name, t.length);
-    struct Counting : util::Sink {
-      util::Sink& inner;
-      log::Progress& p;
-      std::uint64_t n = 0;
-      Counting(util::Sink& i, log::Progress& pr) : inner(i), p(pr) {}
-      void write(const void* d, std::size_t size) override {
-        inner.write(d, size);
-        p.update(n += size);
-      }
-    } counting(out, progress);
-    trust::verify_target(t, *src, c.describe(), &counting);
-    progress.finish();
-    out.commit();
-  }
-  return path;
-}
-
 int cmd_stage(const util::Args& a) {
-  Site s = open_site(a);
+  Site s = open_site_(a);
   if (a.operands().size() != 1) fail(ExitCode::usage, "stage takes one PATH (a bundle file or repository directory)");
   state::RunLock lock(s.cfg.state_dir);
   state::StateDb db(s.cfg.state_dir);
+  recover_first(s.cfg, db);
+  pipeline::Site site(s.cfg);
   auto container = bundle::open_container(a.operands()[0]);
-  const std::string trust_dir = s.cfg.state_dir + "/trust";
-  auto st = trust::TrustedState::load(trust_dir);
+  auto st = trust::TrustedState::load(site.trust_dir());
   trust::refresh(st, *container, {static_cast<std::int64_t>(std::time(nullptr))});
-  st.save(trust_dir); // versions only move forward from here on (rollback protection across runs)
+  st.save(site.trust_dir()); // versions only move forward from here on (rollback protection across runs)
 
-  const std::string arch = cli::target_arch();
   const auto current = site::current_version(s.app_dir());
-  const auto want = a.value("version");
-  // Candidate release.json targets present here, for this app and architecture.
-  const trust::TargetFile* best = nullptr;
-  std::string best_version;
-  bool best_patch = false;
-  for (const auto& [name, t] : st.targets->meta.targets) {
-    auto str = [&](const char* k) {
-      const auto* v = t.custom.find(k);
-      return v && v->is_string() ? v->as_string() : std::string();
-    };
-    if (str("role") != "release" || str("app") != s.cfg.app_name || str("arch") != arch) continue;
-    if (!container->open(bundle::target_path(t))) continue;
-    const bool patch = str("kind") == "patch";
-    if (patch && (!current || str("base_version") != *current)) continue; // a patch only applies to its exact base
-    const std::string v = str("version");
-    if (want && v != *want) continue;
-    const int cmp = best ? release::compare_versions(v, best_version) : 1;
-    if (cmp > 0 || (cmp == 0 && patch && !best_patch)) {
-      best = &t;
-      best_version = v;
-      best_patch = patch;
-    }
-  }
-  if (!best)
-    fail(ExitCode::not_found, fmt::format("{} holds no release of {} for {}{}{}", container->describe(), s.cfg.app_name,
-                                          arch, want ? " at version " + *want : std::string(),
-                                          current ? " (patches need base version " + *current + ")" : std::string()));
-  const std::string manifest_path = fetch_verified(s, *container, *best);
-  auto m = release::parse_manifest(util::read_file(manifest_path, 8u << 20), best->name);
-  if (m.app != s.cfg.app_name || m.arch != arch || m.version != best_version)
-    fail(ExitCode::verify_failed,
-         best->name + " describes a different app, architecture or version than its signed target");
-  auto payload = st.targets->meta.targets.find(m.payload);
-  if (payload == st.targets->meta.targets.end())
-    fail(ExitCode::verify_failed, best->name + " names payload " + m.payload + ", which no signed target lists");
-  const std::string payload_path = fetch_verified(s, *container, payload->second);
+  auto sel = pipeline::select(st, *container, {s.cfg.app_name, cli::target_arch(), current, a.value("version"), true});
+  if (!sel.best)
+    fail(ExitCode::not_found,
+         fmt::format("{} holds no release of {} for {}{}{}", container->describe(), s.cfg.app_name, cli::target_arch(),
+                     a.value("version") ? " at version " + *a.value("version") : std::string(),
+                     current ? " (patches need base version " + *current + ")" : std::string()));
+  auto m = pipeline::read_manifest(st, *container, *sel.best);
+  const std::string payload_path =
+      pipeline::fetch_verified(*container, pipeline::signed_target(st, m.payload, m.version), site.downloads_dir());
+  fs::create_directories(site.manifests_dir());
+  util::write_file_atomic(site.manifests_dir() + "/" + m.version + ".json", release::to_json_text(m));
   util::FileSource src(payload_path);
   if (m.is_patch)
-    site::stage_patch(s.app_dir() + "/releases", *current, m, src);
+    site::stage_patch(site.releases_dir(), *current, m, src);
   else
-    site::stage_full(s.app_dir() + "/releases", m, src);
+    site::stage_full(site.releases_dir(), m, src);
   fs::remove(payload_path);
-  fs::remove(manifest_path);
   log::event(log::Level::info, "stage", "staged", "staged " + m.version,
              {{"version", json::Value(m.version)}, {"kind", json::Value(m.is_patch ? "patch" : "full")}});
   auto audit = who("stage");
@@ -460,58 +372,76 @@ int cmd_stage(const util::Args& a) {
 }
 
 const cli::CommandTable& commands() {
-  static const cli::CommandTable c = {
-      {"init",
-       {"init --app NAME --trusted-root ROOT.json [--install-root DIR] [--state-dir DIR] [--adopt COMPOSE_DIR] "
-        "[--config FILE]\n  Creates the site layout and state, trusts ROOT.json, writes the configuration when it is "
-        "missing;\n  --adopt makes a compose directory that already runs by hand version 0.",
-        {"app", "trusted-root", "install-root", "state-dir", "adopt", "config"},
-        {},
-        cmd_init}},
-      {"stage",
-       {"stage PATH [--version V] [--config FILE]\n  Verifies a bundle (or repository directory) against the trusted "
-        "metadata and stages the newest release\n  of this app and architecture (a patch when it applies to the "
-        "current version) in releases/<v>,\n  verified file by file. Nothing runs and current does not move.",
-        {"config", "version"},
-        {},
-        cmd_stage}},
-      {"status",
-       {"status [--json] [--config FILE]\n  App, installed version, active release, last upgrade and its outcome.",
-        {"config"},
-        {"json"},
-        cmd_status}},
-      {"history",
-       {"history [--json] [--limit N] [--config FILE]\n  The audit log, newest first.",
-        {"config", "limit"},
-        {"json"},
-        cmd_history}},
-      {"backup create",
-       {"backup create [--level 0-9] [--note TEXT] [--config FILE]\n  Backs up data/, site/ and current.",
-        {"config", "level", "note"},
-        {},
-        cmd_backup_create}},
-      {"backup list", {"backup list [--json] [--config FILE]", {"config"}, {"json"}, cmd_backup_list}},
-      {"backup verify",
-       {"backup verify ID [--config FILE]\n  Re-hashes the archive against its recorded SHA-256.",
-        {"config"},
-        {},
-        cmd_backup_verify}},
-      {"backup restore",
-       {"backup restore ID [--yes] [--config FILE]\n  Replaces data/, site/ and current from a complete "
-        "backup (checked first).",
-        {"config"},
-        {"yes"},
-        cmd_backup_restore}},
-      {"backup prune",
-       {"backup prune --keep N [--config FILE]\n  Keeps the N newest complete backups.",
-        {"config", "keep"},
-        {},
-        cmd_backup_prune}},
-  };
+  static const cli::CommandTable c = [] {
+    cli::CommandTable t = {
+        {"init",
+         {"init --app NAME --trusted-root ROOT.json [--install-root DIR] [--state-dir DIR] [--adopt COMPOSE_DIR] "
+          "[--config FILE]\n  Creates the site layout and state, trusts ROOT.json, writes the configuration when it is "
+          "missing;\n  --adopt makes a compose directory that already runs by hand version 0.",
+          {"app", "trusted-root", "install-root", "state-dir", "adopt", "config"},
+          {},
+          cmd_init}},
+        {"stage",
+         {"stage PATH [--version V] [--config FILE]\n  Verifies a bundle (or repository directory) against the trusted "
+          "metadata and stages the newest release\n  of this app and architecture (a patch when it applies to the "
+          "current version) in releases/<v>,\n  verified file by file. Nothing runs and current does not move.",
+          {"config", "version"},
+          {},
+          cmd_stage}},
+        {"status",
+         {"status [--json] [--config FILE]\n  App, installed version, active release, last upgrade and its outcome.",
+          {"config"},
+          {"json"},
+          cmd_status}},
+        {"history",
+         {"history [--json] [--limit N] [--config FILE]\n  The audit log, newest first.",
+          {"config", "limit"},
+          {"json"},
+          cmd_history}},
+        {"backup create",
+         {"backup create [--level 0-9] [--note TEXT] [--config FILE]\n  Backs up data/, site/ and current.",
+          {"config", "level", "note"},
+          {},
+          cmd_backup_create}},
+        {"backup list", {"backup list [--json] [--config FILE]", {"config"}, {"json"}, cmd_backup_list}},
+        {"backup verify",
+         {"backup verify ID [--config FILE]\n  Re-hashes the archive against its recorded SHA-256.",
+          {"config"},
+          {},
+          cmd_backup_verify}},
+        {"backup restore",
+         {"backup restore ID [--yes] [--config FILE]\n  Replaces data/, site/ and current from a complete "
+          "backup (checked first).",
+          {"config"},
+          {"yes"},
+          cmd_backup_restore}},
+        {"backup prune",
+         {"backup prune --keep N [--config FILE]\n  Keeps the N newest complete backups.",
+          {"config", "keep"},
+          {},
+          cmd_backup_prune}},
+    };
+    add_update_commands(t);
+    return t;
+  }();
   return c;
 }
 
 } // namespace
+
+config::Config open_site(const util::Args& a) {
+  config::Config cfg = config::load(a.value("config").value_or(config::default_path));
+  const std::string log_file = cfg.log_file.empty() ? cfg.state_dir + "/airlock.jsonl" : cfg.log_file;
+  log::init({fs::is_directory(fs::path(log_file).parent_path()) ? log_file : "", log::parse_level(cfg.log_level),
+             a.has("json"), a.has("cron")});
+  if (cfg.app_name.empty())
+    fail(ExitCode::usage, "no [app] name in the configuration; run 'airlock init' first or pass --config FILE");
+  if (!fs::is_directory(cfg.app_dir()) || !fs::exists(cfg.state_dir + "/state.db"))
+    fail(ExitCode::not_found, fmt::format("{} is not initialised (no {} or no state database in {}); run 'airlock "
+                                          "init' first",
+                                          cfg.app_name, cfg.app_dir(), cfg.state_dir));
+  return cfg;
+}
 
 int run_site_command(int argc, const char* const* argv) {
   if (auto rc = cli::run_command("airlock", commands(), argc, argv)) return *rc;

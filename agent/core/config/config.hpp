@@ -17,6 +17,7 @@ struct Config {
   // [app]
   std::string app_name;              // required by commands that act on an app
   std::string install_root = "/opt"; // the app lives in <install_root>/<app_name>
+  std::int64_t keep_releases = 3;    // staged release trees kept after a commit (current and previous included)
   // [state]
   std::string state_dir = "/var/lib/airlock";
   // [repository]
@@ -27,6 +28,7 @@ struct Config {
   // [docker]
   std::string docker_host;      // empty: DOCKER_HOST or the default socket
   std::string compose = "auto"; // auto | v2 | v1
+  std::string docker_project;   // compose project name; empty: the app name, lowercased, [a-z0-9_-] only
   std::int64_t docker_timeout_s = 600;
   // [backup]
   std::int64_t backup_keep = 5, backup_level = 6;

@@ -2,6 +2,7 @@
 
 #include "util/error.hpp"
 #include "util/io.hpp"
+#include "util/users.hpp"
 
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/SQLiteException.h>
@@ -10,12 +11,14 @@
 #include <Poco/Tuple.h>
 
 #include <array>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <random>
 #include <string_view>
+#include <unistd.h>
 
 namespace airlock::state {
 namespace {
@@ -168,6 +171,17 @@ using AuditRow =
 
 std::string utc_now() { return utc_format(TimeFormat::iso); }
 
+std::string new_id() { return utc_format(TimeFormat::compact) + "-" + random_hex6(); }
+
+AuditEntry audit_who(const std::string& action) {
+  AuditEntry e;
+  e.uid = static_cast<std::int64_t>(::getuid());
+  e.user_name = util::user_name(::getuid());
+  if (const char* s = std::getenv("SUDO_USER")) e.sudo_user = s;
+  e.action = action;
+  return e;
+}
+
 struct StateDb::Impl {
   explicit Impl(const std::string& path) : session("SQLite", path) {}
   Session session;
@@ -310,8 +324,18 @@ std::optional<JournalEntry> StateDb::unfinished_upgrade() {
     std::vector<JournalRow> rows;
     s << "SELECT j.id, j.upgrade_id, j.step, j.status, j.started_at, j.ended_at, j.detail FROM journal j"
          " WHERE j.id = (SELECT max(k.id) FROM journal k WHERE k.upgrade_id = j.upgrade_id)"
-         " AND NOT (j.step IN ('commit', 'rollback') AND j.status = 'done')"
+         " AND NOT (j.step IN ('commit', 'rollback', 'staged') AND j.status = 'done')"
          " ORDER BY j.id DESC LIMIT 1",
+        into(rows), now;
+    if (rows.empty()) return std::nullopt;
+    return to_journal(rows.front());
+  });
+}
+
+std::optional<JournalEntry> StateDb::latest_upgrade() {
+  return impl_->guard(path_, "reading the latest upgrade", [&](Session& s) -> std::optional<JournalEntry> {
+    std::vector<JournalRow> rows;
+    s << "SELECT id, upgrade_id, step, status, started_at, ended_at, detail FROM journal ORDER BY id DESC LIMIT 1",
         into(rows), now;
     if (rows.empty()) return std::nullopt;
     return to_journal(rows.front());

@@ -28,6 +28,8 @@ namespace airlock::state {
 
 // The current UTC time as "YYYY-MM-DDTHH:MM:SSZ".
 std::string utc_now();
+// A fresh ID "<YYYYMMDDTHHMMSSZ>-<6 hex>" (upgrade IDs; backup_add makes backup IDs the same way).
+std::string new_id();
 
 struct Install {
   std::int64_t id = 0;      // assigned by install_add
@@ -89,6 +91,9 @@ struct AuditEntry {
   std::string detail;
 };
 
+// An audit entry for `action` filled with who runs this process: uid, user name (from /etc/passwd), $SUDO_USER.
+AuditEntry audit_who(const std::string& action);
+
 class StateDb {
 public:
   static constexpr int schema_version = 1;
@@ -117,10 +122,12 @@ public:
   void journal_end(std::int64_t id, const std::string& status, const std::string& detail);
   std::vector<JournalEntry> journal_for(const std::string& upgrade_id); // oldest first
   // The last journal row of the most recent upgrade that did not finish, or nullopt when every upgrade did.
-  // An upgrade is finished when its last row (highest id) is terminal: step "commit" with status "done", or
-  // step "rollback" with status "done". Anything else (a started, failed or undone last step) is unfinished
-  // and must be recovered before a new upgrade starts.
+  // An upgrade is finished when its last row (highest id) is terminal: step "commit", "rollback" or "staged"
+  // with status "done" (staged: --stage-only waits for `apply`). Anything else (a started, failed or undone
+  // last step) is unfinished and must be recovered before a new upgrade starts.
   std::optional<JournalEntry> unfinished_upgrade();
+  // The last row of the most recent upgrade (the one with the highest row id), finished or not.
+  std::optional<JournalEntry> latest_upgrade();
 
   // backups. backup_add assigns a fresh id (unique even for two backups in the same second), stores the row
   // with the given status and returns the id. backup_finish and backup_delete throw Error(not_found) for an

@@ -8,43 +8,73 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace airlock::util {
+extern char** environ;
 
-ProcessResult run_process(const std::vector<std::string>& argv, int timeout_seconds, std::size_t max_output) {
+namespace airlock::util {
+namespace {
+
+void append(std::string& to, const char* data, std::size_t n, std::size_t max) {
+  if (to.size() < max) to.append(data, std::min(n, max - to.size()));
+}
+
+} // namespace
+
+ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& o) {
   if (argv.empty()) fail(ExitCode::failure, "internal: run_process without a program");
-  int out[2], err_pipe[2];
-  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0)
+  int out[2], err[2], exec_pipe[2];
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 || ::pipe2(exec_pipe, O_CLOEXEC) != 0)
     fail(ExitCode::failure, std::string("cannot create a pipe: ") + std::strerror(errno));
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // The environment is built before fork(): only async-signal-safe calls happen in the child.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    bool replaced = false;
+    for (const auto& x : o.extra_env)
+      if (kv.substr(0, kv.find('=') + 1) == std::string_view(x).substr(0, x.find('=') + 1)) replaced = true;
+    if (!replaced) env_strings.emplace_back(kv);
+  }
+  for (const auto& x : o.extra_env) env_strings.push_back(x);
+  std::vector<char*> env;
+  for (auto& s : env_strings) env.push_back(s.data());
+  env.push_back(nullptr);
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) fail(ExitCode::failure, std::string("cannot fork: ") + std::strerror(errno));
   if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) _exit(127); // the parent died before prctl took effect
     ::dup2(out[1], 1);
-    ::dup2(out[1], 2);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
+    ::dup2(err[1], 2);
+    int in = ::open(o.stdin_file.empty() ? "/dev/null" : o.stdin_file.c_str(), O_RDONLY);
+    if (in >= 0) ::dup2(in, 0);
+    ::environ = env.data();
     ::execvp(args[0], args.data());
     int e = errno;
-    if (::write(err_pipe[1], &e, sizeof e) < 0) _exit(127);
+    if (::write(exec_pipe[1], &e, sizeof e) < 0) _exit(127);
     _exit(127);
   }
   ::close(out[1]);
-  ::close(err_pipe[1]);
+  ::close(err[1]);
+  ::close(exec_pipe[1]);
   int exec_errno = 0;
-  bool exec_failed = ::read(err_pipe[0], &exec_errno, sizeof exec_errno) == static_cast<ssize_t>(sizeof exec_errno);
-  ::close(err_pipe[0]);
+  bool exec_failed = ::read(exec_pipe[0], &exec_errno, sizeof exec_errno) == static_cast<ssize_t>(sizeof exec_errno);
+  ::close(exec_pipe[0]);
 
   ProcessResult r;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.timeout_seconds);
   char buf[65536];
-  for (;;) {
+  pollfd p[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  int open_fds = 2;
+  while (open_fds > 0) {
     int wait_ms = -1;
-    if (timeout_seconds > 0) {
+    if (o.timeout_seconds > 0) {
       auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
       if (left <= 0) {
@@ -54,17 +84,24 @@ ProcessResult run_process(const std::vector<std::string>& argv, int timeout_seco
       }
       wait_ms = static_cast<int>(std::min<long long>(left, 1000));
     }
-    pollfd p{out[0], POLLIN, 0};
-    int n = ::poll(&p, 1, wait_ms);
+    int n = ::poll(p, 2, wait_ms);
     if (n < 0 && errno != EINTR) break;
     if (n <= 0) continue;
-    ssize_t got = ::read(out[0], buf, sizeof buf);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
-    if (r.output.size() < max_output)
-      r.output.append(buf, std::min(static_cast<std::size_t>(got), max_output - r.output.size()));
+    for (int i = 0; i < 2; ++i) {
+      if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t got = ::read(p[i].fd, buf, sizeof buf);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        p[i].fd = -1;
+        --open_fds;
+        continue;
+      }
+      append(r.output, buf, static_cast<std::size_t>(got), o.max_output);
+      if (i == 0) append(r.out, buf, static_cast<std::size_t>(got), o.max_output);
+    }
   }
   ::close(out[0]);
+  ::close(err[0]);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -73,6 +110,21 @@ ProcessResult run_process(const std::vector<std::string>& argv, int timeout_seco
          "cannot run '" + argv[0] + "': " + std::strerror(exec_errno) + " (is it installed and in PATH?)");
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+std::string describe_argv(const std::vector<std::string>& argv) {
+  std::string s;
+  for (const auto& a : argv) {
+    if (!s.empty()) s += ' ';
+    if (!a.empty() && a.find_first_of(" '\"\t\n$") == std::string::npos)
+      s += a;
+    else {
+      s += '\'';
+      for (char c : a) s += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      s += '\'';
+    }
+  }
+  return s;
 }
 
 } // namespace airlock::util

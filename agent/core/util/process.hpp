@@ -1,6 +1,8 @@
-// Running another program by argv (never through a shell), with a timeout, capturing stdout and stderr
-// together. Used for `docker save`, `docker load`, compose and GNU tar in tests.
-// Thread-safety: run() is thread-safe; it forks.
+// Running another program by argv (never through a shell), with a timeout, capturing its output. Used for the
+// docker CLI and compose, and GNU tar in tests.
+// The child dies with its parent (PR_SET_PDEATHSIG SIGKILL): an airlock killed mid-step leaves no docker CLI
+// running on behind the recovery that the next run does.
+// Thread-safety: run_process() is thread-safe; it forks.
 #pragma once
 
 #include <string>
@@ -12,11 +14,28 @@ struct ProcessResult {
   int exit_code = -1;     // the program's exit status; 128+N when killed by signal N
   bool timed_out = false; // killed (SIGKILL) after the timeout
   std::string output;     // stdout and stderr interleaved, truncated to max_output bytes
+  std::string out;        // stdout alone, truncated to max_output bytes (for machine-readable output)
+};
+
+struct ProcessOptions {
+  int timeout_seconds = 0;            // <= 0: no timeout
+  std::size_t max_output = 1 << 20;   // bytes kept of `output` and of `out`
+  std::vector<std::string> extra_env; // "NAME=value" added to (or replacing in) the inherited environment
+  std::string stdin_file;             // empty: /dev/null
 };
 
 // Runs argv[0] (searched in PATH) with `argv`. Throws Error(failure) only when the program cannot be started
 // at all (the message names it and suggests installing it); a non-zero exit is reported in the result.
-// timeout_seconds <= 0 means no timeout.
-ProcessResult run_process(const std::vector<std::string>& argv, int timeout_seconds, std::size_t max_output = 1 << 20);
+ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options);
+inline ProcessResult run_process(const std::vector<std::string>& argv, int timeout_seconds,
+                                 std::size_t max_output = 1 << 20) {
+  ProcessOptions o;
+  o.timeout_seconds = timeout_seconds;
+  o.max_output = max_output;
+  return run_process(argv, o);
+}
+
+// "docker compose -p x up -d": argv joined with spaces, words with spaces or quotes single-quoted (for logs).
+std::string describe_argv(const std::vector<std::string>& argv);
 
 } // namespace airlock::util

@@ -1,0 +1,214 @@
+#include "docker/docker.hpp"
+
+#include "util/error.hpp"
+#include "util/json.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <sstream>
+
+namespace airlock::docker {
+namespace fs = std::filesystem;
+namespace {
+
+std::string tail(const std::string& s, std::size_t n = 2000) {
+  std::string t = s.size() > n ? "..." + s.substr(s.size() - n) : s;
+  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
+  return t;
+}
+
+std::vector<std::string> lines(const std::string& s) {
+  std::vector<std::string> v;
+  std::istringstream in(s);
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty()) v.push_back(l);
+  return v;
+}
+
+} // namespace
+
+std::string project_name(const std::string& name) {
+  std::string p;
+  for (char c : name) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-') p += c;
+  }
+  return p.empty() ? "airlock" : p;
+}
+
+Docker::Docker(Settings s, Observer on_call) : s_(std::move(s)), on_call_(std::move(on_call)) {}
+
+util::ProcessResult Docker::call(const std::vector<std::string>& argv, int timeout_s, bool check,
+                                 const std::vector<std::string>& extra_env) {
+  util::ProcessOptions o;
+  o.timeout_seconds = timeout_s;
+  o.extra_env = extra_env;
+  if (!s_.docker_host.empty()) o.extra_env.push_back("DOCKER_HOST=" + s_.docker_host);
+  auto r = util::run_process(argv, o);
+  if (on_call_) on_call_(argv, r);
+  if (check && (r.timed_out || r.exit_code != 0))
+    fail(ExitCode::failure, fmt::format("'{}' {}: {}", util::describe_argv(argv),
+                                        r.timed_out ? fmt::format("timed out after {} s", timeout_s)
+                                                    : fmt::format("failed with exit code {}", r.exit_code),
+                                        tail(r.output)));
+  return r;
+}
+
+void Docker::ping() {
+  auto r = call({"docker", "version", "--format", "{{.Server.Version}}"}, std::min(s_.timeout_s, 30), false);
+  if (r.timed_out || r.exit_code != 0) {
+    const char* host = std::getenv("DOCKER_HOST");
+    fail(ExitCode::failure,
+         fmt::format("the docker engine is not reachable at {}: {}; start dockerd (or set DOCKER_HOST / [docker] "
+                     "host) and run again",
+                     !s_.docker_host.empty() ? s_.docker_host
+                     : host                  ? host
+                                             : "the default socket",
+                     tail(r.output)));
+  }
+}
+
+const std::vector<std::string>& Docker::compose_command() {
+  if (!compose_cmd_.empty()) return compose_cmd_;
+  std::vector<std::vector<std::string>> tries;
+  if (s_.compose != "v1") tries.push_back({"docker", "compose"});
+  if (s_.compose != "v2") tries.push_back({"docker-compose"});
+  std::string tried;
+  for (const auto& cmd : tries) {
+    auto argv = cmd;
+    argv.push_back("version");
+    util::ProcessResult r;
+    try {
+      r = call(argv, 30, false);
+    } catch (const Error& e) { // the program is not installed at all
+      tried += fmt::format("\n  {}: {}", util::describe_argv(cmd), e.what());
+      continue;
+    }
+    if (r.exit_code == 0 && !r.timed_out) {
+      compose_cmd_ = cmd;
+      compose_version_ = lines(r.out).empty() ? "" : lines(r.out)[0];
+      return compose_cmd_;
+    }
+    tried += fmt::format("\n  {}: {}", util::describe_argv(cmd), tail(r.output, 300));
+  }
+  fail(ExitCode::failure, fmt::format("no usable docker compose ([docker] compose = {}); tried:{}\ninstall the "
+                                      "compose plugin (v2) or docker-compose (v1)",
+                                      s_.compose, tried));
+}
+
+const std::string& Docker::compose_version() {
+  compose_command();
+  return compose_version_;
+}
+
+std::vector<std::string> Docker::env_for(const Project& p) const {
+  return {"AIRLOCK_DATA=" + p.app_dir + "/data", "AIRLOCK_SITE=" + p.app_dir + "/site",
+          "AIRLOCK_RELEASE=" + p.app_dir + "/releases/" + p.release};
+}
+
+std::vector<std::string> Docker::compose_argv(const Project& p, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = compose_command();
+  const std::string rel = p.app_dir + "/releases/" + p.release;
+  argv.insert(argv.end(), {"--project-name", p.name, "--project-directory", rel, "-f", rel + "/" + p.compose_file});
+  const std::string override_file = p.app_dir + "/site/docker-compose.override.yml";
+  if (fs::exists(override_file)) argv.insert(argv.end(), {"-f", override_file});
+  const std::string env_file = p.app_dir + "/site/.env";
+  if (fs::exists(env_file)) argv.insert(argv.end(), {"--env-file", env_file});
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+std::string Docker::compose(const Project& p, const std::vector<std::string>& args) {
+  return call(compose_argv(p, args), s_.timeout_s, true, env_for(p)).out;
+}
+
+void Docker::validate(const Project& p) {
+  auto r = call(compose_argv(p, {"config", "-q"}), std::min(s_.timeout_s, 120), false, env_for(p));
+  if (r.timed_out || r.exit_code != 0)
+    fail(ExitCode::bad_input,
+         fmt::format("releases/{}/{} is refused by {}: {}; nothing was stopped", p.release, p.compose_file,
+                     util::describe_argv(compose_command()), tail(r.output, 1500)));
+}
+
+std::vector<std::string> Docker::services(const Project& p) {
+  auto v = lines(compose(p, {"config", "--services"}));
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+bool Docker::image_present(const std::string& id) {
+  auto r = call({"docker", "image", "inspect", "--format", "{{.Id}}", id}, std::min(s_.timeout_s, 60), false);
+  return r.exit_code == 0 && !r.timed_out && r.out.find(id) != std::string::npos;
+}
+
+void Docker::load(const std::string& archive, const std::string& id, const std::vector<std::string>& tags) {
+  auto r = call({"docker", "load", "-q", "-i", archive}, s_.timeout_s, false);
+  if (r.timed_out || r.exit_code != 0)
+    fail(ExitCode::failure, fmt::format("the docker engine refused image {} from {}: {}", id, archive,
+                                        r.timed_out ? "timed out" : tail(r.output, 1500)));
+  if (!image_present(id))
+    fail(ExitCode::failure, fmt::format("'docker load -i {}' succeeded but image {} is not in the engine ({}); the "
+                                        "archive does not hold the image release.json names",
+                                        archive, id, tail(r.output, 500)));
+  for (const auto& t : tags) call({"docker", "tag", id, t}, std::min(s_.timeout_s, 60), true);
+}
+
+bool Docker::remove_image(const std::string& id) {
+  auto r = call({"docker", "image", "rm", id}, std::min(s_.timeout_s, 120), false);
+  return r.exit_code == 0 && !r.timed_out;
+}
+
+int Docker::stop_project(const std::string& project, int grace_s) {
+  auto ids = lines(call({"docker", "ps", "-q", "--no-trunc", "--filter", "label=com.docker.compose.project=" + project},
+                        std::min(s_.timeout_s, 60), true)
+                       .out);
+  if (ids.empty()) return 0;
+  std::vector<std::string> argv = {"docker", "stop", "-t", std::to_string(grace_s)};
+  argv.insert(argv.end(), ids.begin(), ids.end());
+  call(argv, s_.timeout_s, true);
+  return static_cast<int>(ids.size());
+}
+
+std::vector<Container> Docker::containers(const std::string& project) {
+  auto ids =
+      lines(call({"docker", "ps", "-a", "-q", "--no-trunc", "--filter", "label=com.docker.compose.project=" + project},
+                 std::min(s_.timeout_s, 60), true)
+                .out);
+  std::vector<Container> out;
+  if (ids.empty()) return out;
+  // One JSON object per line, holding only what the health gate reads (no floats, nothing version-dependent).
+  std::vector<std::string> argv = {
+      "docker",
+      "inspect",
+      "--type",
+      "container",
+      "--format",
+      R"({"id":{{json .Id}},"service":{{json (index .Config.Labels "com.docker.compose.service")}},)"
+      R"("restarts":{{.RestartCount}},"state":{{json .State}}})"};
+  argv.insert(argv.end(), ids.begin(), ids.end());
+  auto r = call(argv, std::min(s_.timeout_s, 60), false);
+  // A container removed between ps and inspect makes inspect exit 1 but still print the others.
+  if (r.timed_out || (r.exit_code != 0 && r.out.empty()))
+    fail(ExitCode::failure, "docker inspect of the containers of project " + project + " failed: " + tail(r.output));
+  for (const auto& line : lines(r.out)) {
+    auto c = json::parse(line, "docker inspect output");
+    Container k;
+    k.id = c.find("id") ? c.find("id")->as_string() : "";
+    if (const auto* v = c.find("service"); v && v->is_string()) k.service = v->as_string();
+    if (const auto* v = c.find("restarts")) k.restart_count = v->as_int();
+    if (const auto* st = c.find("state")) {
+      if (const auto* v = st->find("Status")) k.status = v->as_string();
+      if (const auto* v = st->find("ExitCode")) k.exit_code = static_cast<int>(v->as_int());
+      if (const auto* v = st->find("OOMKilled")) k.oom_killed = v->as_bool();
+      if (const auto* h = st->find("Health"); h && h->is_object())
+        if (const auto* v = h->find("Status")) k.health = v->as_string();
+    }
+    out.push_back(k);
+  }
+  return out;
+}
+
+} // namespace airlock::docker

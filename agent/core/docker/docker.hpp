@@ -1,0 +1,101 @@
+// The docker engine and compose, driven through their CLIs by argv (never a shell), each call bounded by a
+// timeout (config [docker] timeout). DOCKER_HOST is honoured as the CLI honours it; config [docker] host, when
+// set, is passed as DOCKER_HOST to every call.
+//
+// Compose: v2 (`docker compose`) is preferred, v1 (`docker-compose`) is the fallback; config [docker] compose
+// = v2 | v1 forces one. Every compose call names a fixed project (-p), the release's compose file, and the
+// site's overrides when present: <app>/site/docker-compose.override.yml (a second -f) and <app>/site/.env
+// (--env-file). Compose files reach the site's directories through variables set for every call:
+//   AIRLOCK_DATA=<app>/data  AIRLOCK_SITE=<app>/site  AIRLOCK_RELEASE=<app>/releases/<version>
+// e.g. `volumes: ["${AIRLOCK_DATA}:/data"]`. Containers are found by the labels com.docker.compose.project and
+// com.docker.compose.service, never by name (v1 and v2 name containers differently).
+//
+// Every call is reported to the `on_call` observer (argv, exit code, output), which the pipeline stores in its
+// journal. Errors: a call that fails or times out throws Error(failure) with the command and its last output.
+// Thread-safety: a Docker object is used by one thread.
+#pragma once
+
+#include "util/process.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace airlock::docker {
+
+struct Settings {
+  std::string docker_host;      // empty: inherit DOCKER_HOST
+  std::string compose = "auto"; // auto | v2 | v1
+  int timeout_s = 600;
+};
+
+// One compose project: a release's compose file plus the site's overrides.
+struct Project {
+  std::string name;         // sanitized (see project_name)
+  std::string app_dir;      // <install_root>/<app>
+  std::string release;      // version: the compose file is <app_dir>/releases/<release>/<compose_file>
+  std::string compose_file; // relative to the release dir
+};
+
+struct Container {
+  std::string id, service, status; // status: created | running | restarting | exited | ...
+  std::int64_t restart_count = 0;
+  int exit_code = 0;
+  std::string health; // "" (no HEALTHCHECK), starting | healthy | unhealthy
+  bool oom_killed = false;
+};
+
+// The project name compose would use for `name`: lowercased, only [a-z0-9_-] kept; "airlock" when empty.
+std::string project_name(const std::string& name);
+
+using Observer = std::function<void(const std::vector<std::string>& argv, const util::ProcessResult& r)>;
+
+class Docker {
+public:
+  explicit Docker(Settings s, Observer on_call = {});
+
+  // `docker version`: throws Error(failure, "docker engine not reachable at ...: <output>; start dockerd ...").
+  void ping();
+  // Detects (once) and returns the compose command, e.g. {"docker","compose"} or {"docker-compose"}, and its
+  // version text. Throws Error(failure) naming what was tried when neither (or the configured one) works.
+  const std::vector<std::string>& compose_command();
+  const std::string& compose_version();
+
+  // The full compose argv for `project` + `args` (exposed for tests and for --plan).
+  std::vector<std::string> compose_argv(const Project& p, const std::vector<std::string>& args);
+  // Runs compose; throws on a non-zero exit. Returns stdout.
+  std::string compose(const Project& p, const std::vector<std::string>& args);
+  // `config -q`: throws Error(bad_input, "<file> is refused by <compose>: <its message>").
+  void validate(const Project& p);
+  // `config --services`, sorted.
+  std::vector<std::string> services(const Project& p);
+
+  bool image_present(const std::string& id);
+  // `docker load -i archive` (gzip/xz/zstd/plain tar), then checks that image `id` is present: a load that
+  // exits 0 without producing the image still fails. Then tags it with each of `tags`.
+  void load(const std::string& archive, const std::string& id, const std::vector<std::string>& tags);
+  // `docker image rm id`; false (never throws) when the engine refuses, e.g. because a container uses it.
+  bool remove_image(const std::string& id);
+
+  // Stops every running container of compose project `project` (docker stop -t grace_s), found by its label,
+  // whichever release started it. Returns how many were running.
+  int stop_project(const std::string& project, int grace_s = 30);
+
+  // The containers of compose project `project` (all states), read with `docker ps -a --filter label=...` and
+  // `docker inspect`.
+  std::vector<Container> containers(const std::string& project);
+
+private:
+  util::ProcessResult call(const std::vector<std::string>& argv, int timeout_s, bool check,
+                           const std::vector<std::string>& extra_env = {});
+  std::vector<std::string> env_for(const Project& p) const;
+
+  Settings s_;
+  Observer on_call_;
+  std::vector<std::string> compose_cmd_;
+  std::string compose_version_;
+};
+
+} // namespace airlock::docker

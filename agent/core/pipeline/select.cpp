@@ -1,0 +1,132 @@
+#include "pipeline/select.hpp"
+
+#include "log/log.hpp"
+#include "release/version.hpp"
+#include "trust/target.hpp"
+#include "util/error.hpp"
+#include "util/hash.hpp"
+#include "util/io.hpp"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+namespace airlock::pipeline {
+namespace fs = std::filesystem;
+namespace {
+
+std::string custom_str(const trust::TargetFile& t, const char* key) {
+  const auto* v = t.custom.find(key);
+  return v && v->is_string() ? v->as_string() : std::string();
+}
+
+struct StringSink : util::Sink {
+  std::string data;
+  void write(const void* d, std::size_t n) override { data.append(static_cast<const char*>(d), n); }
+};
+
+// Counts bytes for a progress bar on their way to `inner`.
+struct ProgressSink : util::Sink {
+  util::Sink& inner;
+  log::Progress& progress;
+  std::uint64_t done = 0;
+  ProgressSink(util::Sink& i, log::Progress& p) : inner(i), progress(p) {}
+  void write(const void* d, std::size_t n) override {
+    inner.write(d, n);
+    progress.update(done += n);
+  }
+};
+
+} // namespace
+
+Selection select(const trust::TrustedState& st, bundle::Container& source, const Wanted& w) {
+  Selection sel;
+  for (const auto& [name, t] : st.targets->meta.targets) {
+    if (custom_str(t, "role") != "release") continue;
+    const std::string app = custom_str(t, "app"), arch = custom_str(t, "arch"), v = custom_str(t, "version");
+    const bool patch = custom_str(t, "kind") == "patch";
+    const std::string what =
+        fmt::format("{} {}{} for {}", app, v, patch ? " (patch from " + custom_str(t, "base_version") + ")" : "", arch);
+    if (!source.open(bundle::target_path(t))) continue; // signed, but not in this bundle
+    if (app != w.app) {
+      sel.skipped.push_back(what + ": another app (this site runs " + w.app + ")");
+      continue;
+    }
+    if (arch != w.arch) {
+      sel.skipped.push_back(what + ": another architecture (this host is " + w.arch + ")");
+      continue;
+    }
+    if (patch && (!w.current || custom_str(t, "base_version") != *w.current)) {
+      sel.skipped.push_back(what + ": a patch for another base (installed: " + w.current.value_or("none") + ")");
+      continue;
+    }
+    if (patch && !w.allow_patch) {
+      sel.skipped.push_back(what + ": patches not used (full release wanted)");
+      continue;
+    }
+    if (w.version && v != *w.version) {
+      sel.skipped.push_back(what + ": not the requested version " + *w.version);
+      continue;
+    }
+    const int cmp = sel.best ? release::compare_versions(v, sel.best->version) : 1;
+    if (cmp > 0 || (cmp == 0 && patch && !sel.best->patch)) {
+      if (sel.best) sel.skipped.push_back(fmt::format("{} {}: superseded by {}", w.app, sel.best->version, v));
+      sel.best = Candidate{&t, v, patch};
+    } else {
+      sel.skipped.push_back(what + ": superseded by " + sel.best->version);
+    }
+  }
+  return sel;
+}
+
+std::string read_verified(bundle::Container& source, const trust::TargetFile& t, std::size_t max_bytes) {
+  if (t.length > max_bytes)
+    fail(ExitCode::verify_failed,
+         fmt::format("target {} is {} bytes, more than the {} allowed", t.name, t.length, max_bytes));
+  auto src = source.open(bundle::target_path(t));
+  if (!src) fail(ExitCode::not_found, fmt::format("{} does not hold target {}", source.describe(), t.name));
+  StringSink sink;
+  trust::verify_target(t, *src, source.describe(), &sink);
+  return std::move(sink.data);
+}
+
+std::string fetch_verified(bundle::Container& source, const trust::TargetFile& t, const std::string& dir) {
+  const std::string path = dir + "/" + t.sha256;
+  std::error_code ec;
+  if (fs::is_regular_file(path, ec) && fs::file_size(path, ec) == t.length) {
+    if (util::sha256_file_hex(path) == t.sha256) return path; // fetched before (an interrupted run, --stage-only)
+    fs::remove(path, ec);
+  }
+  auto src = source.open(bundle::target_path(t));
+  if (!src) fail(ExitCode::not_found, fmt::format("{} does not hold target {}", source.describe(), t.name));
+  util::AtomicFile out(path, 0600);
+  log::Progress progress("verify " + t.name, t.length);
+  ProgressSink counting(out, progress);
+  trust::verify_target(t, *src, source.describe(), &counting);
+  progress.finish();
+  out.commit();
+  return path;
+}
+
+const trust::TargetFile& signed_target(const trust::TrustedState& st, const std::string& name,
+                                       const std::string& what) {
+  auto it = st.targets->meta.targets.find(name);
+  if (it == st.targets->meta.targets.end())
+    fail(ExitCode::verify_failed, fmt::format("{} names {}, which no signed target lists", what, name));
+  return it->second;
+}
+
+release::Manifest read_manifest(const trust::TrustedState& st, bundle::Container& source, const Candidate& c) {
+  const auto& t = *c.release_json;
+  auto m = release::parse_manifest(read_verified(source, t), t.name);
+  if (m.app != custom_str(t, "app") || m.arch != custom_str(t, "arch") || m.version != c.version ||
+      m.is_patch != c.patch)
+    fail(ExitCode::verify_failed, t.name + " describes another app, architecture, version or kind than its signed "
+                                           "target entry; the release is refused");
+  signed_target(st, m.payload, t.name);
+  for (const auto& img : m.images)
+    if (img.archive) signed_target(st, *img.archive, t.name);
+  return m;
+}
+
+} // namespace airlock::pipeline

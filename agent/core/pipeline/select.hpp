@@ -1,0 +1,59 @@
+// Choosing the release to install from a verified source (a bundle, a repository directory, later the online
+// repository) and reading its targets. DESIGN.md pipeline steps 2, 3 and 5.
+//
+// The source must already have passed trust::refresh(): only targets listed in the trusted targets metadata are
+// considered, and every byte read goes through trust::verify_target before anything uses it.
+// Thread-safety: plain functions over the caller's objects.
+#pragma once
+
+#include "bundle/container.hpp"
+#include "release/manifest.hpp"
+#include "trust/client.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace airlock::pipeline {
+
+struct Candidate {
+  const trust::TargetFile* release_json = nullptr; // the signed release.json target
+  std::string version;
+  bool patch = false;
+};
+
+struct Selection {
+  std::optional<Candidate> best;
+  // Why other release targets of the source were passed over, one line each ("demo 2.0.0 for aarch64: another
+  // architecture"), for --plan, --scan and the error message when nothing fits.
+  std::vector<std::string> skipped;
+};
+
+struct Wanted {
+  std::string app, arch;
+  std::optional<std::string> current; // installed version
+  std::optional<std::string> version; // only this version
+  bool allow_patch = true;            // false: --force-full, or the installed tree does not verify
+};
+
+// The newest release of w.app for w.arch that `source` holds; for equal versions a patch (which must name
+// w.current as its base) is preferred over a full release. Releases of other apps or architectures and patches
+// for another base are listed in `skipped`. Versions older than or equal to the current one are candidates too:
+// the caller decides between "none", "downgrade" and "upgrade".
+Selection select(const trust::TrustedState& st, bundle::Container& source, const Wanted& w);
+
+// Verifies the target into memory (for release.json; at most `max_bytes`).
+std::string read_verified(bundle::Container& source, const trust::TargetFile& t, std::size_t max_bytes = 8u << 20);
+
+// Verifies the target into `<dir>/<sha256>` (temp file, fsync, rename: nothing unverified appears there) with a
+// progress bar. A file already there with that name is re-hashed and reused when it matches. Returns the path.
+std::string fetch_verified(bundle::Container& source, const trust::TargetFile& t, const std::string& dir);
+
+// release.json of `c`, verified and checked against its signed target (same app, arch, version); its payload
+// and image archives must be signed targets too. Throws Error(verify_failed) otherwise.
+release::Manifest read_manifest(const trust::TrustedState& st, bundle::Container& source, const Candidate& c);
+
+// The signed target named `name`, or Error(verify_failed) naming `what`.
+const trust::TargetFile& signed_target(const trust::TrustedState& st, const std::string& name, const std::string& what);
+
+} // namespace airlock::pipeline
