@@ -132,7 +132,9 @@ int cmd_recover(const util::Args& a) {
     std::cout << "nothing to recover\n";
     return 0;
   }
-  return report(*r);
+  // Recovered (finished or undone): the site is healthy again, which is what `recover` is asked for.
+  const int rc = report(*r);
+  return r->outcome == pipeline::Outcome::needs_attention ? rc : 0;
 }
 
 } // namespace

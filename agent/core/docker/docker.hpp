@@ -81,7 +81,7 @@ public:
 
   // Stops every running container of compose project `project` (docker stop -t grace_s), found by its label,
   // whichever release started it. Returns how many were running.
-  int stop_project(const std::string& project, int grace_s = 30);
+  int stop_project(const std::string& project, int grace_s = 10);
 
   // The containers of compose project `project` (all states), read with `docker ps -a --filter label=...` and
   // `docker inspect`.
