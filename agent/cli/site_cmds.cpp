@@ -100,7 +100,7 @@ int cmd_init(const util::Args& a) {
     adopted = "0";
   }
   if (!fs::exists(config_path)) {
-    fs::create_directories(fs::path(config_path).parent_path());
+    if (const auto parent = fs::path(config_path).parent_path(); !parent.empty()) fs::create_directories(parent);
     util::write_file_atomic(config_path, fmt::format("; written by airlock init; see docs/airlock.conf.example\n[app]\n"
                                                      "name = {}\ninstall_root = {}\n\n[state]\ndir = {}\n",
                                                      cfg.app_name, cfg.install_root, cfg.state_dir));
@@ -347,21 +347,32 @@ int cmd_stage(const util::Args& a) {
                      a.value("version") ? " at version " + *a.value("version") : std::string(),
                      current ? " (patches need base version " + *current + ")" : std::string()));
   auto m = pipeline::read_manifest(st, *container, *sel.best);
-  const std::string payload_path =
-      pipeline::fetch_verified(*container, pipeline::signed_target(st, m.payload, m.version), site.downloads_dir());
-  fs::create_directories(site.manifests_dir());
-  util::write_file_atomic(site.manifests_dir() + "/" + m.version + ".json", release::to_json_text(m));
-  util::FileSource src(payload_path);
-  if (m.is_patch)
-    site::stage_patch(site.releases_dir(), *current, m, src);
-  else
-    site::stage_full(site.releases_dir(), m, src);
-  fs::remove(payload_path);
-  log::event(log::Level::info, "stage", "staged", "staged " + m.version,
-             {{"version", json::Value(m.version)}, {"kind", json::Value(m.is_patch ? "patch" : "full")}});
   auto audit = who("stage");
   audit.from_version = current.value_or("");
   audit.to_version = m.version;
+  const std::string manifest = site.manifests_dir() + "/" + m.version + ".json";
+  std::string payload_path;
+  try {
+    payload_path =
+        pipeline::fetch_verified(*container, pipeline::signed_target(st, m.payload, m.version), site.downloads_dir());
+    util::FileSource src(payload_path);
+    if (m.is_patch)
+      site::stage_patch(site.releases_dir(), *current, m, src);
+    else
+      site::stage_full(site.releases_dir(), m, src);
+    fs::create_directories(site.manifests_dir());
+    util::write_file_atomic(manifest, release::to_json_text(m));
+  } catch (const Error& e) { // refused or failed: nothing of it stays (a kill skips this; the rerun reuses it)
+    std::error_code ec;
+    if (!payload_path.empty()) fs::remove(payload_path, ec);
+    audit.outcome = "failed";
+    audit.detail = e.what();
+    db.audit_add(audit);
+    throw;
+  }
+  fs::remove(payload_path);
+  log::event(log::Level::info, "stage", "staged", "staged " + m.version,
+             {{"version", json::Value(m.version)}, {"kind", json::Value(m.is_patch ? "patch" : "full")}});
   audit.outcome = "ok";
   audit.detail = (m.is_patch ? "patch from " + m.base_version : std::string("full")) + " from " + container->describe();
   db.audit_add(audit);

@@ -106,7 +106,9 @@ void measure(const std::string& dir, TreeSize& t) {
   for (fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec), end; !ec && it != end;
        it.increment(ec)) {
     t.entries += 1;
-    t.bytes += 1536; // header, pax header, padding: the worst case
+    // Header, pax header and its records (path and link target may each take a 512-byte-rounded record as long
+    // as the path), file padding: the worst case.
+    t.bytes += 1536 + 2 * (it->path().native().size() + 512);
     auto st = it->symlink_status(ec);
     if (!ec && fs::is_regular_file(st)) t.bytes += it->file_size(ec);
     ec.clear();

@@ -633,12 +633,14 @@ void clean_interrupted(const Site& s, state::StateDb& db) {
     fs::remove(s.backups_dir() + "/" + b.id + ".tar.gz", ec);
     ++n;
   }
-  if (fs::is_directory(s.backups_dir()))
-    for (const auto& e : fs::directory_iterator(s.backups_dir()))
-      if (e.path().filename().string().find(".tar.gz.tmp-") != std::string::npos) {
-        std::error_code ec;
-        fs::remove(e.path(), ec);
-      }
+  // Temp files of killed runs (util::AtomicFile names them "<name>.tmp-<pid>"); under the run lock none is live.
+  for (const auto& dir : {s.backups_dir(), s.downloads_dir()})
+    if (fs::is_directory(dir))
+      for (const auto& e : fs::directory_iterator(dir))
+        if (e.path().filename().string().find(".tmp-") != std::string::npos) {
+          std::error_code ec;
+          fs::remove(e.path(), ec);
+        }
   if (n)
     log::event(log::Level::warning, "backup", "interrupted", fmt::format("marked {} interrupted backup(s) failed", n));
 }
@@ -720,8 +722,8 @@ Report import(const Site& s, state::StateDb& db, bundle::Container& source, cons
   log::event(log::Level::info, "upgrade", "plan", "upgrade " + run.id() + ": " + summary);
   run.begin();
   rep.upgrade_id = run.id();
+  std::map<std::string, std::string> fetched; // target name -> file in downloads/
   try {
-    std::map<std::string, std::string> fetched; // target name -> file in downloads/
     run.step("fetch", "verify the release targets into " + s.downloads_dir(), [&] {
       fetched[m.payload] = fetch_verified(source, signed_target(st, m.payload, m.version), s.downloads_dir());
       for (const auto& i : m.images)
@@ -760,6 +762,15 @@ Report import(const Site& s, state::StateDb& db, bundle::Container& source, cons
       return fmt::format("{} loaded, {} already present", loaded, present);
     });
   } catch (const std::exception& e) {
+    // Refused or failed: what was fetched will not be used (a kill skips this, so a rerun can reuse it).
+    for (const auto& [_, path] : fetched) {
+      std::error_code ec;
+      fs::remove(path, ec);
+    }
+    if (!fs::is_directory(s.releases_dir() + "/" + m.version)) {
+      std::error_code ec;
+      fs::remove(manifest_path(s, m.version), ec);
+    }
     run.mark("rollback", "done", std::string("failed before the services stopped; nothing to undo: ") + e.what());
     audit(db, plan, plan.action, "failed", "", 0, e.what());
     throw;
