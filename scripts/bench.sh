@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks of the built binaries. Results go to stdout; docs/benchmarks.md records measured runs.
-#   scripts/bench.sh [all|verify|backup|sizes] (default: all)
+#   scripts/bench.sh [all|verify|backup|load|sizes] (default: all)
 #
 #   verify  `airlock verify` of a large signed bundle against `openssl dgst -sha256` over the same payload
 #           bytes, in the same run: median wall time of BENCH_RUNS alternating runs, throughput, ratio, and
@@ -11,6 +11,11 @@
 #           backup file, in the same run: median wall/CPU of BENCH_RUNS alternating runs, ratios tar/airlock
 #           (>= 1.0 means airlock is as fast or faster), output sizes and airlock's peak RSS. Exits non-zero when
 #           the peak RSS is above BENCH_RSS_LIMIT_MIB; a ratio below BENCH_BACKUP_MIN_RATIO is reported, not fatal.
+#   load    the agent's image load (the `load` step of `airlock import --stage-only`, timed by the agent's JSON log)
+#           against `docker load -i` of the same archive, in the same run, alternating, each after `docker rmi`:
+#           median wall time and the ratio agent/docker (goal <= BENCH_LOAD_MAX_RATIO); then the load step again
+#           with the image already present (goal: no load, near zero time). Needs a docker engine (DOCKER_HOST)
+#           and docker-compose; the image holds the static test service plus BENCH_LOAD_MIB of random bytes.
 #   sizes   sizes of airlock and airlock-bundle in build/x86_64 and build/aarch64 (when present).
 #
 # Environment:
@@ -24,6 +29,8 @@
 #   BENCH_MIN_RATIO      throughput goal, airlock / openssl (default 0.9)
 #   BENCH_BACKUP_MIB     size of the generated backup tree in MiB (default 1024; about half compressible)
 #   BENCH_BACKUP_MIN_RATIO  backup/restore goal, tar time / airlock time (default 1.0)
+#   BENCH_LOAD_MIB       random payload of the load benchmark's image in MiB (default 256)
+#   BENCH_LOAD_MAX_RATIO image-load goal, agent time / docker load time (default 1.05)
 #
 # The page cache is warmed equally for both contenders (every file read once beforehand); caches are never
 # dropped, so this measures hashing and I/O-path overhead, not the disk.
@@ -513,6 +520,55 @@ bench_backup() {
 
 # ---------------------------------------------------------------------------------------------------- main
 
+# ---------------------------------------------------------------------------------------------------- load
+
+bench_load() {
+  say "image load: airlock import --stage-only (load step) vs docker load, ${BENCH_LOAD_MIB:-256} MiB image"
+  docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || die "no docker engine at ${DOCKER_HOST:-the default socket}"
+  local testsvc=$BUILD_DIR/tests/testsvc
+  [ -x "$testsvc" ] || die "no $testsvc (build the x86_64 tree with tests)"
+  fail() { die "$*"; }
+  export AIRLOCK AIRLOCK_BUNDLE TESTSVC=$testsvc E2E=$BENCH_DIR/load E2E_APP=benchload E2E_PORT=18290
+  export IMAGE_PAD_MIB=${BENCH_LOAD_MIB:-256}
+  rm -rf "$E2E"
+  # shellcheck source=../tests/fixtures/e2e/site.sh
+  . "$root/tests/fixtures/e2e/site.sh"
+  trap 'e2e_cleanup; cleanup' EXIT
+  e2e_release 1.0.0
+  local bundle archive image=benchload-web:1.0.0 id
+  bundle=$(e2e_bundle 1.0.0)
+  e2e_init
+  archive=$(find "$E2E/repo/targets" -path '*images*' -name '*.tar.gz' | head -1)
+  id=$(docker image inspect -f '{{.Id}}' "$image")
+  echo "archive:  $(basename "$archive"), $(mib "$(stat -c %s "$archive")") MiB compressed, image $id"
+  cat "$archive" >/dev/null
+  local i t0 t1 d=() a=() ms
+  for i in $(seq 1 "$BENCH_RUNS"); do
+    docker rmi -f "$image" >/dev/null
+    t0=$(now); docker load -q -i "$archive" >/dev/null; t1=$(now)
+    d+=("$(calc "$t1 - $t0")")
+    docker rmi -f "$image" >/dev/null
+    "$AIRLOCK" import "$bundle" --stage-only --yes --config "$E2E_CONF" >"$E2E/import.$i.log" 2>&1 \
+      || { cat "$E2E/import.$i.log" >&2; die "airlock import --stage-only failed"; }
+    ms=$(python3 -c 'import json,sys
+rows=[json.loads(l) for l in open(sys.argv[1])]
+print([r["ms"] for r in rows if r.get("event")=="step-done" and r.get("step")=="load"][-1])' "$E2E/site/state/airlock.jsonl")
+    a+=("$(calc "$ms / 1000")")
+    echo "run $i: docker load $(calc "$t1 - $t0") s, airlock load step $(calc "$ms / 1000") s"
+  done
+  local md ma
+  md=$(median "${d[@]}") ma=$(median "${a[@]}")
+  "$AIRLOCK" import "$bundle" --stage-only --yes --config "$E2E_CONF" >"$E2E/present.log" 2>&1 || die "import with the image present failed"
+  ms=$(python3 -c 'import json,sys
+rows=[json.loads(l) for l in open(sys.argv[1])]
+print([r["ms"] for r in rows if r.get("event")=="step-done" and r.get("step")=="load"][-1])' "$E2E/site/state/airlock.jsonl")
+  grep -q "0 loaded, 1 already present" <(sqlite3 "$E2E/site/state/state.db" "select detail from journal where step='load' order by id desc limit 1") \
+    || die "the load step with the image present did not skip it"
+  echo "median:   docker load $md s, airlock load step $ma s, ratio airlock/docker $(calc "$ma / $md")" \
+    "(goal <= ${BENCH_LOAD_MAX_RATIO:-1.05})"
+  echo "present:  load step with the image already in the engine: $(calc "$ms / 1000") s (skipped, nothing loaded)"
+}
+
 what=${1:-all}
 case $what in
   sizes)
@@ -521,14 +577,17 @@ case $what in
     need_tools; setup_dir; machine; bench_verify ;;
   backup)
     need_tools; setup_dir; machine; bench_backup ;;
+  load)
+    need_tools; setup_dir; machine; bench_load ;;
   all)
     need_tools; setup_dir; machine; bench_sizes
     status=0
     bench_verify || status=1
     bench_backup || status=1
+    bench_load || status=1
     exit $status ;;
   -h | --help)
     sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
   *)
-    echo "usage: scripts/bench.sh [all|verify|backup|sizes]" >&2; exit 2 ;;
+    echo "usage: scripts/bench.sh [all|verify|backup|load|sizes]" >&2; exit 2 ;;
 esac

@@ -149,7 +149,7 @@ int cmd_status(const util::Args& a) {
     v["version"] = version ? json::Value(*version) : json::Value(nullptr);
     v["release_dir"] = version ? json::Value(s.app_dir() + "/releases/" + *version) : json::Value(nullptr);
     v["last_upgrade"] = last ? audit_json(*last) : json::Value(nullptr);
-    std::cout << json::canonical(v) << "\n";
+    std::cout << json::compact(v) << "\n";
     return 0;
   }
   std::cout << fmt::format("app:       {}\nversion:   {}\nrelease:   {}\n", s.cfg.app_name, version.value_or("(none)"),
@@ -169,7 +169,7 @@ int cmd_history(const util::Args& a) {
   if (a.has("json")) {
     json::Array arr;
     for (const auto& e : entries) arr.push_back(audit_json(e));
-    std::cout << json::canonical(json::Value(arr)) << "\n";
+    std::cout << json::compact(json::Value(arr)) << "\n";
     return 0;
   }
   for (const auto& e : entries)
@@ -238,7 +238,7 @@ int cmd_backup_list(const util::Args& a) {
       v["created_at"] = b.created_at;
       arr.push_back(v);
     }
-    std::cout << json::canonical(json::Value(arr)) << "\n";
+    std::cout << json::compact(json::Value(arr)) << "\n";
     return 0;
   }
   for (const auto& b : all)
@@ -393,11 +393,12 @@ const cli::CommandTable& commands() {
           {},
           cmd_init}},
         {"stage",
-         {"stage PATH [--version V] [--config FILE]\n  Verifies a bundle (or repository directory) against the trusted "
+         {"stage PATH [--version V] [--json] [--config FILE]\n  Verifies a bundle (or repository directory) against "
+          "the trusted "
           "metadata and stages the newest release\n  of this app and architecture (a patch when it applies to the "
           "current version) in releases/<v>,\n  verified file by file. Nothing runs and current does not move.",
           {"config", "version"},
-          {},
+          {"json"},
           cmd_stage}},
         {"status",
          {"status [--json] [--config FILE]\n  App, installed version, active release, last upgrade and its outcome.",
@@ -410,9 +411,9 @@ const cli::CommandTable& commands() {
           {"json"},
           cmd_history}},
         {"backup create",
-         {"backup create [--level 0-9] [--note TEXT] [--config FILE]\n  Backs up data/, site/ and current.",
+         {"backup create [--level 0-9] [--note TEXT] [--json] [--config FILE]\n  Backs up data/, site/ and current.",
           {"config", "level", "note"},
-          {},
+          {"json"},
           cmd_backup_create}},
         {"backup list", {"backup list [--json] [--config FILE]", {"config"}, {"json"}, cmd_backup_list}},
         {"backup verify",
@@ -421,10 +422,10 @@ const cli::CommandTable& commands() {
           {},
           cmd_backup_verify}},
         {"backup restore",
-         {"backup restore ID [--yes] [--config FILE]\n  Replaces data/, site/ and current from a complete "
+         {"backup restore ID [--yes] [--json] [--config FILE]\n  Replaces data/, site/ and current from a complete "
           "backup (checked first).",
           {"config"},
-          {"yes"},
+          {"yes", "json"},
           cmd_backup_restore}},
         {"backup prune",
          {"backup prune --keep N [--config FILE]\n  Keeps the N newest complete backups.",

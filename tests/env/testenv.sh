@@ -2,6 +2,7 @@
 # Test-environment helper: a private dockerd and an nginx on loopback, for the tests that need real parts.
 #
 #   tests/env/testenv.sh start     start both (idempotent); prints the environment to source
+#   tests/env/testenv.sh start-docker   only dockerd (the demo)
 #   tests/env/testenv.sh stop      stop both and remove containers; always safe to call
 #   tests/env/testenv.sh env       print "export ..." lines for DOCKER_HOST and the nginx URLs
 #
@@ -116,7 +117,8 @@ stop_all() {
 
 case ${1:-} in
   start) mkdir -p "$D"; start_docker; start_nginx; print_env > "$D/env.sh" ;;
+  start-docker) mkdir -p "$D"; start_docker; print_env > "$D/env.sh" ;;
   stop) stop_all ;;
   env) print_env ;;
-  *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
+  *) echo "usage: $0 start|start-docker|stop|env" >&2; exit 2 ;;
 esac

@@ -1,8 +1,11 @@
 #include "backup/backup.hpp"
 
+#include "log/log.hpp"
+
 #include "archive/gzip.hpp"
 #include "archive/tar.hpp"
 #include "backup/space.hpp"
+#include "log/log.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
 #include "util/io.hpp"
@@ -80,19 +83,22 @@ private:
   util::Sink& out_;
 };
 
-// Hashes the bytes read through it.
+// Hashes the bytes read through it (and reports their count to `progress`).
 class HashSource : public util::Source {
 public:
-  explicit HashSource(util::Source& in) : in_(in) {}
+  explicit HashSource(util::Source& in, log::Progress* progress = nullptr) : in_(in), progress_(progress) {}
   std::size_t read(void* buf, std::size_t size) override {
     std::size_t n = in_.read(buf, size);
     sha_.update(buf, n);
+    if (progress_) progress_->update(done_ += n);
     return n;
   }
   util::Sha256 sha_;
 
 private:
   util::Source& in_;
+  log::Progress* progress_;
+  std::uint64_t done_ = 0;
 };
 
 struct TreeSize {
@@ -383,7 +389,9 @@ BackupResult create(const std::string& app_dir, const std::string& out_path, int
     util::AtomicFile file(out_path, 0600);
     HashSink tee(file);
     archive::GzipSink gz(tee, level);
-    archive::TarWriter tar(gz);
+    log::Progress progress("backup " + app_dir, t.bytes);
+    log::ProgressSink counted(gz, progress);
+    archive::TarWriter tar(counted);
     for (const char* name : kTrees) tar.add_tree(app_dir + "/" + name, name);
     if (has_current) {
       Entry e;
@@ -403,6 +411,7 @@ BackupResult create(const std::string& app_dir, const std::string& out_path, int
       tar.add(e, nullptr);
     }
     tar.finish();
+    progress.finish();
     gz.finish();
     file.commit();
     r.size = tee.size_;
@@ -429,7 +438,8 @@ void restore(const std::string& app_dir, const std::string& path, const std::str
   try {
     {
       util::FileSource file(path);
-      HashSource hashed(file);
+      log::Progress progress("restore " + path, file.size());
+      HashSource hashed(file, &progress);
       archive::GzipSource gz(hashed, path);
       archive::TarReader tar(gz, path);
       Extractor x(rdir, path);

@@ -56,7 +56,7 @@ int verify_command(const std::string& path, const std::string& trusted_root, boo
     json::Array absent;
     for (const auto& a : r.absent) absent.emplace_back(a);
     v["absent_targets"] = absent;
-    out << json::canonical(v) << "\n";
+    out << json::compact(v) << "\n";
     return 0;
   }
   out << fmt::format("{}: verified\n", path);
@@ -94,7 +94,7 @@ int inspect_command(const std::string& path, bool as_json, std::ostream& out) {
       json::Value v;
       v["path"] = path;
       v["problem"] = problem;
-      out << json::canonical(v) << "\n";
+      out << json::compact(v) << "\n";
     } else {
       out << path << ": cannot be described: " << problem << "\n";
     }
@@ -128,7 +128,7 @@ int inspect_command(const std::string& path, bool as_json, std::ostream& out) {
       ts.push_back(tj);
     }
     v["target_files"] = ts;
-    out << json::canonical(v) << "\n";
+    out << json::compact(v) << "\n";
     return 0;
   }
   out << fmt::format("{} ({})\n", path, c->is_bundle() ? "bundle" : "repository");

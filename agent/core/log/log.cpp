@@ -78,7 +78,7 @@ void event(Level level, const std::string& module, const std::string& name, cons
   line["event"] = name;
   line["message"] = message;
   for (const auto& [k, v] : fields) line[k] = v;
-  std::string text = json::canonical(line);
+  std::string text = json::compact(line);
   std::lock_guard<std::mutex> lock(mu);
   if (file_out.is_open() && !file_failed) {
     file_out << text << '\n';
@@ -135,7 +135,7 @@ void Progress::draw(bool final) {
     e["done"] = static_cast<std::int64_t>(done_);
     e["total"] = static_cast<std::int64_t>(total_);
     e["rate"] = static_cast<std::int64_t>(rate);
-    std::cerr << json::canonical(e) << '\n';
+    std::cerr << json::compact(e) << '\n';
     return;
   }
   if (!stderr_is_tty() || opts.quiet) return;

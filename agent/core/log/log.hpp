@@ -9,6 +9,7 @@
 // Thread-safety: all functions are thread-safe (one mutex).
 #pragma once
 
+#include "util/io.hpp"
 #include "util/json.hpp"
 
 #include <chrono>
@@ -52,6 +53,22 @@ private:
   std::uint64_t total_, done_ = 0;
   std::chrono::steady_clock::time_point start_, last_;
   bool finished_ = false;
+};
+
+// Passes bytes on to `out`, reporting the running count to a Progress.
+class ProgressSink : public util::Sink {
+public:
+  ProgressSink(util::Sink& out, Progress& p) : out_(out), p_(p) {}
+  void write(const void* data, std::size_t size) override {
+    out_.write(data, size);
+    p_.update(done_ += size);
+  }
+  using Sink::write;
+
+private:
+  util::Sink& out_;
+  Progress& p_;
+  std::uint64_t done_ = 0;
 };
 
 // "1.5 MiB", "12.0 GiB": for messages.

@@ -25,18 +25,6 @@ struct StringSink : util::Sink {
   void write(const void* d, std::size_t n) override { data.append(static_cast<const char*>(d), n); }
 };
 
-// Counts bytes for a progress bar on their way to `inner`.
-struct ProgressSink : util::Sink {
-  util::Sink& inner;
-  log::Progress& progress;
-  std::uint64_t done = 0;
-  ProgressSink(util::Sink& i, log::Progress& p) : inner(i), progress(p) {}
-  void write(const void* d, std::size_t n) override {
-    inner.write(d, n);
-    progress.update(done += n);
-  }
-};
-
 } // namespace
 
 Selection select(const trust::TrustedState& st, bundle::Container& source, const Wanted& w) {
@@ -56,7 +44,8 @@ Selection select(const trust::TrustedState& st, bundle::Container& source, const
       sel.skipped.push_back(what + ": another architecture (this host is " + w.arch + ")");
       continue;
     }
-    if (patch && (!w.current || custom_str(t, "base_version") != *w.current)) {
+    // A patch for another base is no use, unless it leads to the installed version (then "nothing to do").
+    if (patch && (!w.current || custom_str(t, "base_version") != *w.current) && !(w.current && v == *w.current)) {
       sel.skipped.push_back(what + ": a patch for another base (installed: " + w.current.value_or("none") + ")");
       continue;
     }
@@ -101,7 +90,7 @@ std::string fetch_verified(bundle::Container& source, const trust::TargetFile& t
   if (!src) fail(ExitCode::not_found, fmt::format("{} does not hold target {}", source.describe(), t.name));
   util::AtomicFile out(path, 0600);
   log::Progress progress("verify " + t.name, t.length);
-  ProgressSink counting(out, progress);
+  log::ProgressSink counting(out, progress);
   trust::verify_target(t, *src, source.describe(), &counting);
   progress.finish();
   out.commit();

@@ -151,7 +151,10 @@ public:
     }
     fault_point(name);
     db_.journal_end(row, "done", detail + (calls_.text.empty() ? "" : "\n" + calls_.text));
-    log::event(log::Level::debug, "upgrade", name + "-done", fmt::format("{} done in {} ms", name, ms_since(t0)));
+    const auto ms = ms_since(t0);
+    log::event(log::Level::info, "upgrade", "step-done",
+               fmt::format("  {} done in {:.1f} s", name, static_cast<double>(ms) / 1000.0),
+               {{"upgrade", json::Value(id_)}, {"step", json::Value(name)}, {"ms", json::Value(ms)}});
   }
   void mark(const std::string& name, const std::string& status, const std::string& detail) {
     db_.journal_end(db_.journal_begin(id_, name, detail), status, detail);

@@ -544,11 +544,15 @@ void write_pretty_string(std::string& out, const std::string& s) {
   out.push_back('"');
 }
 
+// indent == npos: compact (no whitespace at all).
 void write_pretty(std::string& out, const Value& v, std::size_t indent) {
+  constexpr std::size_t compact = std::string::npos;
   auto newline = [&](std::size_t n) {
+    if (indent == compact) return;
     out.push_back('\n');
     out.append(n, ' ');
   };
+  const std::size_t inner = indent == compact ? compact : indent + 2;
   switch (v.type()) {
   case Value::Type::null:
   case Value::Type::boolean:
@@ -567,8 +571,8 @@ void write_pretty(std::string& out, const Value& v, std::size_t indent) {
     out.push_back('[');
     for (std::size_t i = 0; i < a.size(); ++i) {
       if (i) out.push_back(',');
-      newline(indent + 2);
-      write_pretty(out, a[i], indent + 2);
+      newline(inner);
+      write_pretty(out, a[i], inner);
     }
     newline(indent);
     out.push_back(']');
@@ -585,10 +589,10 @@ void write_pretty(std::string& out, const Value& v, std::size_t indent) {
     for (const auto& [key, member] : o) {
       if (!first) out.push_back(',');
       first = false;
-      newline(indent + 2);
+      newline(inner);
       write_pretty_string(out, key);
-      out += ": ";
-      write_pretty(out, member, indent + 2);
+      out += indent == compact ? ":" : ": ";
+      write_pretty(out, member, inner);
     }
     newline(indent);
     out.push_back('}');
@@ -612,6 +616,12 @@ Value parse(std::string_view text, const std::string& what, ParseLimits limits) 
 std::string canonical(const Value& v) {
   std::string out;
   write_canonical(out, v);
+  return out;
+}
+
+std::string compact(const Value& v) {
+  std::string out;
+  write_pretty(out, v, std::string::npos);
   return out;
 }
 

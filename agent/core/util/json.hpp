@@ -135,4 +135,7 @@ std::string canonical(const Value& v);
 // Throws Error(bad_input) when a string is not valid UTF-8.
 std::string pretty(const Value& v);
 
+// The same escaping as pretty() on one line with no whitespace: valid JSON for JSON-lines logs and --json output.
+std::string compact(const Value& v);
+
 } // namespace airlock::json
