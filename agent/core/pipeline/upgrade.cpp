@@ -1,6 +1,7 @@
 #include "pipeline/upgrade.hpp"
 
 #include "backup/backup.hpp"
+#include "bundle/verify.hpp"
 #include "cli/build_info.hpp"
 #include "docker/docker.hpp"
 #include "health/health.hpp"
@@ -863,36 +864,46 @@ std::optional<std::string> scan(const Site& s, const std::string& dir, std::vect
   for (const auto& e : fs::directory_iterator(dir))
     if (e.is_regular_file()) files.push_back(e.path().string());
   std::sort(files.begin(), files.end());
-  std::optional<std::string> best_path;
-  std::string best_version;
+  // First the metadata of every file (cheap): which could update this site, and to what.
+  std::vector<std::pair<std::string, std::string>> candidates; // version, path
   for (const auto& f : files) {
     try {
       auto source = bundle::open_container(f);
       auto st = trust::TrustedState::load(s.trust_dir());
       trust::refresh(st, *source, {static_cast<std::int64_t>(std::time(nullptr))});
-      Wanted w{s.cfg().app_name, cli::target_arch(), current, std::nullopt, current.has_value()};
-      auto sel = select(st, *source, w);
-      if (!sel.best) {
+      auto sel = select(st, *source, {s.cfg().app_name, cli::target_arch(), current, std::nullopt, true});
+      if (!sel.best)
         skipped.push_back(f + ": " + (sel.skipped.empty() ? std::string("holds no release") : sel.skipped.front()));
-        continue;
-      }
-      if (current && release::compare_versions(sel.best->version, *current) <= 0) {
+      else if (current && release::compare_versions(sel.best->version, *current) <= 0)
         skipped.push_back(fmt::format("{}: {} is not newer than the installed {}", f, sel.best->version, *current));
-        continue;
-      }
-      if (!best_path || release::compare_versions(sel.best->version, best_version) > 0) {
-        if (best_path)
-          skipped.push_back(fmt::format("{}: {} is older than {}", *best_path, best_version, sel.best->version));
-        best_path = f;
-        best_version = sel.best->version;
-      } else {
-        skipped.push_back(fmt::format("{}: {} is not newer than {}", f, sel.best->version, best_version));
-      }
+      else
+        candidates.emplace_back(sel.best->version, f);
     } catch (const Error& e) {
       skipped.push_back(f + ": " + e.what());
     }
   }
-  return best_path;
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const auto& a, const auto& b) { return release::compare_versions(a.first, b.first) > 0; });
+  // Then every byte of the newest, before it is chosen: a damaged stick must not win over an intact older bundle.
+  const std::string root = util::read_file(s.trust_dir() + "/root.json", trust::max_root_bytes);
+  std::optional<std::string> best;
+  std::string best_version;
+  for (const auto& [version, f] : candidates) {
+    if (best) {
+      skipped.push_back(fmt::format("{}: {} is older than {} in {}", f, version, best_version, *best));
+      continue;
+    }
+    try {
+      auto source = bundle::open_container(f);
+      bundle::verify_container(*source, root, s.trust_dir() + "/root.json",
+                               static_cast<std::int64_t>(std::time(nullptr)));
+      best = f;
+      best_version = version;
+    } catch (const Error& e) {
+      skipped.push_back(f + ": " + e.what());
+    }
+  }
+  return best;
 }
 
 std::optional<Report> recover(const Site& s, state::StateDb& db) {
