@@ -27,6 +27,8 @@ cleanup() {
   set +e
   [ -z "${E2E_APP:-}" ] || e2e_cleanup
   [ -z "$started_env" ] || AIRLOCK_TESTENV=$started_env tests/env/testenv.sh stop >/dev/null 2>&1
+  # dockerd leaves mounts (netns, overlay) under its directories: unmount them before removing.
+  awk -v w="$work" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
