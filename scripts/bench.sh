@@ -528,7 +528,7 @@ bench_load() {
   local testsvc=$BUILD_DIR/tests/testsvc
   [ -x "$testsvc" ] || die "no $testsvc (build the x86_64 tree with tests)"
   fail() { die "$*"; }
-  export AIRLOCK AIRLOCK_BUNDLE TESTSVC=$testsvc E2E=$BENCH_DIR/load E2E_APP=benchload E2E_PORT=18290
+  export AIRLOCK AIRLOCK_BUNDLE=$BUNDLE_TOOL TESTSVC=$testsvc E2E=$BENCH_DIR/load E2E_APP=benchload E2E_PORT=18290
   export IMAGE_PAD_MIB=${BENCH_LOAD_MIB:-256}
   rm -rf "$E2E"
   # shellcheck source=../tests/fixtures/e2e/site.sh

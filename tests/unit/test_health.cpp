@@ -146,8 +146,7 @@ TEST_CASE("health: the gate needs a stable window, times out, and fails fast on 
   g.interval_s = 1;
   int calls = 0;
   // Fails twice, then passes: healthy after the 2 s window, i.e. about 4 s in.
-  auto o = health::run_gate(
-      g, [&] { return health::Result{++calls > 2, false, "n=" + std::to_string(calls)}; }, {});
+  auto o = health::run_gate(g, [&] { return health::Result{++calls > 2, false, "n=" + std::to_string(calls)}; }, {});
   CHECK(o.ok);
   CHECK(calls >= 5);
   CHECK(o.elapsed.count() >= 4000);
@@ -155,8 +154,7 @@ TEST_CASE("health: the gate needs a stable window, times out, and fails fast on 
   // Flapping (pass, fail, pass, ...) never becomes stable: fails at the timeout naming the last failure.
   g.timeout_s = 4;
   calls = 0;
-  o = health::run_gate(
-      g, [&] { return health::Result{++calls % 2 == 0, false, "flap"}; }, {});
+  o = health::run_gate(g, [&] { return health::Result{++calls % 2 == 0, false, "flap"}; }, {});
   CHECK_FALSE(o.ok);
   CHECK(o.elapsed.count() >= 4000);
 
@@ -164,7 +162,10 @@ TEST_CASE("health: the gate needs a stable window, times out, and fails fast on 
   g.timeout_s = 60;
   int changes = 0;
   o = health::run_gate(
-      g, [&] { return health::Result{false, true, "service web restarted 1 time(s)"}; },
+      g,
+      [&] {
+        return health::Result{false, true, "service web restarted 1 time(s)"};
+      },
       [&](const health::Check&, const health::Result&) { ++changes; });
   CHECK_FALSE(o.ok);
   CHECK(o.elapsed.count() < 1000);

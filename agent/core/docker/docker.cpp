@@ -139,21 +139,34 @@ std::vector<std::string> Docker::services(const Project& p) {
   return v;
 }
 
-bool Docker::image_present(const std::string& id) {
-  auto r = call({"docker", "image", "inspect", "--format", "{{.Id}}", id}, std::min(s_.timeout_s, 60), false);
-  return r.exit_code == 0 && !r.timed_out && r.out.find(id) != std::string::npos;
+std::optional<std::vector<std::string>> Docker::image_tags(const std::string& id) {
+  auto r = call({"docker", "image", "inspect", "--format", "{{.Id}}{{range .RepoTags}} {{.}}{{end}}", id},
+                std::min(s_.timeout_s, 60), false);
+  if (r.exit_code != 0 || r.timed_out) return std::nullopt;
+  std::istringstream in(r.out);
+  std::string got;
+  in >> got;
+  if (got != id) return std::nullopt;
+  std::vector<std::string> tags;
+  for (std::string t; in >> t;) tags.push_back(t);
+  return tags;
 }
+
+bool Docker::image_present(const std::string& id) { return image_tags(id).has_value(); }
 
 void Docker::load(const std::string& archive, const std::string& id, const std::vector<std::string>& tags) {
   auto r = call({"docker", "load", "-q", "-i", archive}, s_.timeout_s, false);
   if (r.timed_out || r.exit_code != 0)
     fail(ExitCode::failure, fmt::format("the docker engine refused image {} from {}: {}", id, archive,
                                         r.timed_out ? "timed out" : tail(r.output, 1500)));
-  if (!image_present(id))
+  auto have = image_tags(id);
+  if (!have)
     fail(ExitCode::failure, fmt::format("'docker load -i {}' succeeded but image {} is not in the engine ({}); the "
                                         "archive does not hold the image release.json names",
                                         archive, id, tail(r.output, 500)));
-  for (const auto& t : tags) call({"docker", "tag", id, t}, std::min(s_.timeout_s, 60), true);
+  for (const auto& t : tags) // docker load restores the archive's tags; add only what is missing
+    if (std::find(have->begin(), have->end(), t) == have->end())
+      call({"docker", "tag", id, t}, std::min(s_.timeout_s, 60), true);
 }
 
 bool Docker::remove_image(const std::string& id) {

@@ -73,6 +73,8 @@ public:
   std::vector<std::string> services(const Project& p);
 
   bool image_present(const std::string& id);
+  // The tags of image `id` ("repo:tag"), or nullopt when the engine does not have it.
+  std::optional<std::vector<std::string>> image_tags(const std::string& id);
   // `docker load -i archive` (gzip/xz/zstd/plain tar), then checks that image `id` is present: a load that
   // exits 0 without producing the image still fails. Then tags it with each of `tags`.
   void load(const std::string& archive, const std::string& id, const std::vector<std::string>& tags);
