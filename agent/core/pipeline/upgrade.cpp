@@ -750,7 +750,7 @@ Report import(const Site& s, state::StateDb& db, bundle::Container& source, cons
     run.step("load", fmt::format("{} image(s)", m.images.size()), [&] {
       int loaded = 0, present = 0;
       for (const auto& i : m.images) {
-        if (run.docker().image_present(i.id)) {
+        if (!i.archive || !fetched.count(*i.archive)) { // the fetch step found it in the engine already
           ++present;
           continue;
         }
