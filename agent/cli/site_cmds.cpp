@@ -139,7 +139,8 @@ int cmd_status(const util::Args& a) {
   auto version = site::current_version(s.app_dir());
   std::optional<state::AuditEntry> last;
   for (const auto& e : db.audit(200))
-    if (e.action == "upgrade" || e.action == "import" || e.action == "rollback" || e.action == "recover") {
+    if (e.action == "upgrade" || e.action == "import" || e.action == "apply" || e.action == "rollback" ||
+        e.action == "recover") {
       last = e;
       break;
     }
