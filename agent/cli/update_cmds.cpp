@@ -7,6 +7,7 @@
 #include "state/lock.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
+#include "util/json.hpp"
 
 #include <fmt/format.h>
 
@@ -18,9 +19,29 @@ namespace airlock::agent {
 namespace fs = std::filesystem;
 namespace {
 
-// Prints the outcome and returns the documented exit code.
-int report(const pipeline::Report& r) {
+int exit_code(pipeline::Outcome o) {
   using pipeline::Outcome;
+  if (o == Outcome::rolled_back) return static_cast<int>(ExitCode::rolled_back);
+  if (o == Outcome::needs_attention) return static_cast<int>(ExitCode::needs_attention);
+  return 0;
+}
+
+// Prints the outcome (one JSON object on stdout with --json) and returns the documented exit code.
+int report(const pipeline::Report& r, bool as_json = false) {
+  using pipeline::Outcome;
+  if (as_json) {
+    json::Value v;
+    v["outcome"] = pipeline::outcome_name(r.outcome);
+    v["upgrade_id"] = r.upgrade_id;
+    v["from"] = r.from;
+    v["to"] = r.to;
+    v["kind"] = r.kind;
+    v["backup_id"] = r.backup_id;
+    v["downtime_ms"] = r.downtime_ms;
+    v["reason"] = r.reason;
+    std::cout << json::compact(v) << "\n";
+    return exit_code(r.outcome);
+  }
   const std::string downtime =
       r.downtime_ms > 0 ? fmt::format(", downtime {:.1f} s", static_cast<double>(r.downtime_ms) / 1000.0) : "";
   switch (r.outcome) {
@@ -95,7 +116,7 @@ int cmd_import(const util::Args& a) {
   o.confirm = [&](const std::string& summary) {
     return confirm(a, "Upgrade " + summary + (o.stage_only ? " (stage only)?" : "?"));
   };
-  return report(pipeline::import(site, db, *source, o));
+  return report(pipeline::import(site, db, *source, o), a.has("json") && !o.plan);
 }
 
 int cmd_apply(const util::Args& a) {
@@ -107,7 +128,7 @@ int cmd_apply(const util::Args& a) {
     std::cerr << "nothing changed\n";
     return static_cast<int>(ExitCode::usage);
   }
-  return report(pipeline::apply(pipeline::Site(cfg), db));
+  return report(pipeline::apply(pipeline::Site(cfg), db), a.has("json"));
 }
 
 int cmd_rollback(const util::Args& a) {
@@ -120,7 +141,7 @@ int cmd_rollback(const util::Args& a) {
     std::cerr << "nothing changed\n";
     return static_cast<int>(ExitCode::usage);
   }
-  return report(pipeline::rollback(pipeline::Site(cfg), db, a.has("restore-data")));
+  return report(pipeline::rollback(pipeline::Site(cfg), db, a.has("restore-data")), a.has("json"));
 }
 
 int cmd_recover(const util::Args& a) {
@@ -133,7 +154,7 @@ int cmd_recover(const util::Args& a) {
     return 0;
   }
   // Recovered (finished or undone): the site is healthy again, which is what `recover` is asked for.
-  const int rc = report(*r);
+  const int rc = report(*r, a.has("json"));
   return r->outcome == pipeline::Outcome::needs_attention ? rc : 0;
 }
 

@@ -27,10 +27,21 @@ cp -a "$E2E_SITE/data" "$T/before"
 assert_eq "$(cat "$E2E_SITE/data/log")" "1.0.0 started" "data/log before"
 
 bundle=$(e2e_bundle 1.1.0)
-run "$AIRLOCK" import "$bundle" "${CF[@]}"
-assert_eq "$rc" 7 "import of the damaging 1.1.0 ($out)"
-assert_contains "$out" "ROLLED BACK to 1.0.0"
-assert_contains "$out" "status 500 (expected 200)"
+# --json: the result is one JSON object on stdout, every line on stderr is a JSON event.
+set +e
+"$AIRLOCK" import "$bundle" --json "${CF[@]}" >"$T/result.json" 2>"$T/events.jsonl"
+rc=$?
+set -e
+assert_eq "$rc" 7 "import of the damaging 1.1.0 ($(cat "$T/result.json" "$T/events.jsonl"))"
+assert_eq "$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["outcome"], r["from"], r["to"])' "$T/result.json")" \
+  "rolled-back 1.0.0 1.1.0" "the --json result"
+python3 - "$T/events.jsonl" <<'PY' || fail "stderr is not JSON lines: $(head -5 "$T/events.jsonl")"
+import json, sys
+events = [json.loads(line) for line in open(sys.argv[1])]
+steps = [e.get("step") for e in events if e.get("event") == "step-done"]
+assert "rb-health" in steps, steps
+assert any("status 500 (expected 200)" in e.get("message", "") for e in events), "no failing health check logged"
+PY
 assert_eq "$(e2e_body)" "ok 1.0.0" "1.0.0 answers after the rollback"
 assert_eq "$(readlink "$E2E_SITE/current")" "releases/1.0.0" "current after the rollback"
 
