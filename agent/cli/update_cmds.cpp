@@ -67,12 +67,12 @@ int report(const pipeline::Report& r, bool as_json = false) {
     std::cout << fmt::format("rolled back {} -> {}; the site runs {} again{}{}\n", r.to, r.from,
                              r.from.empty() ? "nothing" : r.from, downtime,
                              r.backup_id.empty() ? "" : ", data/ as in backup " + r.backup_id);
-    return static_cast<int>(ExitCode::rolled_back);
+    break;
   case Outcome::needs_attention:
     std::cerr << "SITE NEEDS ATTENTION: " << r.reason << "\n";
-    return static_cast<int>(ExitCode::needs_attention);
+    break;
   }
-  return 1;
+  return exit_code(r.outcome);
 }
 
 bool confirm(const util::Args& a, const std::string& question) {
@@ -163,10 +163,9 @@ int cmd_recover(const util::Args& a) {
 void recover_first(const config::Config& cfg, state::StateDb& db) {
   auto r = pipeline::recover(pipeline::Site(cfg), db);
   if (!r) return;
-  const int rc = report(*r);
+  report(*r);
   if (r->outcome == pipeline::Outcome::needs_attention)
     fail(ExitCode::needs_attention, "an interrupted upgrade could not be undone; nothing else was done");
-  (void)rc;
 }
 
 void add_update_commands(cli::CommandTable& t) {

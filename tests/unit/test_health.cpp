@@ -34,6 +34,19 @@ int refused(const std::string& text) {
   return 0;
 }
 
+// A TCP socket bound to an ephemeral loopback port (not listening yet); sets `port`.
+int bind_loopback(int& port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
 // A loopback HTTP server answering every request with `reply`, on an ephemeral port, until destroyed.
 struct HttpServer {
   int fd = -1;
@@ -41,14 +54,7 @@ struct HttpServer {
   std::atomic<bool> stop{false};
   std::thread t;
   explicit HttpServer(std::string reply) {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
+    fd = bind_loopback(port);
     REQUIRE(::listen(fd, 8) == 0);
     t = std::thread([this, reply] {
       while (!stop) {
@@ -125,14 +131,7 @@ TEST_CASE("health: http checks the status and the body substring; tcp connects")
   t.port = ok.port;
   CHECK(health::check_tcp(t, 2000).ok);
   // A port nobody listens on: bound (so no one else takes it) but never listening.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  t.port = ntohs(a.sin_port);
+  int fd = bind_loopback(t.port);
   auto rt = health::check_tcp(t, 1000);
   CHECK_FALSE(rt.ok);
   ::close(fd);

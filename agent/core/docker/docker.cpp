@@ -89,7 +89,6 @@ const std::vector<std::string>& Docker::compose_command() {
     }
     if (r.exit_code == 0 && !r.timed_out) {
       compose_cmd_ = cmd;
-      compose_version_ = lines(r.out).empty() ? "" : lines(r.out)[0];
       return compose_cmd_;
     }
     tried += fmt::format("\n  {}: {}", util::describe_argv(cmd), tail(r.output, 300));
@@ -97,11 +96,6 @@ const std::vector<std::string>& Docker::compose_command() {
   fail(ExitCode::failure, fmt::format("no usable docker compose ([docker] compose = {}); tried:{}\ninstall the "
                                       "compose plugin (v2) or docker-compose (v1)",
                                       s_.compose, tried));
-}
-
-const std::string& Docker::compose_version() {
-  compose_command();
-  return compose_version_;
 }
 
 std::vector<std::string> Docker::env_for(const Project& p) const {

@@ -58,10 +58,9 @@ public:
 
   // `docker version`: throws Error(failure, "docker engine not reachable at ...: <output>; start dockerd ...").
   void ping();
-  // Detects (once) and returns the compose command, e.g. {"docker","compose"} or {"docker-compose"}, and its
-  // version text. Throws Error(failure) naming what was tried when neither (or the configured one) works.
+  // Detects (once) and returns the compose command, e.g. {"docker","compose"} or {"docker-compose"}. Throws
+  // Error(failure) naming what was tried when neither (or the configured one) works.
   const std::vector<std::string>& compose_command();
-  const std::string& compose_version();
 
   // The full compose argv for `project` + `args` (exposed for tests and for --plan).
   std::vector<std::string> compose_argv(const Project& p, const std::vector<std::string>& args);
@@ -97,7 +96,6 @@ private:
   Settings s_;
   Observer on_call_;
   std::vector<std::string> compose_cmd_;
-  std::string compose_version_;
 };
 
 } // namespace airlock::docker

@@ -1,6 +1,7 @@
 #include "pipeline/upgrade.hpp"
 
 #include "backup/backup.hpp"
+#include "backup/space.hpp"
 #include "bundle/verify.hpp"
 #include "cli/build_info.hpp"
 #include "docker/docker.hpp"
@@ -25,7 +26,6 @@
 #include <map>
 #include <set>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 namespace airlock::pipeline {
@@ -487,29 +487,30 @@ Report finish(const Site& s, state::StateDb& db, Run& run) {
   return rep;
 }
 
+// Sums what each filesystem must hold (state_dir and releases/ may share one) and compares with its free space.
 void check_space(const Site& s, std::uint64_t state_bytes, std::uint64_t release_bytes) {
   struct Need {
-    std::string dir;
-    std::uint64_t bytes;
+    std::string dirs; // "<dir>" or "<dir> and <dir>" for messages
+    std::string probe;
+    std::uint64_t bytes = 0;
   };
-  std::map<dev_t, std::pair<std::string, std::uint64_t>> per_fs;
-  for (const Need& n : {Need{s.cfg().state_dir, state_bytes}, Need{s.releases_dir(), release_bytes}}) {
+  std::map<dev_t, Need> per_fs;
+  for (const auto& [dir, bytes] :
+       {std::pair{s.cfg().state_dir, state_bytes}, std::pair{s.releases_dir(), release_bytes}}) {
     struct stat st {};
-    if (::stat(n.dir.c_str(), &st) != 0) continue;
-    auto& e = per_fs[st.st_dev];
-    e.first = e.first.empty() ? n.dir : e.first + " and " + n.dir;
-    e.second += n.bytes;
+    if (::stat(dir.c_str(), &st) != 0) continue;
+    Need& n = per_fs[st.st_dev];
+    n.dirs = n.dirs.empty() ? dir : n.dirs + " and " + dir;
+    if (n.probe.empty()) n.probe = dir;
+    n.bytes += bytes;
   }
-  for (const auto& [dev, need] : per_fs) {
-    struct statvfs v {};
-    const std::string dir = need.first.substr(0, need.first.find(" and "));
-    if (::statvfs(dir.c_str(), &v) != 0) continue;
-    const std::uint64_t free = static_cast<std::uint64_t>(v.f_bavail) * v.f_frsize;
-    if (free < need.second)
+  for (const auto& [dev, n] : per_fs) {
+    const std::uint64_t free = backup::space::free_bytes(n.probe);
+    if (free < n.bytes)
       fail(ExitCode::failure,
            fmt::format("not enough disk space: the upgrade needs about {} in {}, {} free; free some space (e.g. "
                        "'airlock backup prune --keep N') and run again. Nothing was changed.",
-                       log::human_bytes(need.second), need.first, log::human_bytes(free)));
+                       log::human_bytes(n.bytes), n.dirs, log::human_bytes(free)));
   }
 }
 
@@ -694,10 +695,8 @@ Report import(const Site& s, state::StateDb& db, bundle::Container& source, cons
   Run run(s, db, state::new_id(), plan);
   std::vector<const release::Image*> to_load;
   for (const auto& i : m.images)
-    if (i.archive) {
-      read_bytes += signed_target(st, *i.archive, c.release_json->name).length;
-      image_bytes += signed_target(st, *i.archive, c.release_json->name).length;
-    }
+    if (i.archive) image_bytes += signed_target(st, *i.archive, c.release_json->name).length;
+  read_bytes += image_bytes;
   const std::uint64_t backup_bytes = tree_bytes(s.app_dir() + "/data") + tree_bytes(s.app_dir() + "/site");
   const std::uint64_t state_need = read_bytes + image_bytes * 2 + backup_bytes;
   if (o.plan) {
