@@ -25,6 +25,11 @@ commands:
   init --app NAME --trusted-root ROOT.json [--install-root DIR] [--adopt DIR]
                 create the site layout and state database
   stage PATH [--version V]      verify a bundle and stage its release (full or patch), without running it
+  import BUNDLE | --scan DIR    upgrade the site from a signed bundle (USB): stage, load, switch, health gate
+  check [--json]                ask the online repository: up to date (exit 0) or update available (exit 10)
+  upgrade [--cron] [--download-only]
+                upgrade the site from the online repository (same pipeline as import)
+  apply | rollback | recover    finish a staged/downloaded upgrade; go back; finish an interrupted one
   status [--json]               app, installed version, last upgrade
   history [--json]              the audit log
   backup create|list|verify|restore|prune

@@ -3,6 +3,7 @@
 
 #include "bundle/container.hpp"
 #include "log/log.hpp"
+#include "net/repository.hpp"
 #include "pipeline/upgrade.hpp"
 #include "state/lock.hpp"
 #include "util/error.hpp"
@@ -11,8 +12,11 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <random>
+#include <thread>
 #include <unistd.h>
 
 namespace airlock::agent {
@@ -62,6 +66,10 @@ int report(const pipeline::Report& r, bool as_json = false) {
   case Outcome::abandoned:
     std::cout << "recovered upgrade " << r.upgrade_id << ": " << r.reason << "\n";
     return 0;
+  case Outcome::downloaded:
+    std::cout << fmt::format("downloaded {} -> {} ({}): {}; 'airlock apply' installs it without the network\n",
+                             r.from.empty() ? "(nothing)" : r.from, r.to, r.kind, r.reason);
+    return 0;
   case Outcome::rolled_back:
     std::cerr << fmt::format("ROLLED BACK to {}: {}\n", r.from.empty() ? "nothing installed" : r.from, r.reason);
     std::cout << fmt::format("rolled back {} -> {}; the site runs {} again{}{}\n", r.to, r.from,
@@ -81,6 +89,17 @@ bool confirm(const util::Args& a, const std::string& question) {
   std::string answer;
   std::getline(std::cin, answer);
   return answer == "y" || answer == "yes";
+}
+
+pipeline::Options update_options(const util::Args& a) {
+  pipeline::Options o;
+  o.plan = a.has("plan");
+  o.stage_only = a.has("stage-only");
+  o.allow_downgrade = a.has("allow-downgrade");
+  o.force_full = a.has("force-full");
+  o.download_only = a.has("download-only");
+  o.version = a.value("version");
+  return o;
 }
 
 int cmd_import(const util::Args& a) {
@@ -105,12 +124,8 @@ int cmd_import(const util::Args& a) {
     path = *best;
   }
   auto source = bundle::open_container(path);
-  pipeline::Options o;
-  o.plan = a.has("plan");
-  o.stage_only = a.has("stage-only");
-  o.allow_downgrade = a.has("allow-downgrade");
-  o.force_full = a.has("force-full");
-  o.version = a.value("version");
+  auto o = update_options(a);
+  o.download_only = false;
   if (fs::is_regular_file(path)) o.bundle_sha256 = util::sha256_file_hex(path);
   o.source_label = source->describe();
   o.confirm = [&](const std::string& summary) {
@@ -119,12 +134,95 @@ int cmd_import(const util::Args& a) {
   return report(pipeline::import(site, db, *source, o), a.has("json") && !o.plan);
 }
 
+int cmd_check(const util::Args& a) {
+  const auto cfg = open_site(a);
+  state::RunLock lock(cfg.state_dir);
+  state::StateDb db(cfg.state_dir);
+  net::HttpRepository repo(net::settings_from_config(cfg), &db);
+  const auto r = pipeline::check(pipeline::Site(cfg), db, repo, update_options(a));
+  const int rc = r.decision == "none" ? 0 : static_cast<int>(ExitCode::update_available);
+  if (a.has("json")) {
+    json::Value v;
+    v["decision"] = r.decision;
+    v["app"] = cfg.app_name;
+    v["from"] = r.from;
+    v["to"] = r.to;
+    v["download_bytes"] = static_cast<std::int64_t>(r.download_bytes);
+    v["total_bytes"] = static_cast<std::int64_t>(r.total_bytes);
+    v["reason"] = r.reason;
+    v["repository"] = repo.describe();
+    std::cout << json::compact(v) << "\n";
+    return rc;
+  }
+  if (r.decision == "none") {
+    std::cout << fmt::format("up to date: {} {} ({})\n", cfg.app_name, r.from.empty() ? "(nothing installed)" : r.from,
+                             r.reason);
+    return rc;
+  }
+  std::cout << fmt::format(
+      "update available: {} {} -> {} ({}), {} to download{}\n", cfg.app_name,
+      r.from.empty() ? "(nothing installed)" : r.from, r.to, r.decision, log::human_bytes(r.download_bytes),
+      r.download_bytes == r.total_bytes
+          ? std::string()
+          : fmt::format(" ({} of {} downloaded already)", log::human_bytes(r.total_bytes - r.download_bytes),
+                        log::human_bytes(r.total_bytes)));
+  return rc;
+}
+
+// --cron: a random pause first (many sites must not hit the repository at the same minute), then quiet unless
+// something happens; a busy lock (an operator's run, or the previous cron run) is not an error.
+void cron_delay(const util::Args& a) {
+  const auto max = a.value("max-delay");
+  long seconds = 600;
+  if (max) {
+    try {
+      seconds = std::stol(*max);
+    } catch (const std::exception&) {
+      seconds = -1;
+    }
+    if (seconds < 0) fail(ExitCode::usage, "--max-delay takes a number of seconds (0 or more)");
+  }
+  if (seconds == 0) return;
+  std::mt19937 rng{std::random_device{}()};
+  const long pause = std::uniform_int_distribution<long>(0, seconds)(rng);
+  log::event(log::Level::info, "cron", "delay", fmt::format("waiting {} s before contacting the repository", pause),
+             {{"seconds", json::Value(static_cast<std::int64_t>(pause))}});
+  std::this_thread::sleep_for(std::chrono::seconds(pause));
+}
+
+int cmd_upgrade(const util::Args& a) {
+  const auto cfg = open_site(a);
+  const bool cron = a.has("cron");
+  if (cron) cron_delay(a);
+  std::optional<state::RunLock> lock;
+  try {
+    lock.emplace(cfg.state_dir);
+  } catch (const Error& e) {
+    if (!cron || e.code() != ExitCode::busy) throw;
+    log::event(log::Level::info, "cron", "busy", std::string("skipped: ") + e.what());
+    return 0;
+  }
+  state::StateDb db(cfg.state_dir);
+  recover_first(cfg, db);
+  pipeline::Site site(cfg);
+  net::HttpRepository repo(net::settings_from_config(cfg), &db);
+  auto o = update_options(a);
+  o.action = "upgrade";
+  o.source_label = repo.describe();
+  o.confirm = [&](const std::string& summary) {
+    return cron || confirm(a, "Upgrade " + summary + (o.stage_only ? " (stage only)?" : "?"));
+  };
+  const auto r = pipeline::import(site, db, repo, o);
+  if (cron && r.outcome == pipeline::Outcome::none) return 0; // nothing happened: nothing printed
+  return report(r, a.has("json") && !o.plan);
+}
+
 int cmd_apply(const util::Args& a) {
   const auto cfg = open_site(a);
   state::RunLock lock(cfg.state_dir);
   state::StateDb db(cfg.state_dir);
   recover_first(cfg, db);
-  if (!confirm(a, "Apply the staged upgrade of " + cfg.app_name + " now (services restart)?")) {
+  if (!confirm(a, "Apply the staged or downloaded upgrade of " + cfg.app_name + " now (services restart)?")) {
     std::cerr << "nothing changed\n";
     return static_cast<int>(ExitCode::usage);
   }
@@ -178,7 +276,24 @@ void add_update_commands(cli::CommandTable& t) {
                  {"config", "version"},
                  {"scan", "plan", "stage-only", "allow-downgrade", "force-full", "yes", "json"},
                  cmd_import};
-  t["apply"] = {"apply [--yes] [--json] [--config FILE]\n  Finishes the upgrade that 'import --stage-only' staged.",
+  t["check"] = {"check [--json] [--force-full] [--version V] [--config FILE]\n"
+                "  Refreshes the signed metadata from the repository ([repository] urls) and prints what 'upgrade'\n"
+                "  would do: none, patch or full, the version, and the bytes to download. Exit 0: up to date;\n"
+                "  10: an update is available; any other code: an error (docs/cli.md).",
+                {"config", "version"},
+                {"json", "force-full"},
+                cmd_check};
+  t["upgrade"] = {"upgrade [--yes] [--force-full] [--download-only] [--allow-downgrade] [--stage-only] [--plan]\n"
+                  "        [--version V] [--cron [--max-delay S]] [--json] [--config FILE]\n"
+                  "  Online upgrade: check the repository, download the release (resumable, verified), then the\n"
+                  "  same pipeline as 'import'. --download-only stops after the download ('apply' or a later\n"
+                  "  'upgrade' uses the files without downloading again). --cron: wait a random 0..S seconds\n"
+                  "  (default 600), print nothing unless something happens, exit 0 when another run holds the lock.",
+                  {"config", "version", "max-delay"},
+                  {"yes", "force-full", "download-only", "allow-downgrade", "stage-only", "plan", "cron", "json"},
+                  cmd_upgrade};
+  t["apply"] = {"apply [--yes] [--json] [--config FILE]\n  Finishes the upgrade that 'import --stage-only' staged, or\n"
+                "  installs what 'upgrade --download-only' downloaded (no network needed).",
                 {"config"},
                 {"yes", "json"},
                 cmd_apply};

@@ -9,6 +9,7 @@
 #include "util/io.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,12 @@ public:
   // are unchecked (no zip CRC either): the caller must pass them through trust::verify_target before use.
   virtual std::unique_ptr<util::Source> open(const std::string& path) = 0;
   virtual bool is_bundle() const = 0;
+  // Whether the container can serve the signed target `t` (without reading it). A web repository says yes to
+  // every signed target: it cannot list its files, and a missing one is a 404 when it is fetched.
+  virtual bool holds(const trust::TargetFile& t) { return open(target_path(t)) != nullptr; }
+  // A container that fetches targets itself (resumable, hashed while streaming, verified against `t`) puts the
+  // file at "<dir>/<sha256>" and returns that path; nullopt (the default) means "read open() instead".
+  virtual std::optional<std::string> fetch_target(const trust::TargetFile&, const std::string&) { return std::nullopt; }
 };
 
 // Opens `path`: a directory is a repository, a regular file is a bundle. Throws Error(not_found) when it

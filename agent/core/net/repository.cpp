@@ -5,9 +5,33 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstring>
+
 namespace airlock::net {
 
-HttpRepository::HttpRepository(Settings s) : client_(std::move(s)) {
+namespace {
+
+class StringSource : public util::Source {
+public:
+  explicit StringSource(std::string data) : data_(std::move(data)) {}
+  std::size_t read(void* buf, std::size_t size) override {
+    const std::size_t n = std::min(size, data_.size() - pos_);
+    std::memcpy(buf, data_.data() + pos_, n);
+    pos_ += n;
+    return n;
+  }
+
+private:
+  std::string data_;
+  std::size_t pos_ = 0;
+};
+
+constexpr std::size_t max_small_target = 16u << 20;
+
+} // namespace
+
+HttpRepository::HttpRepository(Settings s, state::StateDb* db) : client_(std::move(s)), db_(db) {
   if (client_.settings().mirrors.empty())
     fail(ExitCode::usage, "no repository URL is configured: set [repository] urls in the configuration");
 }
@@ -27,7 +51,18 @@ std::string HttpRepository::describe() const {
   return m.size() > 1 ? s + ")" : s;
 }
 
-std::unique_ptr<util::Source> HttpRepository::open(const std::string&) { return nullptr; }
+std::unique_ptr<util::Source> HttpRepository::open(const std::string& path) {
+  if (path.rfind("targets/", 0) != 0 || path.find("..") != std::string::npos) return nullptr;
+  stats_ = {};
+  auto body = client_.get_small(path, max_small_target, &stats_);
+  if (!body) return nullptr;
+  return std::make_unique<StringSource>(std::move(*body));
+}
+
+std::optional<std::string> HttpRepository::fetch_target(const trust::TargetFile& t, const std::string& dir) {
+  if (!db_) fail(ExitCode::failure, "internal: HttpRepository::fetch_target without a state database");
+  return download_target(t, dir, *db_);
+}
 
 std::string HttpRepository::download_target(const trust::TargetFile& t, const std::string& dir, state::StateDb& db) {
   Target target{t.name, {}, t.length, t.sha256};

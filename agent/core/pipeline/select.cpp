@@ -35,7 +35,7 @@ Selection select(const trust::TrustedState& st, bundle::Container& source, const
     const bool patch = custom_str(t, "kind") == "patch";
     const std::string what =
         fmt::format("{} {}{} for {}", app, v, patch ? " (patch from " + custom_str(t, "base_version") + ")" : "", arch);
-    if (!source.open(bundle::target_path(t))) continue; // signed, but not in this bundle
+    if (!source.holds(t)) continue; // signed, but not in this bundle
     if (app != w.app) {
       sel.skipped.push_back(what + ": another app (this site runs " + w.app + ")");
       continue;
@@ -80,6 +80,7 @@ std::string read_verified(bundle::Container& source, const trust::TargetFile& t,
 }
 
 std::string fetch_verified(bundle::Container& source, const trust::TargetFile& t, const std::string& dir) {
+  if (auto fetched = source.fetch_target(t, dir)) return *fetched;
   const std::string path = dir + "/" + t.sha256;
   std::error_code ec;
   if (fs::is_regular_file(path, ec) && fs::file_size(path, ec) == t.length) {

@@ -47,6 +47,7 @@ std::string read_verified(bundle::Container& source, const trust::TargetFile& t,
 
 // Verifies the target into `<dir>/<sha256>` (temp file, fsync, rename: nothing unverified appears there) with a
 // progress bar. A file already there with that name is re-hashed and reused when it matches. Returns the path.
+// A source that fetches targets itself (Container::fetch_target: the online repository) does all of this.
 std::string fetch_verified(bundle::Container& source, const trust::TargetFile& t, const std::string& dir);
 
 // release.json of `c`, verified and checked against its signed target (same app, arch, version); its payload

@@ -593,6 +593,126 @@ void print_plan(const Site& s, Run& run, const release::Manifest& m, const trust
   o << "nothing was changed (--plan)\n";
 }
 
+// The start of import and check: refresh the trusted metadata from `source` (saved unless --plan), choose the
+// release and read its release.json. c empty: nothing to do (rep.reason says why).
+struct Choice {
+  std::optional<std::string> current;
+  std::optional<Candidate> c;
+  Report rep;
+  release::Manifest m;
+  std::vector<std::string> skipped;
+};
+
+Choice choose(const Site& s, trust::TrustedState& st, bundle::Container& source, const Options& o,
+              bool older_is_error) {
+  Choice ch;
+  ch.current = site::current_version(s.app_dir());
+  const auto& current = ch.current;
+  trust::refresh(st, source, {static_cast<std::int64_t>(std::time(nullptr))});
+  if (!o.plan) st.save(s.trust_dir()); // versions only move forward from here on (rollback protection)
+
+  Wanted w{s.cfg().app_name, cli::target_arch(), current, o.version,
+           !o.force_full && current && installed_tree_intact(s, *current)};
+  auto sel = select(st, source, w);
+  ch.skipped = sel.skipped;
+  if (!sel.best) {
+    std::string why;
+    for (const auto& k : sel.skipped) why += "\n  " + k;
+    fail(ExitCode::not_applicable,
+         fmt::format("{} holds no release of {} for {} that this site can install{}{}", source.describe(),
+                     s.cfg().app_name, w.arch, why.empty() ? " (it holds no releases at all)" : ":", why));
+  }
+  const Candidate& c = *sel.best;
+  Report& rep = ch.rep;
+  rep.from = current.value_or("");
+  rep.to = c.version;
+  rep.kind = c.patch ? "patch" : "full";
+  if (current) {
+    const int cmp = release::compare_versions(c.version, *current);
+    if (cmp == 0 && fs::is_directory(s.releases_dir() + "/" + c.version)) {
+      rep.outcome = Outcome::none;
+      rep.reason = "already at " + c.version;
+      return ch;
+    }
+    if (cmp < 0 && !o.allow_downgrade) {
+      rep.reason = fmt::format("{} {} in {} is older than the installed {}; refused (add --allow-downgrade to install "
+                               "it)",
+                               s.cfg().app_name, c.version, source.describe(), *current);
+      if (older_is_error) fail(ExitCode::not_applicable, rep.reason);
+      return ch;
+    }
+  }
+  ch.m = read_manifest(st, source, c);
+  if (release::compare_versions(cli::airlock_version(), ch.m.min_agent_version) < 0)
+    fail(ExitCode::not_applicable, fmt::format("{} {} needs airlock {} or newer; this is {}: update the agent first",
+                                               ch.m.app, ch.m.version, ch.m.min_agent_version, cli::airlock_version()));
+  ch.c = c;
+  return ch;
+}
+
+bool is_sha256_hex(const std::string& s) {
+  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// Removes from downloads/ what no signed target names any more (complete files and .partial files, with their
+// resume rows): left by a run that was given up, or by --download-only of a release that was superseded.
+void prune_downloads(const Site& s, state::StateDb& db, const trust::TrustedState& st) {
+  if (!fs::is_directory(s.downloads_dir()) || !st.targets) return;
+  std::set<std::string> wanted;
+  for (const auto& [_, t] : st.targets->meta.targets) wanted.insert(t.sha256);
+  for (const auto& e : fs::directory_iterator(s.downloads_dir())) {
+    std::string name = e.path().filename().string();
+    const bool partial = name.size() > 8 && name.compare(name.size() - 8, 8, ".partial") == 0;
+    if (partial) name.resize(name.size() - 8);
+    if (!is_sha256_hex(name) || wanted.count(name)) continue;
+    std::error_code ec;
+    fs::remove(e.path(), ec);
+    db.download_delete(name);
+    log::event(log::Level::info, "net", "pruned",
+               fmt::format("removed {} from {}: no signed target names it any more", e.path().filename().string(),
+                           s.downloads_dir()));
+  }
+}
+
+// Serves what `upgrade --download-only` left: the trusted timestamp (so the refresh re-checks expiry, and keeps
+// the versions it already trusts) and the verified targets in downloads/<sha256>. `apply` imports from it.
+class DownloadsCache : public bundle::Container {
+public:
+  explicit DownloadsCache(const Site& s) : trust_(s.trust_dir()), dir_(s.downloads_dir()) {}
+  std::optional<std::string> fetch(const std::string& name, std::size_t max_bytes) override {
+    if (name != "timestamp.json" || !fs::is_regular_file(trust_ + "/" + name)) return std::nullopt;
+    return util::read_file(trust_ + "/" + name, max_bytes);
+  }
+  std::string describe() const override { return "the downloads in " + dir_; }
+  std::vector<std::string> target_files() override { return {}; }
+  std::unique_ptr<util::Source> open(const std::string& path) override {
+    const std::string sha = path.substr(path.rfind('/') + 1, 64);
+    if (!is_sha256_hex(sha) || !fs::is_regular_file(dir_ + "/" + sha)) return nullptr;
+    return std::make_unique<util::FileSource>(dir_ + "/" + sha);
+  }
+  bool is_bundle() const override { return false; }
+
+private:
+  std::string trust_, dir_;
+};
+
+bool image_in_engine(Run& run, const release::Image& i) {
+  try {
+    return run.docker().image_present(i.id);
+  } catch (const Error&) {
+    return false; // no engine reachable now: count the archive as needed
+  }
+}
+
+// The targets an upgrade to `m` reads: the payload, and the image archives whose image the engine lacks.
+std::vector<const trust::TargetFile*> targets_to_fetch(Run& run, const trust::TrustedState& st,
+                                                       const release::Manifest& m) {
+  std::vector<const trust::TargetFile*> out{&signed_target(st, m.payload, m.version)};
+  for (const auto& i : m.images)
+    if (i.archive && !image_in_engine(run, i)) out.push_back(&signed_target(st, *i.archive, m.version));
+  return out;
+}
+
 } // namespace
 
 const char* outcome_name(Outcome o) {
@@ -611,6 +731,8 @@ const char* outcome_name(Outcome o) {
     return "needs-attention";
   case Outcome::abandoned:
     return "abandoned";
+  case Outcome::downloaded:
+    return "downloaded";
   }
   return "?";
 }
@@ -651,42 +773,14 @@ void clean_interrupted(const Site& s, state::StateDb& db) {
 }
 
 Report import(const Site& s, state::StateDb& db, bundle::Container& source, const Options& o) {
-  const auto current = site::current_version(s.app_dir());
   auto st = trust::TrustedState::load(s.trust_dir());
-  trust::refresh(st, source, {static_cast<std::int64_t>(std::time(nullptr))});
-  if (!o.plan) st.save(s.trust_dir()); // versions only move forward from here on (rollback protection)
-
-  Wanted w{s.cfg().app_name, cli::target_arch(), current, o.version,
-           !o.force_full && current && installed_tree_intact(s, *current)};
-  auto sel = select(st, source, w);
-  if (!sel.best) {
-    std::string why;
-    for (const auto& k : sel.skipped) why += "\n  " + k;
-    fail(ExitCode::not_applicable,
-         fmt::format("{} holds no release of {} for {} that this site can install{}{}", source.describe(),
-                     s.cfg().app_name, w.arch, why.empty() ? " (it holds no releases at all)" : ":", why));
-  }
-  const Candidate& c = *sel.best;
-  Report rep;
-  rep.from = current.value_or("");
-  rep.to = c.version;
-  rep.kind = c.patch ? "patch" : "full";
-  if (current) {
-    const int cmp = release::compare_versions(c.version, *current);
-    if (cmp == 0 && fs::is_directory(s.releases_dir() + "/" + c.version)) {
-      rep.outcome = Outcome::none;
-      rep.reason = "already at " + c.version;
-      return rep;
-    }
-    if (cmp < 0 && !o.allow_downgrade)
-      fail(ExitCode::not_applicable,
-           fmt::format("{} {} in {} is older than the installed {}; refused (add --allow-downgrade to install it)",
-                       s.cfg().app_name, c.version, source.describe(), *current));
-  }
-  auto m = read_manifest(st, source, c);
-  if (release::compare_versions(cli::airlock_version(), m.min_agent_version) < 0)
-    fail(ExitCode::not_applicable, fmt::format("{} {} needs airlock {} or newer; this is {}: update the agent first",
-                                               m.app, m.version, m.min_agent_version, cli::airlock_version()));
+  auto ch = choose(s, st, source, o, true);
+  if (!ch.c) return ch.rep;
+  const Candidate& c = *ch.c;
+  const auto& current = ch.current;
+  Report rep = ch.rep;
+  auto& m = ch.m;
+  if (!o.plan) prune_downloads(s, db, st);
 
   // Sizes for --plan and the disk preflight.
   std::uint64_t read_bytes = signed_target(st, m.payload, c.release_json->name).length, image_bytes = 0, tree = 0;
@@ -702,6 +796,24 @@ Report import(const Site& s, state::StateDb& db, bundle::Container& source, cons
   if (o.plan) {
     print_plan(s, run, m, st, current, read_bytes, state_need + tree);
     rep.outcome = Outcome::planned;
+    return rep;
+  }
+  if (o.download_only) {
+    // The targets into downloads/ and nothing else: no journal (the site is not touched), one audit row.
+    check_space(s, read_bytes, 0);
+    std::uint64_t bytes = 0;
+    int files = 0;
+    for (const auto* t : targets_to_fetch(run, st, m)) {
+      fetch_verified(source, *t, s.downloads_dir());
+      bytes += t->length;
+      ++files;
+    }
+    // release.json too, so that `apply` can import from the downloads without the network.
+    const std::string rj = s.downloads_dir() + "/" + c.release_json->sha256;
+    if (!fs::exists(rj)) util::write_file_atomic(rj, read_verified(source, *c.release_json));
+    rep.outcome = Outcome::downloaded;
+    rep.reason = fmt::format("{} file(s), {}, in {}", files, log::human_bytes(bytes), s.downloads_dir());
+    audit(db, plan, "download", "downloaded", "", 0, rep.reason);
     return rep;
   }
 
@@ -728,10 +840,8 @@ Report import(const Site& s, state::StateDb& db, bundle::Container& source, cons
   std::map<std::string, std::string> fetched; // target name -> file in downloads/
   try {
     run.step("fetch", "verify the release targets into " + s.downloads_dir(), [&] {
-      fetched[m.payload] = fetch_verified(source, signed_target(st, m.payload, m.version), s.downloads_dir());
-      for (const auto& i : m.images)
-        if (i.archive && !run.docker().image_present(i.id))
-          fetched[*i.archive] = fetch_verified(source, signed_target(st, *i.archive, m.version), s.downloads_dir());
+      for (const auto* t : targets_to_fetch(run, st, m))
+        fetched[t->name] = fetch_verified(source, *t, s.downloads_dir());
       return fmt::format("{} target(s) verified", fetched.size());
     });
     run.step("stage", "releases/" + m.version, [&] {
@@ -762,6 +872,8 @@ Report import(const Site& s, state::StateDb& db, bundle::Container& source, cons
         ++loaded;
       }
       for (const auto& [_, path] : fetched) fs::remove(path);
+      std::error_code ec;
+      fs::remove(s.downloads_dir() + "/" + c.release_json->sha256, ec); // kept by --download-only
       return fmt::format("{} loaded, {} already present", loaded, present);
     });
   } catch (const std::exception& e) {
@@ -787,10 +899,49 @@ Report import(const Site& s, state::StateDb& db, bundle::Container& source, cons
   return finish(s, db, run);
 }
 
-Report apply(const Site& s, state::StateDb& db) {
+CheckReport check(const Site& s, state::StateDb& db, bundle::Container& source, const Options& o) {
+  auto st = trust::TrustedState::load(s.trust_dir());
+  auto ch = choose(s, st, source, o, false);
+  CheckReport r;
+  r.from = ch.rep.from;
+  r.skipped = ch.skipped;
+  r.reason = ch.rep.reason;
+  if (!ch.c) {
+    r.to = ch.rep.from;
+    return r;
+  }
+  r.decision = ch.c->patch ? "patch" : "full";
+  r.to = ch.c->version;
+  Run run(s, db, "check", Plan{});
+  for (const auto* t : targets_to_fetch(run, st, ch.m)) {
+    r.total_bytes += t->length;
+    std::error_code ec;
+    const std::string path = s.downloads_dir() + "/" + t->sha256;
+    if (fs::is_regular_file(path, ec) && fs::file_size(path, ec) == t->length) continue; // downloaded already
+    const auto partial = fs::file_size(path + ".partial", ec);
+    r.download_bytes += t->length - (!ec && partial < t->length ? partial : 0);
+  }
+  return r;
+}
+
+Report apply(const Site& s, state::StateDb& db, const Options& o) {
   auto last = db.latest_upgrade();
-  if (!last || last->step != "staged" || last->status != "done")
-    fail(ExitCode::not_found, "no staged upgrade to apply (run 'airlock import --stage-only BUNDLE' first)");
+  if (!last || last->step != "staged" || last->status != "done") {
+    // No staged upgrade: what `upgrade --download-only` downloaded, imported without the network.
+    std::error_code ec;
+    bool downloaded = false;
+    if (fs::is_directory(s.downloads_dir(), ec))
+      for (const auto& e : fs::directory_iterator(s.downloads_dir()))
+        downloaded = downloaded || is_sha256_hex(e.path().filename().string());
+    if (!downloaded)
+      fail(ExitCode::not_found, "no staged or downloaded upgrade to apply (run 'airlock import --stage-only BUNDLE' "
+                                "or 'airlock upgrade --download-only' first)");
+    DownloadsCache cache(s);
+    Options io = o;
+    io.action = "apply";
+    io.source_label = cache.describe();
+    return import(s, db, cache, io);
+  }
   Plan plan;
   for (const auto& r : db.journal_for(last->upgrade_id))
     if (r.step == "begin") plan = Plan::from_json(r.detail);

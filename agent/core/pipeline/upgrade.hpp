@@ -47,6 +47,7 @@ struct Options {
   bool stage_only = false;      // stop after `load`; `apply` finishes
   bool allow_downgrade = false; // install an older version
   bool force_full = false;      // never use a patch
+  bool download_only = false;   // only fetch the targets into downloads/ (`apply` or a later import uses them)
   std::optional<std::string> version;
   std::string bundle_sha256;     // of the bundle file, for the audit
   std::string source_label;      // "bundle /media/usb/x.airlock", for the audit
@@ -56,7 +57,7 @@ struct Options {
   std::function<bool(const std::string& summary)> confirm;
 };
 
-enum class Outcome { none, planned, staged, updated, rolled_back, needs_attention, abandoned };
+enum class Outcome { none, planned, staged, updated, rolled_back, needs_attention, abandoned, downloaded };
 const char* outcome_name(Outcome o);
 
 struct Report {
@@ -85,8 +86,21 @@ private:
 // (nothing changed in the running site), Outcome::rolled_back / needs_attention for failures after it.
 Report import(const Site& site, state::StateDb& db, bundle::Container& source, const Options& o);
 
-// Finishes the newest upgrade that --stage-only left staged. Error(not_found) when there is none.
-Report apply(const Site& site, state::StateDb& db);
+// `airlock check`: the decision an import from `source` would take now. The trusted metadata is refreshed and
+// saved (as by import); nothing else changes.
+struct CheckReport {
+  std::string decision = "none";    // none | patch | full
+  std::string from, to, reason;     // reason: why "none" ("already at 2.0.0", "... is older than ...")
+  std::uint64_t total_bytes = 0;    // the targets the upgrade reads: payload + image archives the engine lacks
+  std::uint64_t download_bytes = 0; // of those, what is not in downloads/ yet (a partial counts what it lacks)
+  std::vector<std::string> skipped; // other releases passed over, and why
+};
+CheckReport check(const Site& site, state::StateDb& db, bundle::Container& source, const Options& o);
+
+// Finishes the newest upgrade that --stage-only left staged; without one, imports what --download-only left
+// in downloads/ (no network: the trusted metadata is re-checked for expiry). Error(not_found) when there is
+// neither. `o` as for import (confirm, ...).
+Report apply(const Site& site, state::StateDb& db, const Options& o = {});
 
 // Goes back by hand to the release installed before the current one, optionally restoring data/ from the
 // pre-upgrade backup taken when the current one was installed. Runs like an upgrade (journal, health gate,

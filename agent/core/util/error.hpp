@@ -13,16 +13,17 @@ namespace airlock {
 // Keep docs/cli.md in step with this list.
 enum class ExitCode : int {
   ok = 0,
-  failure = 1,         // an unexpected failure (I/O error, bug); the message says what failed
-  usage = 2,           // bad command line or config: nothing was done
-  verify_failed = 3,   // signature, hash, length, expiry or rollback check refused the input
-  bad_input = 4,       // input is malformed: not a bundle, corrupt zip, unparsable metadata
-  busy = 5,            // another airlock holds the lock
-  not_found = 6,       // a named file, version or backup does not exist
-  rolled_back = 7,     // the upgrade failed after the services stopped and the site is back on the old release
-  needs_attention = 8, // the upgrade and its rollback failed: the site is not healthy; the message says what to run
-  not_applicable = 9,  // valid input that is not for this site: another app or architecture, an older version
-                       // without --allow-downgrade, a release that needs a newer agent
+  failure = 1,           // an unexpected failure (I/O error, bug); the message says what failed
+  usage = 2,             // bad command line or config: nothing was done
+  verify_failed = 3,     // signature, hash, length, expiry or rollback check refused the input
+  bad_input = 4,         // input is malformed: not a bundle, corrupt zip, unparsable metadata
+  busy = 5,              // another airlock holds the lock
+  not_found = 6,         // a named file, version or backup does not exist
+  rolled_back = 7,       // the upgrade failed after the services stopped and the site is back on the old release
+  needs_attention = 8,   // the upgrade and its rollback failed: the site is not healthy; the message says what to run
+  not_applicable = 9,    // valid input that is not for this site: another app or architecture, an older version
+  update_available = 10, // `airlock check` only: a newer release is available (0 there means up to date)
+                         // without --allow-downgrade, a release that needs a newer agent
 };
 
 class Error : public std::runtime_error {

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Proves the online mode end to end on the real dockerd, with the repository served by the test nginx over HTTPS
+# (test CA) behind a dead first mirror:
+#  1. `check` on an empty site: exit 10, "full", the version and the bytes to download (--json: the exact sum of
+#     the signed target lengths); `upgrade --cron` installs 1.0.0 (the service answers "ok 1.0.0", the audit
+#     row's action is "upgrade"); then `check` exits 0 and a second `upgrade --cron` prints nothing at all.
+#  2. The lock held by another process: `upgrade --cron` exits 0 and prints nothing; without --cron it exits 5.
+#  3. 1.1.0 and a patch 1.0.0 -> 1.1.0 are published: `check` says "patch"; `upgrade --download-only` puts the
+#     targets in downloads/ and changes nothing in the running site; the repository is then taken offline and
+#     `apply` installs 1.1.0 from the downloads alone; downloads/ is empty afterwards.
+#  4. A rollback attack: the web server serves the repository as it was at step 1 (older, validly signed
+#     metadata): `check` and `upgrade --cron` exit 3 naming the rollback, the site still runs 1.1.0, and the
+#     trusted metadata is unchanged.
+. "$(dirname "$0")/lib.sh"
+need_docker
+: "${TESTSVC:?TESTSVC must point at the static testsvc binary}" "${AIRLOCK_TEST_WWW:?testenv is not started}"
+E2E=$T/e2e E2E_APP=e2eonline$$ E2E_PORT=18461
+. "$(dirname "$0")/../fixtures/e2e/site.sh"
+. "$(dirname "$0")/../fixtures/e2e/probe.sh"
+defer e2e_cleanup
+CF=(--config "$E2E_CONF")
+WWW=$AIRLOCK_TEST_WWW/online-$$
+defer rm -rf "$WWW" "$WWW.old" "$WWW.off"
+
+# Publishes the repository as it is now (nginx's workers read it as nobody).
+publish() { rm -rf "$WWW.new"; cp -r "$E2E/repo" "$WWW.new"; chmod -R a+rX "$WWW.new"; rm -rf "$WWW"; mv "$WWW.new" "$WWW"; }
+
+e2e_release 1.0.0
+publish
+cp -r "$WWW" "$WWW.old" # the repository as it was at 1.0.0, for the rollback attack
+e2e_forget_images 1.0.0
+e2e_init
+cat >> "$E2E_CONF" <<CONF
+[repository]
+urls = http://127.0.0.1:9/dead-mirror $AIRLOCK_TEST_HTTPS/online-$$
+ca_file = $AIRLOCK_TEST_CA
+retries = 2
+connect_timeout = 2
+stall_timeout = 10
+CONF
+
+# 1. First install from cron.
+run "$AIRLOCK" check "${CF[@]}"
+assert_eq "$rc" 10 "check on an empty site ($out)"
+assert_contains "$out" "update available: $E2E_APP (nothing installed) -> 1.0.0 (full)"
+run "$AIRLOCK" check --json "${CF[@]}"
+assert_eq "$rc" 10 "check --json ($out)"
+json=$(tail -1 <<<"$out")
+assert_eq "$(e2e_py 'd["decision"], d["to"]' <<<"$json")" "('full', '1.0.0')" "check --json decision"
+want=$(python3 - "$WWW/metadata" <<'PY'
+import glob, json, sys
+newest = max(glob.glob(sys.argv[1] + "/*.targets.json"), key=lambda p: int(p.rsplit("/", 1)[1].split(".")[0]))
+t = json.load(open(newest))["signed"]["targets"]
+print(sum(v["length"] for v in t.values() if v.get("custom", {}).get("role") in ("payload", "image")))
+PY
+)
+assert_eq "$(e2e_py 'd["download_bytes"]' <<<"$json")" "$want" "check --json download_bytes (signed payload + image lengths)"
+
+run "$AIRLOCK" upgrade --cron --max-delay 0 "${CF[@]}"
+assert_eq "$rc" 0 "upgrade --cron to 1.0.0 ($out)"
+assert_contains "$out" "updated (nothing) -> 1.0.0 (full"
+assert_eq "$(e2e_body)" "ok 1.0.0" "the service after the online install"
+assert_eq "$(e2e_history | e2e_py '[(r["action"], r["outcome"], r["to"]) for r in d][0]')" "('upgrade', 'ok', '1.0.0')" \
+  "the audit row of the online install"
+run "$AIRLOCK" check "${CF[@]}"
+assert_eq "$rc" 0 "check when up to date ($out)"
+assert_contains "$out" "up to date: $E2E_APP 1.0.0"
+cid=$(e2e_cid)
+out=$("$AIRLOCK" upgrade --cron --max-delay 0 "${CF[@]}" 2>&1) || fail "upgrade --cron with nothing to do failed: $out"
+assert_eq "$out" "" "upgrade --cron with nothing to do prints nothing"
+assert_eq "$(e2e_cid)" "$cid" "the container after a cron run with nothing to do"
+
+# 2. The lock is busy.
+exec 9>"$E2E_STATE/airlock.lock"
+flock 9
+out=$("$AIRLOCK" upgrade --cron --max-delay 0 "${CF[@]}" 2>&1) || fail "upgrade --cron with the lock busy failed: $out"
+assert_eq "$out" "" "upgrade --cron with the lock busy prints nothing"
+run "$AIRLOCK" upgrade --yes "${CF[@]}"
+assert_eq "$rc" 5 "upgrade with the lock busy ($out)"
+exec 9>&-
+
+# 3. A patch, downloaded first and applied with the repository offline.
+e2e_release 1.1.0
+e2e_patch 1.0.0 1.1.0
+publish
+run "$AIRLOCK" check "${CF[@]}"
+assert_eq "$rc" 10 "check with 1.1.0 published ($out)"
+assert_contains "$out" "1.0.0 -> 1.1.0 (patch)"
+e2e_forget_images 1.1.0
+run "$AIRLOCK" upgrade --download-only --yes "${CF[@]}"
+assert_eq "$rc" 0 "upgrade --download-only ($out)"
+assert_contains "$out" "downloaded 1.0.0 -> 1.1.0 (patch)"
+assert_eq "$(e2e_body)" "ok 1.0.0" "the service after --download-only"
+assert_eq "$(e2e_cid)" "$cid" "the container after --download-only"
+n=$(find "$E2E_STATE/downloads" -maxdepth 1 -type f | wc -l)
+[ "$n" -ge 2 ] || fail "downloads/ holds $n files after --download-only (payload, image, release.json expected)"
+run "$AIRLOCK" check "${CF[@]}"
+assert_contains "$out" "0 B to download" "check after --download-only"
+mv "$WWW" "$WWW.off" # the repository goes offline
+run "$AIRLOCK" apply --yes "${CF[@]}"
+assert_eq "$rc" 0 "apply of the downloaded patch with the repository offline ($out)"
+assert_contains "$out" "updated 1.0.0 -> 1.1.0 (patch"
+assert_eq "$(e2e_body)" "ok 1.1.0" "the service after apply"
+assert_eq "$(find "$E2E_STATE/downloads" -maxdepth 1 -type f | wc -l)" 0 "files left in downloads/ after apply"
+mv "$WWW.off" "$WWW"
+
+# 4. A rollback attack: the server now serves the older (validly signed) metadata of step 1.
+trust=$(e2e_trust_sum)
+rm -rf "$WWW"; cp -r "$WWW.old" "$WWW"
+run "$AIRLOCK" check "${CF[@]}"
+assert_eq "$rc" 3 "check against rolled-back metadata ($out)"
+assert_contains "$out" "rollback"
+run "$AIRLOCK" upgrade --cron --max-delay 0 "${CF[@]}"
+assert_eq "$rc" 3 "upgrade --cron against rolled-back metadata ($out)"
+assert_contains "$out" "rollback"
+assert_eq "$(e2e_body)" "ok 1.1.0" "the service after the refused rollback"
+assert_eq "$(e2e_trust_sum)" "$trust" "the trusted metadata after the refused rollback"
+echo ok
