@@ -8,8 +8,10 @@
 #  3. 1.1.0 and a patch 1.0.0 -> 1.1.0 are published: `check` says "patch"; `upgrade --download-only` puts the
 #     targets in downloads/ and changes nothing in the running site; the repository is then taken offline and
 #     `apply` installs 1.1.0 from the downloads alone; downloads/ is empty afterwards.
+#     Then 1.2.0 with --download-only and a plain `upgrade`, which asks the server for metadata only (nginx's
+#     access log), and a stale partial with its resume row is removed.
 #  4. A rollback attack: the web server serves the repository as it was at step 1 (older, validly signed
-#     metadata): `check` and `upgrade --cron` exit 3 naming the rollback, the site still runs 1.1.0, and the
+#     metadata): `check` and `upgrade --cron` exit 3 naming the rollback, the site still runs 1.2.0, and the
 #     trusted metadata is unchanged.
 . "$(dirname "$0")/lib.sh"
 need_docker
@@ -104,6 +106,30 @@ assert_eq "$(e2e_body)" "ok 1.1.0" "the service after apply"
 assert_eq "$(find "$E2E_STATE/downloads" -maxdepth 1 -type f | wc -l)" 0 "files left in downloads/ after apply"
 mv "$WWW.off" "$WWW"
 
+# 3b. 1.2.0: --download-only, then `upgrade` uses the files without asking the server for them again; a stale
+# partial that no signed target names (with its resume row) is cleaned up on the way.
+e2e_release 1.2.0
+publish
+e2e_forget_images 1.2.0
+stale=$(printf '0%.0s' $(seq 64))
+head -c 1000 /dev/urandom > "$E2E_STATE/downloads/$stale.partial"
+sqlite3 "$E2E_STATE/state.db" "INSERT INTO downloads (sha256, url, path, expected_length, bytes_done, updated_at)
+  VALUES ('$stale', 'http://gone.example/x', '$E2E_STATE/downloads/$stale.partial', 5000, 1000, 'then')"
+run "$AIRLOCK" upgrade --download-only --yes "${CF[@]}"
+assert_eq "$rc" 0 "upgrade --download-only of 1.2.0 ($out)"
+[ ! -e "$E2E_STATE/downloads/$stale.partial" ] || fail "the stale partial was not removed"
+assert_eq "$(sqlite3 "$E2E_STATE/state.db" "SELECT count(*) FROM downloads")" 0 "resume rows after the download"
+log=$AIRLOCK_TESTENV/nginx-access.log
+before=$(wc -l <"$log")
+run "$AIRLOCK" upgrade --yes "${CF[@]}"
+assert_eq "$rc" 0 "upgrade to 1.2.0 after --download-only ($out)"
+assert_contains "$out" "updated 1.1.0 -> 1.2.0 (full"
+assert_eq "$(e2e_body)" "ok 1.2.0" "the service after the upgrade to 1.2.0"
+requests=$(tail -n +"$((before + 1))" "$log" | grep -F "/online-$$/" || true)
+assert_contains "$requests" "/metadata/timestamp.json" "requests of the upgrade after --download-only"
+! grep -F "/targets/" <<<"$requests" | grep -v "release.json" | grep -q . \
+  || fail "the upgrade after --download-only fetched targets again: $requests"
+
 # 4. A rollback attack: the server now serves the older (validly signed) metadata of step 1.
 trust=$(e2e_trust_sum)
 rm -rf "$WWW"; cp -r "$WWW.old" "$WWW"
@@ -113,6 +139,6 @@ assert_contains "$out" "rollback"
 run "$AIRLOCK" upgrade --cron --max-delay 0 "${CF[@]}"
 assert_eq "$rc" 3 "upgrade --cron against rolled-back metadata ($out)"
 assert_contains "$out" "rollback"
-assert_eq "$(e2e_body)" "ok 1.1.0" "the service after the refused rollback"
+assert_eq "$(e2e_body)" "ok 1.2.0" "the service after the refused rollback"
 assert_eq "$(e2e_trust_sum)" "$trust" "the trusted metadata after the refused rollback"
 echo ok
