@@ -71,6 +71,11 @@ cid=$(e2e_cid)
 out=$("$AIRLOCK" upgrade --cron --max-delay 0 "${CF[@]}" 2>&1) || fail "upgrade --cron with nothing to do failed: $out"
 assert_eq "$out" "" "upgrade --cron with nothing to do prints nothing"
 assert_eq "$(e2e_cid)" "$cid" "the container after a cron run with nothing to do"
+# The random delay: --max-delay 2 waits 0..2 s and says so in the JSON log (not on stderr).
+out=$("$AIRLOCK" upgrade --cron --max-delay 2 "${CF[@]}" 2>&1) || fail "upgrade --cron --max-delay 2 failed: $out"
+assert_eq "$out" "" "upgrade --cron --max-delay 2 output"
+delay=$(grep '"module":"cron"' "$E2E_STATE/airlock.jsonl" | tail -1 | e2e_py 'd["event"], 0 <= d["seconds"] <= 2')
+assert_eq "$delay" "('delay', True)" "the cron delay in the JSON log"
 
 # 2. The lock is busy.
 exec 9>"$E2E_STATE/airlock.lock"
