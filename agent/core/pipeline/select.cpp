@@ -106,9 +106,12 @@ const trust::TargetFile& signed_target(const trust::TrustedState& st, const std:
   return it->second;
 }
 
-release::Manifest read_manifest(const trust::TrustedState& st, bundle::Container& source, const Candidate& c) {
+release::Manifest read_manifest(const trust::TrustedState& st, bundle::Container& source, const Candidate& c,
+                                std::string* bytes) {
   const auto& t = *c.release_json;
-  auto m = release::parse_manifest(read_verified(source, t), t.name);
+  std::string text = read_verified(source, t);
+  auto m = release::parse_manifest(text, t.name);
+  if (bytes) *bytes = std::move(text);
   if (m.app != custom_str(t, "app") || m.arch != custom_str(t, "arch") || m.version != c.version ||
       m.is_patch != c.patch)
     fail(ExitCode::verify_failed, t.name + " describes another app, architecture, version or kind than its signed "

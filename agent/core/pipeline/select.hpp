@@ -51,8 +51,10 @@ std::string read_verified(bundle::Container& source, const trust::TargetFile& t,
 std::string fetch_verified(bundle::Container& source, const trust::TargetFile& t, const std::string& dir);
 
 // release.json of `c`, verified and checked against its signed target (same app, arch, version); its payload
-// and image archives must be signed targets too. Throws Error(verify_failed) otherwise.
-release::Manifest read_manifest(const trust::TrustedState& st, bundle::Container& source, const Candidate& c);
+// and image archives must be signed targets too. Throws Error(verify_failed) otherwise. `bytes` (optional) gets
+// the verified file as read.
+release::Manifest read_manifest(const trust::TrustedState& st, bundle::Container& source, const Candidate& c,
+                                std::string* bytes = nullptr);
 
 // The signed target named `name`, or Error(verify_failed) naming `what`.
 const trust::TargetFile& signed_target(const trust::TrustedState& st, const std::string& name, const std::string& what);

@@ -600,6 +600,7 @@ struct Choice {
   std::optional<Candidate> c;
   Report rep;
   release::Manifest m;
+  std::string release_json; // the verified bytes of m's release.json
   std::vector<std::string> skipped;
 };
 
@@ -642,7 +643,7 @@ Choice choose(const Site& s, trust::TrustedState& st, bundle::Container& source,
       return ch;
     }
   }
-  ch.m = read_manifest(st, source, c);
+  ch.m = read_manifest(st, source, c, &ch.release_json);
   if (release::compare_versions(cli::airlock_version(), ch.m.min_agent_version) < 0)
     fail(ExitCode::not_applicable, fmt::format("{} {} needs airlock {} or newer; this is {}: update the agent first",
                                                ch.m.app, ch.m.version, ch.m.min_agent_version, cli::airlock_version()));
@@ -810,7 +811,7 @@ Report import(const Site& s, state::StateDb& db, bundle::Container& source, cons
     }
     // release.json too, so that `apply` can import from the downloads without the network.
     const std::string rj = s.downloads_dir() + "/" + c.release_json->sha256;
-    if (!fs::exists(rj)) util::write_file_atomic(rj, read_verified(source, *c.release_json));
+    if (!fs::exists(rj)) util::write_file_atomic(rj, ch.release_json);
     rep.outcome = Outcome::downloaded;
     rep.reason = fmt::format("{} file(s), {}, in {}", files, log::human_bytes(bytes), s.downloads_dir());
     audit(db, plan, "download", "downloaded", "", 0, rep.reason);
