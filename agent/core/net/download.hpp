@@ -25,6 +25,10 @@
 //     deletes the row. A mismatch (or a server file whose length differs) empties the partial, deletes the row
 //     and downloads once more from the next mirror (the same one when there is only one); a second mismatch
 //     removes the partial and throws Error(verify_failed) naming the target, the URLs and the hashes.
+//     The file's data is not fsynced before the rename (the directory is): every use of "<dir>/<sha256>"
+//     re-hashes it first (step 1 here; pipeline::fetch_verified; staging and `docker load` check contents too),
+//     so what a power loss leaves is found and fetched again, and the download does not pay a full flush of
+//     the file (1.6 s of 3.6 s for 1 GiB on the benchmark machine, docs/benchmarks.md).
 // Transport failures, stalls (Settings::stall_timeout) and HTTP 5xx/408/429 are retried per the RetryPolicy
 // (net::Attempts), resuming each time. When the policy gives up, fetch() throws NetError naming the URL and the
 // last failure and keeps the partial and its row for the next run. 404 on every mirror throws
