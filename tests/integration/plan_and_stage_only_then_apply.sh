@@ -35,7 +35,7 @@ started=$(docker inspect -f '{{.State.StartedAt}}' "$cid")
 # Nothing staged yet.
 run "$AIRLOCK" apply --yes "${CF[@]}"
 assert_eq "$rc" 6 "apply with nothing staged ($out)"
-assert_contains "$out" "no staged upgrade to apply"
+assert_contains "$out" "no staged or downloaded upgrade to apply"
 
 running_unchanged() { # WHAT
   assert_eq "$(e2e_cid)" "$cid" "the running container $1"
