@@ -420,9 +420,10 @@ void TarWriter::add_node(int dir_fd, const std::string& name, const std::string&
     walk(sub.fd, fs_path, e.path);
     return;
   }
-  if (S_ISSOCK(st.st_mode))
-    fail(ExitCode::bad_input, fs_path + " is a socket, which a tar archive cannot hold: remove it or move it "
-                                        "out of the tree, then run again");
+  if (S_ISSOCK(st.st_mode)) {
+    skipped_sockets_.push_back(fs_path);
+    return;
+  }
   if (st.st_nlink > 1) {
     auto [it, first] = links_.try_emplace({st.st_dev, st.st_ino}, archive_path);
     if (!first) {

@@ -52,15 +52,19 @@ public:
   // with a non-empty prefix the root itself is stored as "<prefix>/" first. Keeps modes, numeric owners
   // plus user/group names (empty when the lookup finds none), mtimes, symlinks (never followed), empty
   // directories, devices and fifos; the second and later paths of one inode become hard links to the
-  // first. Throws Error(bad_input) for a socket (tar cannot store it), Error(not_found) when `dir` does
-  // not exist, Error(failure) for other I/O errors or a file that changed while it was read.
+  // first. A socket is skipped, as GNU tar does ("socket ignored": tar cannot store one, and its server
+  // makes a new one when it starts) and its path added to skipped_sockets(). Throws Error(not_found) when
+  // `dir` does not exist, Error(failure) for other I/O errors or a file that changed while it was read.
   void add_tree(const std::string& dir, const std::string& prefix);
+  // The sockets add_tree() left out, as filesystem paths.
+  const std::vector<std::string>& skipped_sockets() const { return skipped_sockets_; }
 
   // Writes the end-of-archive marker (two zero blocks). Nothing is a valid archive before this; the
   // destructor never writes it. A second call, or add() after it, throws Error(failure).
   void finish();
 
 private:
+  std::vector<std::string> skipped_sockets_;
   void check_usable(const char* call) const;
   void add_entry(const Entry& e, util::Source* content);
   void write_header(const Entry& e);

@@ -1,7 +1,5 @@
 #include "backup/backup.hpp"
 
-#include "log/log.hpp"
-
 #include "archive/gzip.hpp"
 #include "archive/tar.hpp"
 #include "backup/space.hpp"
@@ -10,6 +8,8 @@
 #include "util/hash.hpp"
 #include "util/io.hpp"
 #include "util/users.hpp"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
@@ -393,6 +393,11 @@ BackupResult create(const std::string& app_dir, const std::string& out_path, int
     log::ProgressSink counted(gz, progress);
     archive::TarWriter tar(counted);
     for (const char* name : kTrees) tar.add_tree(app_dir + "/" + name, name);
+    for (const auto& sock : tar.skipped_sockets())
+      log::event(log::Level::warning, "backup", "socket-skipped",
+                 fmt::format("{}: socket not backed up (a tar archive cannot hold one; its server makes a new one "
+                             "when it starts)",
+                             sock));
     if (has_current) {
       Entry e;
       e.path = "current";
