@@ -19,6 +19,7 @@
 #include <string>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -210,6 +211,24 @@ TEST_CASE("backup::create writes an archive that GNU tar extracts exactly") {
     CHECK(st.st_gid == 5678);
   }
   CHECK_NOTHROW(backup::verify(tmp / "b.tar.gz", r.sha256));
+}
+
+TEST_CASE("backup::create refuses a device node before writing anything (restore could not put it back)") {
+  if (::geteuid() != 0) return; // mknod needs root
+  testutil::TempDir tmp;
+  make_site(tmp / "app");
+  const std::string dev = tmp / "app/data/db/null";
+  if (::mknod(dev.c_str(), S_IFCHR | 0600, makedev(1, 3)) != 0) return; // no CAP_MKNOD here
+  try {
+    backup::create(tmp / "app", tmp / "b.tar.gz", 6);
+    FAIL("backup::create accepted a device node");
+  } catch (const Error& e) {
+    CHECK(e.code() == ExitCode::bad_input);
+    CHECK(std::string(e.what()).find(dev + " is a device node") == 0);
+  }
+  CHECK(!fs::exists(tmp / "b.tar.gz"));
+  fs::remove(dev);
+  CHECK_NOTHROW(backup::create(tmp / "app", tmp / "b.tar.gz", 6));
 }
 
 TEST_CASE("backup::restore reproduces the site from our archive and from a GNU tar archive") {

@@ -117,6 +117,11 @@ void measure(const std::string& dir, TreeSize& t) {
     t.bytes += 1536 + 2 * (it->path().native().size() + 512);
     auto st = it->symlink_status(ec);
     if (!ec && fs::is_regular_file(st)) t.bytes += it->file_size(ec);
+    // Refused before a byte is written: restore could not put a device back (it refuses them, and a hardened
+    // service has no CAP_MKNOD), so a backup holding one would make a rollback fail.
+    if (!ec && (fs::is_character_file(st) || fs::is_block_file(st)))
+      fail(ExitCode::bad_input, it->path().string() + " is a device node, which a backup cannot restore; move it "
+                                                      "out of the app's directories, then run again");
     ec.clear();
   }
   if (ec) fail(ExitCode::failure, "cannot scan " + dir + ": " + ec.message());
