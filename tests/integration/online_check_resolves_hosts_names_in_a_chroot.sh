@@ -11,7 +11,10 @@
 #     files: they are skipped, airlock-repo.test still resolves from /etc/hosts: exit 10;
 #  f. DNS through /etc/resolv.conf: a small DNS responder on a loopback address (standing in for a local stub
 #     resolver such as systemd-resolved's 127.0.0.53) answers airlock-dns.test: exit 10; for
-#     airlock-nowhere.invalid it answers NXDOMAIN: an error naming the host.
+#     airlock-nowhere.invalid it answers NXDOMAIN: an error naming the host;
+#  g. a name with two addresses (127.0.0.1 and ::1; /etc/host.conf "multi on" as on Debian) whose first one in
+#     the HTTP library's order (IPv4 first) refuses, the repository being served on [::1] only: the agent
+#     tries the next address (exit 10, the request seen on [::1]).
 #
 # What works in the chroot and what does not (glibc 2.36 static, traced with strace):
 #  - /etc/hosts: yes. The files and dns NSS back ends are inside libc since glibc 2.34, so a static binary
@@ -112,6 +115,23 @@ in_chroot check
 assert_eq "$rc" 10 "(e) check with an nsswitch.conf naming unavailable modules ($out)"
 assert_contains "$out" "$update" "(e)"
 rm "$R/etc/nsswitch.conf"
+
+# g. A name with two addresses whose first one refuses: a web server on [::1] only, the name listed with
+# 127.0.0.1 too, which the HTTP library sorts first (IPv4 before IPv6). The agent tries the next address.
+# (glibc returns the addresses of every matching /etc/hosts line only with "multi on", as Debian's host.conf
+# has; without it, the first line's address alone.)
+V6_PORT=18477
+python3 -m http.server --bind ::1 --directory "$AIRLOCK_TEST_WWW" "$V6_PORT" >"$T/v6.log" 2>&1 &
+defer kill "$!"
+for _ in $(seq 50); do curl -fsg "http://[::1]:$V6_PORT/chroot-$$/metadata/1.root.json" -o /dev/null && break; sleep 0.1; done
+curl -fsg "http://[::1]:$V6_PORT/chroot-$$/metadata/1.root.json" -o /dev/null || fail "(g) the web server on [::1] did not start: $(cat "$T/v6.log")"
+printf '::1 airlock-dual.test\n127.0.0.1 airlock-dual.test\n' >> "$R/etc/hosts"
+echo "multi on" > "$R/etc/host.conf"
+conf "http://airlock-dual.test:$V6_PORT/chroot-$$"
+in_chroot check
+assert_eq "$rc" 10 "(g) check over a name whose first address refuses ($out)"
+assert_contains "$out" "$update" "(g)"
+grep -q "GET /chroot-$$/metadata/timestamp.json" "$T/v6.log" || fail "(g) the server on [::1] got no request: $(cat "$T/v6.log")"
 
 # f. DNS through /etc/resolv.conf, from a responder on a loopback address (port 53: root only).
 NS=127.77.0.53

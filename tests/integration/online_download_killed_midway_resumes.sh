@@ -21,7 +21,7 @@ E2E=$T/e2e E2E_APP=e2edl$$ E2E_PORT=18483
 . "$(dirname "$0")/../fixtures/e2e/site.sh"
 . "$(dirname "$0")/../fixtures/e2e/probe.sh"
 defer e2e_cleanup
-FAULTSERVER="$(cd "$(dirname "$0")/../fixtures/faultserver" && pwd)/faultserver.py"
+. "$(dirname "$0")/../fixtures/faultserver/start.sh"
 CF=(--config "$E2E_CONF")
 DL=$E2E_STATE/downloads
 RATE_KIB=4096 # the throttle: a 40 MiB archive takes about 10 s
@@ -53,13 +53,7 @@ PART=$DL/$IMG_SHA.partial
 mkdir -p "$T/fsroot"
 cp -r "$E2E/repo" "$T/fsroot/repo"
 SERVED=$T/fsroot/repo/$IMG_PATH
-python3 "$FAULTSERVER" --root "$T/fsroot" --port 0 --port-file "$T/fs.port" --log "$T/fs.log" 2>"$T/fs.err" &
-FS_PID=$!
-defer kill "$FS_PID"
-for _ in $(seq 100); do [ -s "$T/fs.port" ] && break; sleep 0.1; done
-[ -s "$T/fs.port" ] || fail "faultserver did not start: $(cat "$T/fs.err")"
-FS=http://127.0.0.1:$(cat "$T/fs.port")
-fs() { curl -fsS --max-time 15 "$FS/$1" || fail "faultserver control $1 failed"; }
+faultserver_start "$T/fsroot"
 # The faultserver's entries for the image archive since the last call, as JSON lines (the log is then cleared).
 img_log() { fs "__log?clear=1" | grep -F "\"path\": \"/repo/$IMG_PATH\"" || true; }
 # Python over the JSON lines of stdin: `log` is the list of entries; prints EXPR.

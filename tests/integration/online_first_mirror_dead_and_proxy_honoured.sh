@@ -25,7 +25,7 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY no_proxy NO_PROXY
 # shellcheck disable=SC2034 # E2E_PORT: site.sh wants it; no service runs here
 E2E=$T/e2e E2E_APP=e2enet$$ E2E_PORT=18482
 . "$(dirname "$0")/../fixtures/e2e/site.sh"
-FAULTSERVER="$(cd "$(dirname "$0")/../fixtures/faultserver" && pwd)/faultserver.py"
+. "$(dirname "$0")/../fixtures/faultserver/start.sh"
 NGINX_LOG=$TESTENV/nginx-access.log
 [ -f "$NGINX_LOG" ] || fail "no nginx access log at $NGINX_LOG"
 SUB=net-$$                 # the repository's path on nginx and on the faultserver
@@ -93,13 +93,7 @@ assert_payload_downloaded() {
 }
 
 # The faultserver, on a free port, serving $FSROOT.
-python3 "$FAULTSERVER" --root "$FSROOT" --port 0 --port-file "$T/fs.port" --log "$T/fs.log" 2>"$T/fs.err" &
-FS_PID=$!
-defer kill "$FS_PID"
-for _ in $(seq 100); do [ -s "$T/fs.port" ] && break; sleep 0.1; done
-[ -s "$T/fs.port" ] || fail "faultserver did not start: $(cat "$T/fs.err")"
-FS=http://127.0.0.1:$(cat "$T/fs.port")
-fs() { curl -fsS --max-time 15 "$FS/$1" || fail "faultserver control $1 failed"; }
+faultserver_start "$FSROOT"
 # The faultserver's log since the last call (and forgets it): JSON lines.
 fs_log() { fs "__log?clear=1"; }
 # Python over the JSON lines of stdin: `log` is the list of entries; prints EXPR.

@@ -124,7 +124,7 @@ run "$AIRLOCK" upgrade --download-only --yes "${CF[@]}"
 assert_eq "$rc" 0 "upgrade --download-only of 1.2.0 ($out)"
 [ ! -e "$E2E_STATE/downloads/$stale.partial" ] || fail "the stale partial was not removed"
 assert_eq "$(sqlite3 "$E2E_STATE/state.db" "SELECT count(*) FROM downloads")" 0 "resume rows after the download"
-log=$AIRLOCK_TESTENV/nginx-access.log
+log=$TESTENV/nginx-access.log
 before=$(wc -l <"$log")
 run "$AIRLOCK" upgrade --yes "${CF[@]}"
 assert_eq "$rc" 0 "upgrade to 1.2.0 after --download-only ($out)"

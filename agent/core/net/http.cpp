@@ -5,12 +5,15 @@
 
 #include <Poco/Exception.h>
 #include <Poco/Net/Context.h>
+#include <Poco/Net/DNS.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/SSLException.h>
+#include <Poco/Net/SecureStreamSocket.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/URI.h>
 #include <fmt/format.h>
 
@@ -102,7 +105,35 @@ template <class Base> class RawSession : public Base {
 public:
   using Base::Base;
   int read_some(char* buf, std::streamsize n) { return Base::read(buf, n); }
+  // Uses a socket connected (and for TLS, handshaken) by the caller instead of Poco's own connect.
+  void adopt(const Poco::Net::StreamSocket& s) { Base::attachSocket(s); }
 };
+
+// Connects to the addresses of `host` in turn until one accepts (as curl does, without its "happy eyeballs"
+// race). Poco's HostEntry sorts them (IPv4 first) and its sessions try only the first, so an unreachable IPv4
+// address hid a working IPv6 one. Each address gets the connect timeout; the last address's error is thrown
+// (DNS errors as Poco reports them: "Host not found: NAME", ...).
+Poco::Net::StreamSocket connect_any(const std::string& host, Poco::UInt16 port, const Settings& st) {
+  std::vector<Poco::Net::IPAddress> addrs;
+  Poco::Net::IPAddress ip;
+  if (Poco::Net::IPAddress::tryParse(host, ip))
+    addrs.push_back(ip);
+  else
+    addrs = Poco::Net::DNS::hostByName(host).addresses();
+  if (addrs.empty()) throw Poco::Net::NoAddressFoundException(host);
+  for (std::size_t i = 0;; ++i) {
+    try {
+      Poco::Net::StreamSocket s;
+      s.connect(Poco::Net::SocketAddress(addrs[i], port), timespan(st.connect_timeout));
+      s.setReceiveTimeout(timespan(st.stall_timeout));
+      s.setSendTimeout(timespan(st.stall_timeout));
+      s.setNoDelay(true);
+      return s;
+    } catch (const Poco::Exception&) {
+      if (i + 1 == addrs.size()) throw;
+    }
+  }
+}
 
 // A proxy URL without its password, for messages.
 std::string shown(const ProxyAddress& p) { return fmt::format("{}:{}", p.host, p.port); }
@@ -286,38 +317,59 @@ std::unique_ptr<Response> Client::get(const std::string& url, const Headers& hea
   r->stats = stats;
   r->stall = st.stall_timeout;
   r->limit_bps = st.bandwidth_limit_kib * 1024;
-  if (https) {
-    auto session =
-        std::make_unique<RawSession<Poco::Net::HTTPSClientSession>>(uri.getHost(), uri.getPort(), impl_->tls);
-    r->read_some = [p = session.get()](char* b, std::streamsize n) { return p->read_some(b, n); };
-    r->session = std::move(session);
-  } else {
-    auto session = std::make_unique<RawSession<Poco::Net::HTTPClientSession>>(uri.getHost(), uri.getPort());
-    r->read_some = [p = session.get()](char* b, std::streamsize n) { return p->read_some(b, n); };
-    r->session = std::move(session);
-  }
   const std::string proxy = proxy_for(st.proxy, url);
   std::string via;
+  std::optional<ProxyAddress> pa;
   if (!proxy.empty()) {
-    const ProxyAddress pa = parse_proxy(proxy);
-    Poco::Net::HTTPClientSession::ProxyConfig pc;
-    pc.host = pa.host;
-    pc.port = pa.port;
-    pc.username = pa.user;
-    pc.password = pa.password;
-    r->session->setProxyConfig(pc);
-    via = " via proxy " + shown(pa);
+    pa = parse_proxy(proxy);
+    via = " via proxy " + shown(*pa);
   }
-  r->session->setTimeout(timespan(st.connect_timeout), timespan(st.stall_timeout), timespan(st.stall_timeout));
-  r->session->setKeepAlive(false);
+  // Through a proxy Poco connects (to the proxy) itself; directly, connect_any() tries every address of the
+  // name and the session gets the connected socket (TLS: the handshake, with SNI and the name checked, happens
+  // in attach()).
+  auto open_session = [&] {
+    if (https) {
+      auto session =
+          std::make_unique<RawSession<Poco::Net::HTTPSClientSession>>(uri.getHost(), uri.getPort(), impl_->tls);
+      if (!pa) {
+        auto secure = Poco::Net::SecureStreamSocket::attach(connect_any(uri.getHost(), uri.getPort(), st),
+                                                            uri.getHost(), impl_->tls);
+        secure.setReceiveTimeout(timespan(st.stall_timeout));
+        secure.setSendTimeout(timespan(st.stall_timeout));
+        session->adopt(secure);
+      }
+      r->read_some = [p = session.get()](char* b, std::streamsize n) { return p->read_some(b, n); };
+      r->session = std::move(session);
+    } else {
+      auto session = std::make_unique<RawSession<Poco::Net::HTTPClientSession>>(uri.getHost(), uri.getPort());
+      if (!pa) session->adopt(connect_any(uri.getHost(), uri.getPort(), st));
+      r->read_some = [p = session.get()](char* b, std::streamsize n) { return p->read_some(b, n); };
+      r->session = std::move(session);
+    }
+    if (pa) {
+      Poco::Net::HTTPClientSession::ProxyConfig pc;
+      pc.host = pa->host;
+      pc.port = pa->port;
+      pc.username = pa->user;
+      pc.password = pa->password;
+      r->session->setProxyConfig(pc);
+    }
+    r->session->setTimeout(timespan(st.connect_timeout), timespan(st.stall_timeout), timespan(st.stall_timeout));
+    // One request per connection ("Connection: close" is set on the request). The session itself must say
+    // keep-alive when it was handed a socket: otherwise sendRequest() closes that socket and connects anew, to
+    // the first address only.
+    r->session->setKeepAlive(!pa);
+  };
 
   Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_GET, uri.getPathEtc().empty() ? "/" : uri.getPathEtc(),
                              Poco::Net::HTTPMessage::HTTP_1_1);
   req.set("User-Agent", std::string("airlock/") + cli::airlock_version());
   req.set("Accept-Encoding", "identity");
+  req.setKeepAlive(false);
   for (const auto& [k, v] : headers) req.set(k, v);
   if (stats) ++stats->requests;
   try {
+    open_session();
     r->session->sendRequest(req);
   } catch (const Poco::Net::SSLException& e) {
     const std::string text = e.displayText();

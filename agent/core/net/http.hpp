@@ -8,9 +8,10 @@
 // the proxy never sees the TLS content. Only "http://" proxies are supported.
 // Names: numeric addresses never need a lookup. Names go through getaddrinfo; with glibc 2.36 the "files" and
 // "dns" sources are built into libc, so a static binary resolves /etc/hosts names even in a chroot holding only
-// the binary and /etc/hosts (checked; DNS was not, there is no resolver here). The connect timeout does not bound
-// the lookup. Poco connects to the first address only: a name whose first address is IPv6 (e.g. "::1 localhost"
-// listed before "127.0.0.1 localhost") fails with "connection refused" against a server listening on IPv4 only.
+// the binary and /etc/hosts (tests/integration/online_check_resolves_hosts_names_in_a_chroot.sh, DNS through a
+// test resolver too). The connect timeout does not bound the lookup. Direct connections try every address of
+// the name (Poco's order: IPv4 first) until one accepts; Poco alone tries only the first, so an unreachable
+// IPv4 address hid a working IPv6 one. A proxy's name is still connected by Poco, first address only.
 //
 // Errors: transport failures and unusable HTTP statuses throw NetError (an Error with code failure) whose kind
 // tells the retry loop what to do; bad settings throw Error(usage); refused content throws Error(verify_failed).
