@@ -7,7 +7,9 @@
 #   4. initialises a site, installs 1.0.0 from a bundle, and writes data as an operator would
 #   5. imports 1.1.0 from a patch bundle: plan, then the upgrade, which commits
 #   6. imports 1.2.0: the health gate fails, airlock rolls back to 1.1.0 and restores data/
-#   7. prints status and history, then removes everything it created or started
+#   7. publishes 1.3.0 on a local web server (python's http.server): `airlock check` exits 10, and
+#      `airlock upgrade --cron` (the online mode, as a timer runs it) installs it
+#   8. prints status and history, then removes everything it created or started
 # Exits 0 when every step behaved as described (the rollback in step 6 is the expected outcome).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +27,7 @@ work=$(mktemp -d /tmp/airlock-demo.XXXXXX)
 started_env=""
 cleanup() {
   set +e
+  [ -z "${http_pid:-}" ] || kill "$http_pid" 2>/dev/null
   [ -z "${E2E_APP:-}" ] || e2e_cleanup
   [ -z "$started_env" ] || AIRLOCK_TESTENV=$started_env tests/env/testenv.sh stop >/dev/null 2>&1
   # dockerd leaves mounts (netns, overlay) under its directories: unmount them before removing.
@@ -84,8 +87,27 @@ grep -q DAMAGED "$E2E_SITE/data/log" && fail "data/log is still damaged"
 echo "exit code $rc (rolled back); the service answers: $(e2e_body); data/orders unchanged; data/log:"
 sed 's/^/  /' "$E2E_SITE/data/log"
 
-say "7. status and history"
+say "7. online: 1.3.0 published to the repository on a web server; check, then upgrade as cron would"
+e2e_release 1.3.0
+port=${AIRLOCK_DEMO_HTTP_PORT:-18281}
+python3 -m http.server --bind 127.0.0.1 --directory "$E2E/repo" "$port" >"$work/http.log" 2>&1 &
+http_pid=$!
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/metadata/1.root.json" >/dev/null && break; sleep 0.1; done
+printf '[repository]\nurls = http://127.0.0.1:%s\n' "$port" >>"$E2E_CONF"
+set +e
+"$AIRLOCK" check "${C[@]}"
+rc=$?
+set -e
+[ "$rc" = 10 ] || fail "check exited $rc, expected 10 (update available)"
+echo "exit code 10: update available"
+"$AIRLOCK" upgrade --cron --max-delay 0 "${C[@]}"
+kill "$http_pid"
+http_pid=""
+[ "$(e2e_body)" = "ok 1.3.0" ] || fail "1.3.0 does not answer after the online upgrade"
+echo "the service answers: $(e2e_body)"
+
+say "8. status and history"
 "$AIRLOCK" status "${C[@]}"
 echo
 "$AIRLOCK" history "${C[@]}"
-say "demo complete: 1.0.0 installed, patched to 1.1.0, 1.2.0 refused by its health gate and rolled back"
+say "demo complete: 1.0.0 installed, patched to 1.1.0, 1.2.0 refused by its health gate and rolled back, 1.3.0 installed online"
