@@ -136,7 +136,7 @@ int cmd_import(const util::Args& a) {
 
 int cmd_check(const util::Args& a) {
   const auto cfg = open_site(a);
-  state::RunLock lock(cfg.state_dir);
+  // No run lock: check changes nothing (pipeline::check), so monitoring can ask while an upgrade runs.
   state::StateDb db(cfg.state_dir);
   net::HttpRepository repo(net::settings_from_config(cfg), &db);
   const auto r = pipeline::check(pipeline::Site(cfg), db, repo, update_options(a));

@@ -238,5 +238,8 @@ fs "__fault?clear=1" >/dev/null
 run "$AIRLOCK" check --config "$SITE_A_CONF"
 assert_eq "$rc" 10 "d: check once the server behaves ($out)"
 assert_contains "$out" "update available: $E2E_APP (nothing installed) -> 1.1.0 (full)"
+assert_eq "$(trust_sum "$SITE_A_STATE")" "$trust" "d: the trusted metadata after check (check saves nothing)"
+run "$AIRLOCK" upgrade --download-only --yes --config "$SITE_A_CONF"
+assert_eq "$rc" 0 "d: upgrade --download-only once the server behaves ($out)"
 [ "$(trust_sum "$SITE_A_STATE")" != "$trust" ] || fail "d: the trusted metadata did not move to 1.1.0's"
 echo ok

@@ -4,7 +4,8 @@
 #  1. `check` on an empty site: exit 10, "full", the version and the bytes to download (--json: the exact sum of
 #     the signed target lengths); `upgrade --cron` installs 1.0.0 (the service answers "ok 1.0.0", the audit
 #     row's action is "upgrade"); then `check` exits 0 and a second `upgrade --cron` prints nothing at all.
-#  2. The lock held by another process: `upgrade --cron` exits 0 and prints nothing; without --cron it exits 5.
+#  2. The lock held by another process: `upgrade --cron` exits 0 and prints nothing; without --cron it exits 5;
+#     `check` (which changes nothing) still answers.
 #  3. 1.1.0 and a patch 1.0.0 -> 1.1.0 are published: `check` says "patch"; `upgrade --download-only` puts the
 #     targets in downloads/ and changes nothing in the running site; the repository is then taken offline and
 #     `apply` installs 1.1.0 from the downloads alone; downloads/ is empty afterwards.
@@ -84,14 +85,18 @@ out=$("$AIRLOCK" upgrade --cron --max-delay 0 "${CF[@]}" 2>&1) || fail "upgrade 
 assert_eq "$out" "" "upgrade --cron with the lock busy prints nothing"
 run "$AIRLOCK" upgrade --yes "${CF[@]}"
 assert_eq "$rc" 5 "upgrade with the lock busy ($out)"
+run "$AIRLOCK" check "${CF[@]}"
+assert_eq "$rc" 0 "check with the lock busy (check takes no lock) ($out)"
 exec 9>&-
 
 # 3. A patch, downloaded first and applied with the repository offline.
 e2e_release 1.1.0
 e2e_patch 1.0.0 1.1.0
 publish
+before=$(e2e_trust_sum)
 run "$AIRLOCK" check "${CF[@]}"
 assert_eq "$rc" 10 "check with 1.1.0 published ($out)"
+assert_eq "$(e2e_trust_sum)" "$before" "the trusted metadata after check (it saves nothing)"
 assert_contains "$out" "1.0.0 -> 1.1.0 (patch)"
 e2e_forget_images 1.1.0
 run "$AIRLOCK" upgrade --download-only --yes "${CF[@]}"

@@ -902,7 +902,9 @@ Report import(const Site& s, state::StateDb& db, bundle::Container& source, cons
 
 CheckReport check(const Site& s, state::StateDb& db, bundle::Container& source, const Options& o) {
   auto st = trust::TrustedState::load(s.trust_dir());
-  auto ch = choose(s, st, source, o, false);
+  Options read_only = o;
+  read_only.plan = true; // the refreshed metadata is checked but not saved: check changes nothing
+  auto ch = choose(s, st, source, read_only, false);
   CheckReport r;
   r.from = ch.rep.from;
   r.skipped = ch.skipped;

@@ -86,8 +86,9 @@ private:
 // (nothing changed in the running site), Outcome::rolled_back / needs_attention for failures after it.
 Report import(const Site& site, state::StateDb& db, bundle::Container& source, const Options& o);
 
-// `airlock check`: the decision an import from `source` would take now. The trusted metadata is refreshed and
-// saved (as by import); nothing else changes.
+// `airlock check`: the decision an import from `source` would take now. The metadata is refreshed and checked
+// against the trusted state (rollback, expiry, signatures) in memory; nothing is saved or changed, so it needs
+// no run lock.
 struct CheckReport {
   std::string decision = "none";    // none | patch | full
   std::string from, to, reason;     // reason: why "none" ("already at 2.0.0", "... is older than ...")
