@@ -3,6 +3,8 @@
 #include "health/health.hpp"
 #include "util/error.hpp"
 
+#include "testutil.hpp"
+
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
@@ -34,18 +36,7 @@ int refused(const std::string& text) {
   return 0;
 }
 
-// A TCP socket bound to an ephemeral loopback port (not listening yet); sets `port`.
-int bind_loopback(int& port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  port = ntohs(a.sin_port);
-  return fd;
-}
+using testutil::bind_loopback;
 
 // A loopback HTTP server answering every request with `reply`, on an ephemeral port, until destroyed.
 struct HttpServer {

@@ -23,15 +23,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The error thrown by fn, or an Error(ok, "") when it did not throw.
-template <class Fn> Error error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e;
-  }
-  return Error(ExitCode::ok, "");
-}
+using testutil::error_of;
 
 std::vector<std::string> names_in(const fs::path& dir) {
   std::vector<std::string> out;

@@ -2,11 +2,16 @@
 // (set AIRLOCK_KEEP_TEST_TMP=1 to keep them for inspection).
 #pragma once
 
+#include "util/error.hpp"
+
+#include <arpa/inet.h>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace testutil {
 
@@ -41,6 +46,30 @@ inline void write_file(const std::string& path, const std::string& content) {
 inline std::string read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// The Error thrown by fn, or an Error(ok, "") when it did not throw.
+template <class Fn> airlock::Error error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const airlock::Error& e) {
+    return e;
+  }
+  return airlock::Error(airlock::ExitCode::ok, "");
+}
+
+// A TCP socket bound to an ephemeral port on 127.0.0.1 (not listening yet); sets `port`.
+inline int bind_loopback(int& port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+    throw std::runtime_error("cannot bind a loopback socket");
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  port = ntohs(a.sin_port);
+  return fd;
 }
 
 } // namespace testutil
