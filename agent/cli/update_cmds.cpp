@@ -99,6 +99,11 @@ pipeline::Options update_options(const util::Args& a) {
   o.force_full = a.has("force-full");
   o.download_only = a.has("download-only");
   o.version = a.value("version");
+  // --cron never prompts (and neither does a run without a terminal, see confirm()).
+  if (!a.has("cron"))
+    o.confirm = [&a, stage_only = o.stage_only](const std::string& summary) {
+      return confirm(a, "Upgrade " + summary + (stage_only ? " (stage only)?" : "?"));
+    };
   return o;
 }
 
@@ -128,9 +133,6 @@ int cmd_import(const util::Args& a) {
   o.download_only = false;
   if (fs::is_regular_file(path)) o.bundle_sha256 = util::sha256_file_hex(path);
   o.source_label = source->describe();
-  o.confirm = [&](const std::string& summary) {
-    return confirm(a, "Upgrade " + summary + (o.stage_only ? " (stage only)?" : "?"));
-  };
   return report(pipeline::import(site, db, *source, o), a.has("json") && !o.plan);
 }
 
@@ -209,9 +211,6 @@ int cmd_upgrade(const util::Args& a) {
   auto o = update_options(a);
   o.action = "upgrade";
   o.source_label = repo.describe();
-  o.confirm = [&](const std::string& summary) {
-    return cron || confirm(a, "Upgrade " + summary + (o.stage_only ? " (stage only)?" : "?"));
-  };
   const auto r = pipeline::import(site, db, repo, o);
   if (cron && r.outcome == pipeline::Outcome::none) return 0; // nothing happened: nothing printed
   return report(r, a.has("json") && !o.plan);

@@ -131,6 +131,15 @@ assert_contains "$out" "downloaded (nothing) -> 1.0.0 (full)"
 assert_payload_downloaded a
 assert_contains "$(nginx_since)" "GET /$SUB/$PAYLOAD_PATH 200 $PAYLOAD_LEN" "a: nginx's log of the payload download"
 
+# No repository configured, and a bad --max-delay: usage errors (exit 2) that say what to set.
+new_site none ""
+run "$AIRLOCK" check --config "$SITE_CONF"
+assert_eq "$rc" 2 "check without [repository] urls ($out)"
+assert_contains "$out" "no repository URL is configured: set [repository] urls in the configuration"
+run "$AIRLOCK" upgrade --cron --max-delay soon --config "$SITE_CONF"
+assert_eq "$rc" 2 "upgrade --cron --max-delay soon ($out)"
+assert_contains "$out" "--max-delay takes a number of seconds (0 or more)"
+
 # b. A first mirror answering 503 to every request, then nginx.
 new_site b "$FS/__f/status=503/$SUB $AIRLOCK_TEST_HTTP/$SUB"
 mark_nginx
