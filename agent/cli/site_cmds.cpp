@@ -1,6 +1,8 @@
 #include "site_cmds.hpp"
 
 #include "backup/backup.hpp"
+#include "backup/records.hpp"
+#include "site/layout.hpp"
 #include "bundle/container.hpp"
 #include "cli/build_info.hpp"
 #include "cli/commands.hpp"
@@ -95,7 +97,7 @@ int cmd_init(const util::Args& a) {
     state::Install inst;
     inst.app = cfg.app_name;
     inst.version = "0";
-    inst.kind = "adopted";
+    inst.kind = state::ReleaseKind::adopted;
     db.install_add(inst);
     adopted = "0";
   }
@@ -188,27 +190,17 @@ int cmd_backup_create(const util::Args& a) {
   recover_first(s.cfg, db);
   const int level = a.value("level") ? std::stoi(*a.value("level")) : static_cast<int>(s.cfg.backup_level);
   if (level < 0 || level > 9) fail(ExitCode::usage, "--level must be 0..9");
-  state::Backup b;
-  b.app_version = site::current_version(s.app_dir()).value_or("");
-  b.kind = "manual";
-  b.status = "in-progress";
-  b.note = a.value("note").value_or("");
-  b.path = ""; // set once the id is known
-  const std::string id = db.backup_add(b);
-  const std::string path = s.backups_dir() + "/" + id + ".tar.gz";
+  const std::string version = site::current_version(s.app_dir()).value_or("");
   auto audit = who("backup");
-  audit.backup_id = id;
-  audit.from_version = b.app_version;
+  audit.from_version = version;
   try {
-    auto r = backup::create(s.app_dir(), path, level);
-    db.backup_finish(id, "complete", static_cast<std::int64_t>(r.size), r.sha256,
-                     static_cast<std::int64_t>(r.file_count));
+    auto t = backup::take(site::Layout::of(s.cfg), db, state::BackupKind::manual, version,
+                          a.value("note").value_or(""), level, [&](const std::string& id) { audit.backup_id = id; });
     audit.outcome = "ok";
     db.audit_add(audit);
-    std::cout << fmt::format("backup {}: {} ({}, {} entries, sha256 {})\n", id, path, log::human_bytes(r.size),
-                             r.file_count, r.sha256);
+    std::cout << fmt::format("backup {}: {} ({}, {} entries, sha256 {})\n", t.id, t.result.path,
+                             log::human_bytes(t.result.size), t.result.file_count, t.result.sha256);
   } catch (const Error& e) {
-    db.backup_finish(id, "failed", 0, "", 0);
     audit.outcome = "failed";
     audit.detail = e.what();
     db.audit_add(audit);
@@ -230,8 +222,8 @@ int cmd_backup_list(const util::Args& a) {
       v["id"] = b.id;
       v["path"] = backup_path(s, b);
       v["app_version"] = b.app_version;
-      v["kind"] = b.kind;
-      v["status"] = b.status;
+      v["kind"] = state::name(b.kind);
+      v["status"] = state::name(b.status);
       v["size"] = b.size;
       v["sha256"] = b.sha256;
       v["file_count"] = b.file_count;
@@ -243,7 +235,8 @@ int cmd_backup_list(const util::Args& a) {
     return 0;
   }
   for (const auto& b : all)
-    std::cout << fmt::format("{}  {:<11} {:<11} v{:<10} {:>10}  {}\n", b.id, b.kind, b.status, b.app_version,
+    std::cout << fmt::format("{}  {:<11} {:<11} v{:<10} {:>10}  {}\n", b.id, state::name(b.kind), state::name(b.status),
+                             b.app_version,
                              log::human_bytes(static_cast<std::uint64_t>(b.size)), b.note);
   return 0;
 }
@@ -251,8 +244,9 @@ int cmd_backup_list(const util::Args& a) {
 state::Backup complete_backup(state::StateDb& db, const std::string& id) {
   auto b = db.backup_get(id);
   if (!b) fail(ExitCode::not_found, "no backup " + id + " ('airlock backup list' shows them)");
-  if (b->status != "complete")
-    fail(ExitCode::usage, fmt::format("backup {} is {}, not complete; it is never offered for restore", id, b->status));
+  if (b->status != state::BackupStatus::complete)
+    fail(ExitCode::usage,
+         fmt::format("backup {} is {}, not complete; it is never offered for restore", id, state::name(b->status)));
   return *b;
 }
 
@@ -311,20 +305,8 @@ int cmd_backup_prune(const util::Args& a) {
   state::RunLock lock(s.cfg.state_dir);
   state::StateDb db(s.cfg.state_dir);
   recover_first(s.cfg, db);
-  long kept = 0;
-  int removed = 0;
-  for (const auto& b : db.backups()) { // newest first
-    if (b.status == "complete" && kept < keep) {
-      ++kept;
-      continue;
-    }
-    if (b.status == "in-progress") continue; // another run's, or a crash: left for `backup list` to show
-    std::error_code ec;
-    fs::remove(backup_path(s, b), ec);
-    db.backup_delete(b.id);
-    ++removed;
-  }
-  std::cout << fmt::format("kept {} complete backups, removed {}\n", kept, removed);
+  const auto p = backup::prune(site::Layout::of(s.cfg), db, keep);
+  std::cout << fmt::format("kept {} complete backups, removed {}\n", p.kept, p.removed);
   return 0;
 }
 

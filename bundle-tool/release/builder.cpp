@@ -151,7 +151,7 @@ std::string image_id_from_config(const std::string& config, const std::string& w
     hex = hex.substr(13);
   else if (hex.size() > 5 && hex.compare(hex.size() - 5, 5, ".json") == 0)
     hex.resize(hex.size() - 5);
-  if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos)
+  if (!util::is_sha256_hex(hex))
     fail(ExitCode::bad_input,
          fmt::format("{}: manifest.json names config '{}', which is not an image ID", what, config));
   return "sha256:" + hex;

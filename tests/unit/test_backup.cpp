@@ -1,7 +1,6 @@
 #include "archive/gzip.hpp"
 #include "archive/tar.hpp"
 #include "backup/backup.hpp"
-#include "backup/space.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
 #include "util/io.hpp"
@@ -139,13 +138,6 @@ std::string sha256sum(const std::string& path) {
   ::pclose(p);
   return out.substr(0, 64);
 }
-
-struct FaultGuard {
-  explicit FaultGuard(backup::space::FreeBytesFn f) { backup::space::set_free_bytes_fault(std::move(f)); }
-  ~FaultGuard() { backup::space::set_free_bytes_fault({}); }
-  FaultGuard(const FaultGuard&) = delete;
-  FaultGuard& operator=(const FaultGuard&) = delete;
-};
 
 // Writes a .tar.gz holding `entries` (files get `content`) and returns its SHA-256.
 std::string write_archive(const std::string& path, const std::vector<Entry>& entries) {
@@ -363,9 +355,10 @@ TEST_CASE("backup::create twice in the same second to different paths") {
 TEST_CASE("backup::create refuses when the free space is below the tree size") {
   testutil::TempDir tmp;
   make_site(tmp / "app");
-  FaultGuard fault([](const std::string&) -> std::uint64_t { return 1 << 20; });
+  // Fault injector: the disk probe says 1 MiB is free.
+  auto fault = [](const std::string&) -> std::uint64_t { return 1 << 20; };
   try {
-    backup::create(tmp / "app", tmp / "b.tar.gz", 6);
+    backup::create(tmp / "app", tmp / "b.tar.gz", 6, fault);
     FAIL("create ignored the free space");
   } catch (const Error& e) {
     CHECK(e.code() == ExitCode::failure);
@@ -393,9 +386,10 @@ TEST_CASE("backup::create on a full disk fails naming the file and leaves nothin
     std::string dir;
     ~Unmount() { ::umount(dir.c_str()); }
   } unmount{tmp / "mnt"};
-  FaultGuard fault([](const std::string&) -> std::uint64_t { return std::uint64_t{1} << 40; });
+  // Fault injector: the disk probe says 1 TiB is free, so the real ENOSPC is met while writing.
+  auto fault = [](const std::string&) -> std::uint64_t { return std::uint64_t{1} << 40; };
   try {
-    backup::create(tmp / "app", tmp / "mnt/b.tar.gz", 1);
+    backup::create(tmp / "app", tmp / "mnt/b.tar.gz", 1, fault);
     FAIL("create succeeded on a full disk");
   } catch (const Error& e) {
     CHECK(e.code() == ExitCode::failure);

@@ -26,7 +26,7 @@ TEST_CASE("docker: the compose argv names the project, the release's file and th
   std::filesystem::create_directories(app + "/releases/1.0.0");
   std::filesystem::create_directories(app + "/site");
   docker::Docker d(docker::Settings{"", "v1", 60});
-  docker::Project p{"demo", app, "1.0.0", "docker-compose.yml"};
+  docker::Project p{"demo", site::Layout(app, tmp / "state"), "1.0.0", "docker-compose.yml"};
   auto argv = d.compose_argv(p, {"config", "-q"});
   const std::string rel = app + "/releases/1.0.0";
   CHECK(util::describe_argv(argv) == "docker-compose --project-name demo --project-directory " + rel + " -f " + rel +

@@ -63,6 +63,8 @@ int try_lock(const std::string& dir, int wait_seconds = 0) {
   }
 }
 
+const std::vector<std::string> terminal = {"commit", "rollback", "staged"};
+
 } // namespace
 
 TEST_CASE("state::StateDb creates the v1 schema in WAL mode") {
@@ -74,7 +76,7 @@ TEST_CASE("state::StateDb creates the v1 schema in WAL mode") {
   CHECK(db.journal_mode() == "wal");
   CHECK(db.backups().empty());
   CHECK(db.audit(10).empty());
-  CHECK(!db.unfinished_upgrade());
+  CHECK(!db.unfinished_upgrade(terminal));
 }
 
 TEST_CASE("state::StateDb keeps data across reopening") {
@@ -82,26 +84,41 @@ TEST_CASE("state::StateDb keeps data across reopening") {
   std::int64_t first = 0;
   {
     StateDb db(dir.path().string());
-    first = db.install_add({0, "shop", "1.0.0", "2026-11-29T14:00:00Z", "full", "aa", "up-1"});
-    db.install_add({0, "shop", "1.1.0", "", "patch", "bb", "up-2"});
-    db.install_add({0, "blog", "3.0", "", "adopted", "", ""});
+    first = db.install_add({0, "shop", "1.0.0", "2026-11-29T14:00:00Z", state::ReleaseKind::full, "aa", "up-1"});
+    db.install_add({0, "shop", "1.1.0", "", state::ReleaseKind::patch, "bb", "up-2"});
+    db.install_add({0, "blog", "3.0", "", state::ReleaseKind::adopted, "", ""});
   }
   StateDb db(dir.path().string());
   CHECK(db.user_version() == 1);
   auto shop = db.installs("shop");
   REQUIRE(shop.size() == 2);
   CHECK(shop[0].version == "1.1.0");
-  CHECK(shop[0].kind == "patch");
+  CHECK(shop[0].kind == state::ReleaseKind::patch);
   CHECK(like(shop[0].installed_at, "9999-99-99T99:99:99Z"));
   CHECK(shop[1].id == first);
   CHECK(shop[1].installed_at == "2026-11-29T14:00:00Z");
   CHECK(shop[1].bundle_sha256 == "aa");
   CHECK(shop[1].upgrade_id == "up-1");
-  CHECK(db.latest_install("blog")->kind == "adopted");
-  CHECK(!db.latest_install("wiki"));
-  // The CHECK constraint refuses an unknown kind.
-  CHECK(error_of([&] { db.install_add({0, "shop", "2", "", "sideways", "", ""}); }).code() == ExitCode::failure);
+  CHECK(db.installs("blog").front().kind == state::ReleaseKind::adopted);
+  CHECK(db.installs("wiki").empty());
   CHECK(db.installs("shop").size() == 2);
+}
+
+TEST_CASE("state::StateDb refuses to read a kind it does not know") {
+  testutil::TempDir dir;
+  {
+    StateDb db(dir.path().string());
+    db.install_add({0, "shop", "1", "", state::ReleaseKind::full, "", ""});
+  }
+  {
+    Poco::Data::Session s("SQLite", dir / "state.db");
+    s << "PRAGMA ignore_check_constraints = 1", Poco::Data::Keywords::now;
+    s << "UPDATE installs SET kind = 'sideways'", Poco::Data::Keywords::now;
+  }
+  StateDb db(dir.path().string());
+  Error e = error_of([&] { db.installs("shop"); });
+  CHECK(e.code() == ExitCode::failure);
+  CHECK(std::string(e.what()).find("unknown release kind 'sideways'") != std::string::npos);
 }
 
 TEST_CASE("state::StateDb refuses a database from a newer schema") {
@@ -143,7 +160,7 @@ TEST_CASE("state::StateDb detects a corrupted page and moves the database aside"
   testutil::TempDir dir;
   {
     StateDb db(dir.path().string());
-    for (int i = 0; i < 20; ++i) db.install_add({0, "shop", std::to_string(i), "", "full", "", ""});
+    for (int i = 0; i < 20; ++i) db.install_add({0, "shop", std::to_string(i), "", state::ReleaseKind::full, "", ""});
   }
   REQUIRE(fs::file_size(dir / "state.db") >= 3 * 4096);
   {
@@ -168,7 +185,7 @@ TEST_CASE("state::StateDb detects a truncated database and moves it aside") {
   testutil::TempDir dir;
   {
     StateDb db(dir.path().string());
-    db.install_add({0, "shop", "1", "", "full", "", ""});
+    db.install_add({0, "shop", "1", "", state::ReleaseKind::full, "", ""});
   }
   fs::resize_file(dir / "state.db", 4096 + 100); // page 1 and a torn piece of page 2
   Error e = error_of([&] { StateDb db(dir.path().string()); });
@@ -182,17 +199,17 @@ TEST_CASE("state::StateDb journal begin/end and unfinished_upgrade") {
   testutil::TempDir dir;
   StateDb db(dir.path().string());
   auto fetch = db.journal_begin("up-1", "fetch", "1.0 -> 1.1");
-  CHECK(db.unfinished_upgrade()->id == fetch);
-  db.journal_end(fetch, "done", "42 bytes");
+  CHECK(db.unfinished_upgrade(terminal)->id == fetch);
+  db.journal_end(fetch, state::StepStatus::done, "42 bytes");
   auto commit = db.journal_begin("up-1", "commit", "");
-  CHECK(db.unfinished_upgrade()->step == "commit");
-  db.journal_end(commit, "done", "");
-  CHECK(!db.unfinished_upgrade()); // commit done is terminal
+  CHECK(db.unfinished_upgrade(terminal)->step == "commit");
+  db.journal_end(commit, state::StepStatus::done, "");
+  CHECK(!db.unfinished_upgrade(terminal)); // commit done is terminal
 
   auto j = db.journal_for("up-1");
   REQUIRE(j.size() == 2);
   CHECK(j[0].step == "fetch");
-  CHECK(j[0].status == "done");
+  CHECK(j[0].status == state::StepStatus::done);
   CHECK(j[0].detail == "42 bytes");
   CHECK(!j[0].started_at.empty());
   CHECK(!j[0].ended_at.empty());
@@ -200,20 +217,19 @@ TEST_CASE("state::StateDb journal begin/end and unfinished_upgrade") {
 
   // A failed switch is unfinished until its rollback is done.
   auto sw = db.journal_begin("up-2", "switch", "");
-  db.journal_end(sw, "failed", "compose up exited 1");
-  auto u = db.unfinished_upgrade();
+  db.journal_end(sw, state::StepStatus::failed, "compose up exited 1");
+  auto u = db.unfinished_upgrade(terminal);
   REQUIRE(u);
   CHECK(u->upgrade_id == "up-2");
-  CHECK(u->status == "failed");
+  CHECK(u->status == state::StepStatus::failed);
   CHECK(u->detail == "compose up exited 1");
   auto rb = db.journal_begin("up-2", "rollback", "");
-  CHECK(db.unfinished_upgrade()->id == rb);
-  db.journal_end(rb, "done", "");
-  CHECK(!db.unfinished_upgrade());
+  CHECK(db.unfinished_upgrade(terminal)->id == rb);
+  db.journal_end(rb, state::StepStatus::done, "");
+  CHECK(!db.unfinished_upgrade(terminal));
   CHECK(db.journal_for("up-3").empty());
 
-  CHECK(error_of([&] { db.journal_end(9999, "done", ""); }).code() == ExitCode::not_found);
-  CHECK(error_of([&] { db.journal_end(rb, "sideways", ""); }).code() == ExitCode::failure);
+  CHECK(error_of([&] { db.journal_end(9999, state::StepStatus::done, ""); }).code() == ExitCode::not_found);
 }
 
 TEST_CASE("state::StateDb backups get distinct ids in the same second, newest first") {
@@ -222,8 +238,8 @@ TEST_CASE("state::StateDb backups get distinct ids in the same second, newest fi
   airlock::state::Backup b;
   b.path = "/var/lib/airlock/backups/a.tar.gz";
   b.app_version = "1.0";
-  b.kind = "pre-upgrade";
-  b.status = "in-progress";
+  b.kind = state::BackupKind::pre_upgrade;
+  b.status = state::BackupStatus::in_progress;
   b.created_at = "2026-11-29T14:00:00Z";
   std::set<std::string> ids;
   std::string last;
@@ -234,14 +250,14 @@ TEST_CASE("state::StateDb backups get distinct ids in the same second, newest fi
   REQUIRE(list.size() == 5);
   CHECK(list[0].id == last); // same created_at: the later insert is newer
 
-  db.backup_finish(last, "complete", 1234, "ab12", 7);
+  db.backup_finish(last, state::BackupStatus::complete, 1234, "ab12", 7);
   auto got = db.backup_get(last);
   REQUIRE(got);
-  CHECK(got->status == "complete");
+  CHECK(got->status == state::BackupStatus::complete);
   CHECK(got->size == 1234);
   CHECK(got->sha256 == "ab12");
   CHECK(got->file_count == 7);
-  CHECK(got->kind == "pre-upgrade");
+  CHECK(got->kind == state::BackupKind::pre_upgrade);
   CHECK(got->path == b.path);
   CHECK(got->created_at == "2026-11-29T14:00:00Z");
 
@@ -249,7 +265,7 @@ TEST_CASE("state::StateDb backups get distinct ids in the same second, newest fi
   CHECK(!db.backup_get(last));
   CHECK(db.backups().size() == 4);
   CHECK(error_of([&] { db.backup_delete(last); }).code() == ExitCode::not_found);
-  CHECK(error_of([&] { db.backup_finish(last, "complete", 0, "", 0); }).code() == ExitCode::not_found);
+  CHECK(error_of([&] { db.backup_finish(last, state::BackupStatus::complete, 0, "", 0); }).code() == ExitCode::not_found);
 }
 
 TEST_CASE("state::StateDb downloads upsert, get and delete by sha256") {

@@ -2,7 +2,6 @@
 
 #include "archive/gzip.hpp"
 #include "archive/tar.hpp"
-#include "backup/space.hpp"
 #include "log/log.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
@@ -363,7 +362,8 @@ std::vector<std::string> list_dir(const std::string& dir) {
 
 } // namespace
 
-BackupResult create(const std::string& app_dir, const std::string& out_path, int level) {
+BackupResult create(const std::string& app_dir, const std::string& out_path, int level,
+                    const util::FreeBytes& free_bytes) {
   TreeSize t;
   for (const char* name : kTrees) {
     const std::string dir = app_dir + "/" + name;
@@ -382,7 +382,7 @@ BackupResult create(const std::string& app_dir, const std::string& out_path, int
   t.bytes += 1536 + 1024;
 
   const std::string out_dir = parent_dir(out_path);
-  const std::uint64_t free = space::free_bytes(out_dir);
+  const std::uint64_t free = free_bytes(out_dir);
   if (free < t.bytes)
     fail(ExitCode::failure, "backup " + out_path + " needs about " + mib(t.bytes) + " MiB in " + out_dir + ", " +
                                 std::to_string(free >> 20) + " MiB free; free space or lower retention");

@@ -17,6 +17,8 @@
 // the same backup path.
 #pragma once
 
+#include "util/disk.hpp"
+
 #include <cstdint>
 #include <string>
 
@@ -39,7 +41,9 @@ struct BackupResult {
 // Error(failure) naming the file for I/O errors, including a disk that fills up while writing ("No space
 // left on device"); Error(bad_input) for a socket in the tree or a `current` that is not a symlink.
 // Files that change while they are read make it fail (Error(failure)): back up a stopped site.
-BackupResult create(const std::string& app_dir, const std::string& out_path, int level);
+// `free_bytes` is the disk probe (tests inject a nearly full disk through it).
+BackupResult create(const std::string& app_dir, const std::string& out_path, int level,
+                    const util::FreeBytes& free_bytes = util::statvfs_free_bytes);
 
 // Re-hashes `path` and compares with the recorded `sha256` (hex, any case).
 // Error(verify_failed, "backup <path> is damaged: ...; do not restore it") on a mismatch,

@@ -99,17 +99,17 @@ const std::vector<std::string>& Docker::compose_command() {
 }
 
 std::vector<std::string> Docker::env_for(const Project& p) const {
-  return {"AIRLOCK_DATA=" + p.app_dir + "/data", "AIRLOCK_SITE=" + p.app_dir + "/site",
-          "AIRLOCK_RELEASE=" + p.app_dir + "/releases/" + p.release};
+  return {"AIRLOCK_DATA=" + p.layout.data_dir(), "AIRLOCK_SITE=" + p.layout.site_dir(),
+          "AIRLOCK_RELEASE=" + p.layout.release_dir(p.release)};
 }
 
 std::vector<std::string> Docker::compose_argv(const Project& p, const std::vector<std::string>& args) {
   std::vector<std::string> argv = compose_command();
-  const std::string rel = p.app_dir + "/releases/" + p.release;
+  const std::string rel = p.layout.release_dir(p.release);
   argv.insert(argv.end(), {"--project-name", p.name, "--project-directory", rel, "-f", rel + "/" + p.compose_file});
-  const std::string override_file = p.app_dir + "/site/docker-compose.override.yml";
+  const std::string override_file = p.layout.site_dir() + "/docker-compose.override.yml";
   if (fs::exists(override_file)) argv.insert(argv.end(), {"-f", override_file});
-  const std::string env_file = p.app_dir + "/site/.env";
+  const std::string env_file = p.layout.site_dir() + "/.env";
   if (fs::exists(env_file)) argv.insert(argv.end(), {"--env-file", env_file});
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
@@ -168,7 +168,8 @@ bool Docker::remove_image(const std::string& id) {
   return r.exit_code == 0 && !r.timed_out;
 }
 
-int Docker::stop_project(const std::string& project, int grace_s) {
+int Docker::stop_project(const std::string& project) {
+  const int grace_s = 10;
   auto ids = lines(call({"docker", "ps", "-q", "--no-trunc", "--filter", "label=com.docker.compose.project=" + project},
                         std::min(s_.timeout_s, 60), true)
                        .out);

@@ -10,11 +10,15 @@
 // e.g. `volumes: ["${AIRLOCK_DATA}:/data"]`. Containers are found by the labels com.docker.compose.project and
 // com.docker.compose.service, never by name (v1 and v2 name containers differently).
 //
-// Every call is reported to the `on_call` observer (argv, exit code, output), which the pipeline stores in its
-// journal. Errors: a call that fails or times out throws Error(failure) with the command and its last output.
-// Thread-safety: a Docker object is used by one thread.
+// Every call is reported to the observer (argv, exit code, output), which the pipeline stores in its journal.
+// Errors: a call that fails or times out throws Error(failure) with the command and its last output.
+//
+// Engine is the seam (DESIGN.md "The shape of the code"): the pipeline speaks to it only, Docker implements it
+// with the CLIs, and tests/unit/fake_engine.hpp implements it in memory for the pipeline's unit tests.
+// Thread-safety: an Engine object is used by one thread.
 #pragma once
 
+#include "site/layout.hpp"
 #include "util/process.hpp"
 
 #include <cstdint>
@@ -34,8 +38,8 @@ struct Settings {
 // One compose project: a release's compose file plus the site's overrides.
 struct Project {
   std::string name;         // sanitized (see project_name)
-  std::string app_dir;      // <install_root>/<app>
-  std::string release;      // version: the compose file is <app_dir>/releases/<release>/<compose_file>
+  site::Layout layout;      // the site's paths
+  std::string release;      // version: the compose file is layout.release_dir(release)/<compose_file>
   std::string compose_file; // relative to the release dir
 };
 

@@ -144,15 +144,14 @@ Result check_tcp(const Check& c, int timeout_ms) {
 }
 
 Outcome run_gate(const Gate& g, const std::function<Result()>& containers,
-                 const std::function<void(const Check&, const Result&)>& on_change) {
-  using clock = std::chrono::steady_clock;
-  const auto start = clock::now();
+                 const std::function<void(const Check&, const Result&)>& on_change, util::Clock& clock) {
+  const auto start = clock.steady();
   const auto timeout = std::chrono::seconds(g.timeout_s);
-  std::optional<clock::time_point> stable_since;
+  std::optional<util::Clock::steady_time> stable_since;
   std::map<std::size_t, std::pair<bool, std::string>> last;
   std::string failing;
   for (;;) {
-    const auto round = clock::now();
+    const auto round = clock.steady();
     bool all_ok = true;
     for (std::size_t i = 0; i < g.checks.size(); ++i) {
       const auto& c = g.checks[i];
@@ -169,10 +168,10 @@ Outcome run_gate(const Gate& g, const std::function<Result()>& containers,
         all_ok = false;
         failing = c.name() + ": " + r.detail;
         if (r.fatal)
-          return {false, failing, std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start)};
+          return {false, failing, std::chrono::duration_cast<std::chrono::milliseconds>(clock.steady() - start)};
       }
     }
-    const auto now = clock::now();
+    const auto now = clock.steady();
     if (all_ok) {
       if (!stable_since) stable_since = round;
       if (now - *stable_since >= std::chrono::seconds(g.stable_s))
@@ -185,7 +184,7 @@ Outcome run_gate(const Gate& g, const std::function<Result()>& containers,
               fmt::format("not healthy within {} s{}{}", g.timeout_s,
                           all_ok ? " (not yet stable)" : "; last failure: ", all_ok ? "" : failing),
               std::chrono::duration_cast<std::chrono::milliseconds>(now - start)};
-    std::this_thread::sleep_until(round + std::chrono::seconds(g.interval_s));
+    clock.sleep_until(round + std::chrono::seconds(g.interval_s));
   }
 }
 

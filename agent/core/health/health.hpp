@@ -15,6 +15,7 @@
 // Thread-safety: plain functions; run_gate blocks the calling thread.
 #pragma once
 
+#include "util/clock.hpp"
 #include "util/json.hpp"
 
 #include <chrono>
@@ -60,8 +61,9 @@ struct Outcome {
 
 // Runs the gate: every interval, all checks; healthy once all have passed without a break for stable_s seconds;
 // failed at the timeout (or at once on a fatal result). `containers` answers the "containers" checks. `on_change`
-// sees each check's result whenever it differs from that check's previous one (for the log).
+// sees each check's result whenever it differs from that check's previous one (for the log). Time is `clock`'s.
 Outcome run_gate(const Gate& g, const std::function<Result()>& containers,
-                 const std::function<void(const Check&, const Result&)>& on_change);
+                 const std::function<void(const Check&, const Result&)>& on_change,
+                 util::Clock& clock = util::system_clock());
 
 } // namespace airlock::health

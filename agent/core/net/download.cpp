@@ -31,13 +31,6 @@ public:
   using std::runtime_error::runtime_error;
 };
 
-bool is_sha256(const std::string& s) {
-  if (s.size() != 64) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
-
 [[noreturn]] void io_fail(const std::string& what, const std::string& path) {
   const int e = errno;
   fail(ExitCode::failure, fmt::format("cannot {} {}: {}{}", what, path, std::strerror(e),
@@ -326,7 +319,7 @@ Downloader::Downloader(const Client& client, state::StateDb& db) : client_(clien
 
 std::string Downloader::fetch(const Target& t, const std::string& dir) {
   stats_ = {};
-  if (!is_sha256(t.sha256))
+  if (!util::is_sha256_hex(t.sha256))
     fail(ExitCode::bad_input,
          fmt::format("target {}: '{}' is not a SHA-256 (64 lowercase hex digits)", t.name, t.sha256));
   if (t.urls.empty())

@@ -2,36 +2,22 @@
 // compose site from version A to version B so that it ends either healthy on B or back on A with data/ as it was.
 //
 // Journal: one upgrade has an ID and rows in the state journal, one per step attempt, written before the step
-// starts ("started") and after it ends ("done" / "failed"). The steps, in order:
-//   begin    the plan, as JSON in the detail: from, to, kind (full | patch | rollback), bundle_sha256, ...
-//   fetch    release targets verified into <state>/downloads            } a failure here leaves the
-//   stage    releases/<to> built and verified; compose `config` accepts it } running services untouched
-//   load     images loaded (those already present are skipped)           }
-//   staged   (--stage-only ends here; `apply` continues)
-//   stop     the services of the project are stopped (the downtime starts)
-//   backup   data/, site/ and current into a pre-upgrade backup (detail: its ID)
-//   switch   current -> releases/<to>
-//   restore  (manual rollback with --restore-data only) data/ from a backup
-//   start    compose up -d --remove-orphans
-//   health   the health gate of <to>
-//   commit   install recorded, audit written; then old releases, backups and images are pruned
-// and, when a step after `stop` fails, the rollback steps rb-stop, rb-switch, rb-restore (only once `start`
-// had begun: the new release may have written data/), rb-start, rb-health, and finally `rollback` (done:
-// rolled back; failed: the site needs attention).
+// starts ("started") and after it ends ("done" / "failed"). The steps, their order, their phases and what a
+// crash in each means are the table in pipeline/steps.hpp; docs/architecture.md draws the machine.
 //
 // Crash recovery: recover() runs first in every command that changes the site. For the newest unfinished
-// upgrade: `commit` begun -> the commit is finished (roll forward); `stop` never begun -> nothing ran, the
-// upgrade is closed as abandoned; otherwise -> the rollback runs (again, from its start: each rollback step is
-// idempotent). After `rollback` failed, every recover() tries the rollback again.
+// upgrade it takes, over the steps that had begun, the strongest OnCrash of the table: roll forward (finish the
+// commit), roll back (with data/ restored when the new release may have written it), or abandon (nothing ran
+// that touched the running site). After `rollback` failed, every recover() tries the rollback again.
 //
-// Fault hook for tests: with AIRLOCK_TEST_KILL_AT=<step> the agent SIGKILLs itself right after that step's work
-// is done and before its journal row is closed; <step>:begin kills right after the row is opened. Nothing else
-// reads the variable; it exists so the kill-matrix test can stop the agent at every step.
+// Faults: the Context's step hook is called at every step's begin and end (steps.hpp When); the commands
+// install the black-box tests' kill hook there, the unit tests a fork-and-exit hook.
 // Thread-safety: one pipeline per process, under the run lock.
 #pragma once
 
 #include "bundle/container.hpp"
-#include "config/config.hpp"
+#include "pipeline/context.hpp"
+#include "release/manifest.hpp"
 #include "state/db.hpp"
 
 #include <cstdint>
@@ -66,60 +52,52 @@ struct Report {
   std::int64_t downtime_ms = 0;
 };
 
-class Site {
-public:
-  explicit Site(config::Config cfg);
-  const config::Config& cfg() const { return cfg_; }
-  std::string app_dir() const { return cfg_.app_dir(); }
-  std::string releases_dir() const { return app_dir() + "/releases"; }
-  std::string manifests_dir() const { return cfg_.state_dir + "/releases"; } // <v>.json of every staged release
-  std::string downloads_dir() const { return cfg_.state_dir + "/downloads"; }
-  std::string backups_dir() const { return cfg_.state_dir + "/backups"; }
-  std::string trust_dir() const { return cfg_.state_dir + "/trust"; }
-
-private:
-  config::Config cfg_;
-};
-
 // Imports the best release in `source` (verified against the trusted metadata, which is saved afterwards):
 // the whole pipeline, or --plan / --stage-only. Returns the report; Error for failures before `stop`
 // (nothing changed in the running site), Outcome::rolled_back / needs_attention for failures after it.
-Report import(const Site& site, state::StateDb& db, bundle::Container& source, const Options& o);
+Report import(Context& ctx, state::StateDb& db, bundle::Container& source, const Options& o);
 
 // `airlock check`: the decision an import from `source` would take now. The metadata is refreshed and checked
 // against the trusted state (rollback, expiry, signatures) in memory; nothing is saved or changed, so it needs
 // no run lock.
 struct CheckReport {
-  std::string decision = "none";    // none | patch | full
+  std::string decision = "none";    // none | patch | full (printed and in --json as is)
   std::string from, to, reason;     // reason: why "none" ("already at 2.0.0", "... is older than ...")
   std::uint64_t total_bytes = 0;    // the targets the upgrade reads: payload + image archives the engine lacks
   std::uint64_t download_bytes = 0; // of those, what is not in downloads/ yet (a partial counts what it lacks)
   std::vector<std::string> skipped; // other releases passed over, and why
 };
-CheckReport check(const Site& site, state::StateDb& db, bundle::Container& source, const Options& o);
+CheckReport check(Context& ctx, state::StateDb& db, bundle::Container& source, const Options& o);
 
 // Finishes the newest upgrade that --stage-only left staged; without one, imports what --download-only left
 // in downloads/ (no network: the trusted metadata is re-checked for expiry). Error(not_found) when there is
 // neither. `o` as for import (confirm, ...).
-Report apply(const Site& site, state::StateDb& db, const Options& o = {});
+Report apply(Context& ctx, state::StateDb& db, const Options& o = {});
 
 // Goes back by hand to the release installed before the current one, optionally restoring data/ from the
 // pre-upgrade backup taken when the current one was installed. Runs like an upgrade (journal, health gate,
 // automatic return to the current release when the previous one is not healthy).
-Report rollback(const Site& site, state::StateDb& db, bool restore_data);
+Report rollback(Context& ctx, state::StateDb& db, bool restore_data);
 
 // Finishes or undoes an interrupted upgrade (see above); nullopt when there was none.
-std::optional<Report> recover(const Site& site, state::StateDb& db);
+std::optional<Report> recover(Context& ctx, state::StateDb& db);
 
 // Cleans what an interrupted run left besides the journal: restores in progress, in-progress backups.
-void clean_interrupted(const Site& site, state::StateDb& db);
+void clean_interrupted(Context& ctx, state::StateDb& db);
 
 // `import --scan DIR`: the newest bundle in DIR (regular files, not recursive) that verifies against the trusted
 // metadata and holds a release of this app and architecture newer than the installed one. `skipped` gets one
 // line per other file with the reason. nullopt when none fits. Changes nothing (trust state is not saved).
-std::optional<std::string> scan(const Site& site, const std::string& dir, std::vector<std::string>& skipped);
+std::optional<std::string> scan(Context& ctx, const std::string& dir, std::vector<std::string>& skipped);
+
+// `airlock stage PATH`: refreshes the trusted metadata from `source` (saved), picks the newest release of this
+// app and architecture (optionally exactly `version`; a patch when it applies to the current version), verifies
+// its payload and stages releases/<v> with its release.json. Nothing runs and `current` does not move. One audit
+// row "stage". Error(not_found) when the source holds no such release.
+release::Manifest stage_release(Context& ctx, state::StateDb& db, bundle::Container& source,
+                                const std::optional<std::string>& version);
 
 // Writes <state>/releases/<version>.json for a site adopted as version 0 (compose_file found in the tree).
-void record_adopted_release(const Site& site, const std::string& compose_file);
+void record_adopted_release(Context& ctx, const std::string& compose_file);
 
 } // namespace airlock::pipeline

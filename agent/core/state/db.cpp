@@ -4,12 +4,15 @@
 #include "util/io.hpp"
 #include "util/users.hpp"
 
+#include <fmt/format.h>
+
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/SQLiteException.h>
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/Tuple.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <ctime>
@@ -138,24 +141,56 @@ std::string random_hex6() {
   return out;
 }
 
+// The text forms of the enums, as stored; a text that is none of them is a corrupt row.
+template <class E, std::size_t N> using Names = std::array<std::pair<E, const char*>, N>;
+constexpr Names<ReleaseKind, 3> release_kinds{
+    {{ReleaseKind::full, "full"}, {ReleaseKind::patch, "patch"}, {ReleaseKind::adopted, "adopted"}}};
+constexpr Names<StepStatus, 3> step_statuses{
+    {{StepStatus::started, "started"}, {StepStatus::done, "done"}, {StepStatus::failed, "failed"}}};
+constexpr Names<BackupKind, 2> backup_kinds{{{BackupKind::manual, "manual"}, {BackupKind::pre_upgrade, "pre-upgrade"}}};
+constexpr Names<BackupStatus, 3> backup_statuses{{{BackupStatus::in_progress, "in-progress"},
+                                                  {BackupStatus::complete, "complete"},
+                                                  {BackupStatus::failed, "failed"}}};
+
+template <class E, std::size_t N> const char* name_in(const Names<E, N>& names, E e) {
+  for (const auto& [v, n] : names)
+    if (v == e) return n;
+  return "?";
+}
+template <class E, std::size_t N> E parse_in(const Names<E, N>& names, const std::string& text, const char* what) {
+  for (const auto& [v, n] : names)
+    if (text == n) return v;
+  fail(ExitCode::failure, fmt::format("state.db holds an unknown {} '{}' (written by a newer airlock?)", what, text));
+}
+
 using InstallRow =
     Poco::Tuple<std::int64_t, std::string, std::string, std::string, std::string, std::string, std::string>;
 Install to_install(const InstallRow& r) {
-  return {r.get<0>(), r.get<1>(), r.get<2>(), r.get<3>(), r.get<4>(), r.get<5>(), r.get<6>()};
+  return {r.get<0>(), r.get<1>(), r.get<2>(), r.get<3>(), parse_in(release_kinds, r.get<4>(), "release kind"),
+          r.get<5>(), r.get<6>()};
 }
 const char* install_cols = "SELECT id, app, version, installed_at, kind, bundle_sha256, upgrade_id FROM installs ";
 
 using JournalRow =
     Poco::Tuple<std::int64_t, std::string, std::string, std::string, std::string, std::string, std::string>;
 JournalEntry to_journal(const JournalRow& r) {
-  return {r.get<0>(), r.get<1>(), r.get<2>(), r.get<3>(), r.get<4>(), r.get<5>(), r.get<6>()};
+  return {r.get<0>(), r.get<1>(), r.get<2>(), parse_in(step_statuses, r.get<3>(), "journal status"),
+          r.get<4>(), r.get<5>(), r.get<6>()};
 }
 
 using BackupRow = Poco::Tuple<std::string, std::string, std::string, std::string, std::string, std::int64_t,
                               std::string, std::int64_t, std::string, std::string>;
 Backup to_backup(const BackupRow& r) {
-  return {r.get<0>(), r.get<1>(), r.get<2>(), r.get<3>(), r.get<4>(),
-          r.get<5>(), r.get<6>(), r.get<7>(), r.get<8>(), r.get<9>()};
+  return {r.get<0>(),
+          r.get<1>(),
+          r.get<2>(),
+          parse_in(backup_kinds, r.get<3>(), "backup kind"),
+          parse_in(backup_statuses, r.get<4>(), "backup status"),
+          r.get<5>(),
+          r.get<6>(),
+          r.get<7>(),
+          r.get<8>(),
+          r.get<9>()};
 }
 const char* backup_cols =
     "SELECT id, path, app_version, kind, status, size, sha256, file_count, note, created_at FROM backups ";
@@ -168,6 +203,11 @@ using AuditRow =
                 std::string, std::string, std::string, std::string, std::int64_t, std::string>;
 
 } // namespace
+
+const char* name(ReleaseKind k) { return name_in(release_kinds, k); }
+const char* name(StepStatus s) { return name_in(step_statuses, s); }
+const char* name(BackupKind k) { return name_in(backup_kinds, k); }
+const char* name(BackupStatus s) { return name_in(backup_statuses, s); }
 
 std::string utc_now() { return utc_format(TimeFormat::iso); }
 
@@ -261,7 +301,7 @@ std::int64_t StateDb::install_add(const Install& i) {
     std::int64_t id = 0;
     Transaction t(s);
     s << "INSERT INTO installs (app, version, installed_at, kind, bundle_sha256, upgrade_id) VALUES (?,?,?,?,?,?)",
-        bind(i.app), bind(i.version), bind(stamp(i.installed_at)), bind(i.kind), bind(i.bundle_sha256),
+        bind(i.app), bind(i.version), bind(stamp(i.installed_at)), bind(std::string(name(i.kind))), bind(i.bundle_sha256),
         bind(i.upgrade_id), now;
     s << "SELECT last_insert_rowid()", into(id), now;
     t.commit();
@@ -279,12 +319,6 @@ std::vector<Install> StateDb::installs(const std::string& app) {
   });
 }
 
-std::optional<Install> StateDb::latest_install(const std::string& app) {
-  auto all = installs(app);
-  if (all.empty()) return std::nullopt;
-  return all.front();
-}
-
 std::int64_t StateDb::journal_begin(const std::string& upgrade_id, const std::string& step, const std::string& detail) {
   return impl_->guard(path_, "journal_begin", [&](Session& s) {
     std::int64_t id = 0;
@@ -297,10 +331,11 @@ std::int64_t StateDb::journal_begin(const std::string& upgrade_id, const std::st
   });
 }
 
-void StateDb::journal_end(std::int64_t id, const std::string& status, const std::string& detail) {
+void StateDb::journal_end(std::int64_t id, StepStatus status, const std::string& detail) {
   std::size_t changed = impl_->guard(path_, "journal_end", [&](Session& s) {
     Statement st(s);
-    st << "UPDATE journal SET status = ?, ended_at = ?, detail = ? WHERE id = ?", bind(status), bind(utc_now()),
+    st << "UPDATE journal SET status = ?, ended_at = ?, detail = ? WHERE id = ?", bind(std::string(name(status))),
+        bind(utc_now()),
         bind(detail), bind(id);
     return st.execute();
   });
@@ -319,17 +354,22 @@ std::vector<JournalEntry> StateDb::journal_for(const std::string& upgrade_id) {
   });
 }
 
-std::optional<JournalEntry> StateDb::unfinished_upgrade() {
-  return impl_->guard(path_, "looking for an unfinished upgrade", [&](Session& s) -> std::optional<JournalEntry> {
+std::optional<JournalEntry> StateDb::unfinished_upgrade(const std::vector<std::string>& terminal_steps) {
+  // The last row of every upgrade, newest first; the first that is not a terminal step done is the answer.
+  const auto lasts = impl_->guard(path_, "looking for an unfinished upgrade", [&](Session& s) {
     std::vector<JournalRow> rows;
     s << "SELECT j.id, j.upgrade_id, j.step, j.status, j.started_at, j.ended_at, j.detail FROM journal j"
          " WHERE j.id = (SELECT max(k.id) FROM journal k WHERE k.upgrade_id = j.upgrade_id)"
-         " AND NOT (j.step IN ('commit', 'rollback', 'staged') AND j.status = 'done')"
-         " ORDER BY j.id DESC LIMIT 1",
+         " ORDER BY j.id DESC",
         into(rows), now;
-    if (rows.empty()) return std::nullopt;
-    return to_journal(rows.front());
+    return rows;
   });
+  for (const auto& r : lasts) {
+    auto e = to_journal(r);
+    const bool terminal = std::find(terminal_steps.begin(), terminal_steps.end(), e.step) != terminal_steps.end();
+    if (!(terminal && e.status == StepStatus::done)) return e;
+  }
+  return std::nullopt;
 }
 
 std::optional<JournalEntry> StateDb::latest_upgrade() {
@@ -352,18 +392,20 @@ std::string StateDb::backup_add(const Backup& b) {
     }
     s << "INSERT INTO backups (id, path, app_version, kind, status, size, sha256, file_count, note, created_at)"
          " VALUES (?,?,?,?,?,?,?,?,?,?)",
-        bind(id), bind(b.path), bind(b.app_version), bind(b.kind), bind(b.status), bind(b.size), bind(b.sha256),
+        bind(id), bind(b.path), bind(b.app_version), bind(std::string(name(b.kind))), bind(std::string(name(b.status))),
+        bind(b.size), bind(b.sha256),
         bind(b.file_count), bind(b.note), bind(stamp(b.created_at)), now;
     t.commit();
     return id;
   });
 }
 
-void StateDb::backup_finish(const std::string& id, const std::string& status, std::int64_t size,
+void StateDb::backup_finish(const std::string& id, BackupStatus status, std::int64_t size,
                             const std::string& sha256, std::int64_t file_count) {
   std::size_t changed = impl_->guard(path_, "backup_finish", [&](Session& s) {
     Statement st(s);
-    st << "UPDATE backups SET status = ?, size = ?, sha256 = ?, file_count = ? WHERE id = ?", bind(status), bind(size),
+    st << "UPDATE backups SET status = ?, size = ?, sha256 = ?, file_count = ? WHERE id = ?",
+        bind(std::string(name(status))), bind(size),
         bind(sha256), bind(file_count), bind(id);
     return st.execute();
   });

@@ -31,12 +31,23 @@ std::string utc_now();
 // A fresh ID "<YYYYMMDDTHHMMSSZ>-<6 hex>" (upgrade IDs; backup_add makes backup IDs the same way).
 std::string new_id();
 
+// Kinds and statuses. Their text forms exist only at the SQLite and JSON boundaries (name(), and parse_*() in
+// db.cpp, which refuse an unknown text as a corrupt row).
+enum class ReleaseKind { full, patch, adopted };
+enum class StepStatus { started, done, failed };
+enum class BackupKind { manual, pre_upgrade };
+enum class BackupStatus { in_progress, complete, failed };
+const char* name(ReleaseKind k); // "full" | "patch" | "adopted"
+const char* name(StepStatus s);  // "started" | "done" | "failed"
+const char* name(BackupKind k);  // "manual" | "pre-upgrade"
+const char* name(BackupStatus s); // "in-progress" | "complete" | "failed"
+
 struct Install {
   std::int64_t id = 0;      // assigned by install_add
   std::string app;          // app name, e.g. "shop"
   std::string version;      // release version
   std::string installed_at; // stamped when empty
-  std::string kind;         // "full" | "patch" | "adopted"
+  ReleaseKind kind = ReleaseKind::full;
   std::string bundle_sha256;
   std::string upgrade_id; // the journal's upgrade id; "" for an adopted release
 };
@@ -44,8 +55,8 @@ struct Install {
 struct JournalEntry {
   std::int64_t id = 0;
   std::string upgrade_id;
-  std::string step;   // a pipeline step name, e.g. "fetch", "backup", "switch", "commit", "rollback"
-  std::string status; // "started" | "done" | "failed" | "undone"
+  std::string step; // a pipeline step's journal name (pipeline/steps.hpp), e.g. "fetch", "backup", "commit"
+  StepStatus status = StepStatus::started;
   std::string started_at;
   std::string ended_at; // "" while started
   std::string detail;
@@ -55,8 +66,8 @@ struct Backup {
   std::string id; // "<YYYYMMDDTHHMMSSZ>-<6 hex>", assigned by backup_add
   std::string path;
   std::string app_version;
-  std::string kind;   // "manual" | "pre-upgrade"
-  std::string status; // "in-progress" | "complete" | "failed"
+  BackupKind kind = BackupKind::manual;
+  BackupStatus status = BackupStatus::in_progress;
   std::int64_t size = 0;
   std::string sha256;
   std::int64_t file_count = 0;
@@ -113,19 +124,18 @@ public:
   // installs: an append-only history of the releases that became current.
   std::int64_t install_add(const Install& install);
   std::vector<Install> installs(const std::string& app); // newest first
-  std::optional<Install> latest_install(const std::string& app);
 
   // journal: one row per step attempt of an upgrade.
   // journal_begin inserts a "started" row and returns its id; journal_end sets its status, ended_at and detail
   // (throws Error(not_found) for an unknown id).
   std::int64_t journal_begin(const std::string& upgrade_id, const std::string& step, const std::string& detail);
-  void journal_end(std::int64_t id, const std::string& status, const std::string& detail);
+  void journal_end(std::int64_t id, StepStatus status, const std::string& detail);
   std::vector<JournalEntry> journal_for(const std::string& upgrade_id); // oldest first
   // The last journal row of the most recent upgrade that did not finish, or nullopt when every upgrade did.
-  // An upgrade is finished when its last row (highest id) is terminal: step "commit", "rollback" or "staged"
-  // with status "done" (staged: --stage-only waits for `apply`). Anything else (a started, failed or undone
-  // last step) is unfinished and must be recovered before a new upgrade starts.
-  std::optional<JournalEntry> unfinished_upgrade();
+  // An upgrade is finished when its last row (highest id) is one of `terminal_steps` with status done (the
+  // pipeline's step table says which steps end an upgrade). Anything else (a started or failed last step) is
+  // unfinished and must be recovered before a new upgrade starts.
+  std::optional<JournalEntry> unfinished_upgrade(const std::vector<std::string>& terminal_steps);
   // The last row of the most recent upgrade (the one with the highest row id), finished or not.
   std::optional<JournalEntry> latest_upgrade();
 
@@ -133,7 +143,7 @@ public:
   // with the given status and returns the id. backup_finish and backup_delete throw Error(not_found) for an
   // unknown id; backup_delete removes the row only, not the file.
   std::string backup_add(const Backup& backup);
-  void backup_finish(const std::string& id, const std::string& status, std::int64_t size, const std::string& sha256,
+  void backup_finish(const std::string& id, BackupStatus status, std::int64_t size, const std::string& sha256,
                      std::int64_t file_count);
   std::optional<Backup> backup_get(const std::string& id);
   std::vector<Backup> backups(); // newest first

@@ -1,6 +1,7 @@
 #include "trust/metadata.hpp"
 
 #include "util/error.hpp"
+#include "util/hash.hpp"
 
 #include <fmt/format.h>
 
@@ -23,13 +24,6 @@ const json::Value& field(const json::Value& obj, const std::string& key, json::V
 }
 
 using T = json::Value::Type;
-
-bool is_lower_hex(const std::string& s, std::size_t len) {
-  if (s.size() != len) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
 
 Common parse_common(const json::Value& s, const std::string& expected_type, const std::string& what) {
   if (!s.is_object()) fail(ExitCode::bad_input, what + ": 'signed' must be an object");
@@ -63,7 +57,7 @@ MetaFile parse_metafile(const json::Value& v, const std::string& what, const std
   if (v.find("hashes")) {
     const auto& hashes = field(v, "hashes", T::object, what, path);
     if (const auto* h = hashes.find("sha256")) {
-      if (!h->is_string() || !is_lower_hex(h->as_string(), 64))
+      if (!h->is_string() || !util::is_sha256_hex(h->as_string()))
         fail(ExitCode::bad_input, fmt::format("{}: '{}.hashes.sha256' is not 64 lowercase hex digits", what, path));
       m.sha256 = h->as_string();
     }
@@ -206,7 +200,7 @@ Targets parse_targets(const Envelope& e, const std::string& what) {
     f.length = static_cast<std::uint64_t>(len);
     const auto& hashes = field(v, "hashes", T::object, what, path);
     const auto* h = hashes.find("sha256");
-    if (!h || !h->is_string() || !is_lower_hex(h->as_string(), 64))
+    if (!h || !h->is_string() || !util::is_sha256_hex(h->as_string()))
       fail(ExitCode::bad_input,
            fmt::format("{}: '{}.hashes.sha256' is missing or not 64 lowercase hex digits", what, path));
     f.sha256 = h->as_string();

@@ -80,4 +80,8 @@ std::string to_hex(const void* data, std::size_t size) {
   return out;
 }
 
+bool is_sha256_hex(std::string_view s) {
+  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
 } // namespace airlock::util

@@ -37,4 +37,7 @@ std::uint64_t xxh3_64(std::string_view data);
 
 std::string to_hex(const void* data, std::size_t size);
 
+// True when `s` is exactly 64 lowercase hex digits: the form of every SHA-256 that airlock stores or accepts.
+bool is_sha256_hex(std::string_view s);
+
 } // namespace airlock::util

@@ -1,0 +1,44 @@
+#include "backup/records.hpp"
+
+#include <filesystem>
+
+namespace airlock::backup {
+
+Taken take(const site::Layout& l, state::StateDb& db, state::BackupKind kind, const std::string& app_version,
+           const std::string& note, int level, const std::function<void(const std::string& id)>& on_id) {
+  state::Backup b;
+  b.app_version = app_version;
+  b.kind = kind;
+  b.status = state::BackupStatus::in_progress;
+  b.note = note;
+  Taken t;
+  t.id = db.backup_add(b);
+  try {
+    if (on_id) on_id(t.id);
+    t.result = create(l.app_dir(), l.backup_path(t.id), level);
+  } catch (...) {
+    db.backup_finish(t.id, state::BackupStatus::failed, 0, "", 0);
+    throw;
+  }
+  db.backup_finish(t.id, state::BackupStatus::complete, static_cast<std::int64_t>(t.result.size), t.result.sha256,
+                   static_cast<std::int64_t>(t.result.file_count));
+  return t;
+}
+
+Pruned prune(const site::Layout& l, state::StateDb& db, long keep, std::optional<state::BackupKind> only) {
+  Pruned p;
+  for (const auto& b : db.backups()) { // newest first
+    if ((only && b.kind != *only) || b.status == state::BackupStatus::in_progress) continue;
+    if (b.status == state::BackupStatus::complete && p.kept < keep) {
+      ++p.kept;
+      continue;
+    }
+    std::error_code ec;
+    std::filesystem::remove(l.backup_path(b.id), ec);
+    db.backup_delete(b.id);
+    ++p.removed;
+  }
+  return p;
+}
+
+} // namespace airlock::backup

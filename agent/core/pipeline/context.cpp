@@ -1,0 +1,27 @@
+#include "pipeline/context.hpp"
+
+namespace airlock::pipeline {
+
+Context::Context(config::Config cfg, Seams seams)
+    : cfg_(std::move(cfg)), layout_(site::Layout::of(cfg_)), engine_(seams.engine),
+      clock_(seams.clock ? seams.clock : &util::system_clock()),
+      free_bytes_(seams.free_bytes ? std::move(seams.free_bytes) : util::FreeBytes(util::statvfs_free_bytes)),
+      hook_(std::move(seams.hook)) {
+  if (!engine_) {
+    own_engine_ = std::make_unique<docker::Docker>(
+        docker::Settings{cfg_.docker_host, cfg_.compose, static_cast<int>(cfg_.docker_timeout_s)});
+    engine_ = own_engine_.get();
+  }
+}
+
+Context::~Context() = default;
+
+std::string Context::project_name() const {
+  return docker::project_name(cfg_.docker_project.empty() ? cfg_.app_name : cfg_.docker_project);
+}
+
+docker::Project Context::project(const std::string& version, const std::string& compose_file) const {
+  return {project_name(), layout_, version, compose_file};
+}
+
+} // namespace airlock::pipeline
