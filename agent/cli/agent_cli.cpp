@@ -1,8 +1,8 @@
 #include "agent_cli.hpp"
 
-#include "cli/build_info.hpp"
+#include "about/build_info.hpp"
 #include "cli/guard.hpp"
-#include "cli/selftest.hpp"
+#include "about/selftest.hpp"
 #include "cli/site_cmds.hpp"
 #include "cli/verify_cmd.hpp"
 #include "config/config.hpp"
@@ -53,7 +53,7 @@ int dispatch(int argc, const char* const* argv) {
     return 0;
   }
   if (cmd == "--version" || cmd == "version") {
-    std::cout << cli::version_text("airlock");
+    std::cout << about::version_text("airlock");
     return 0;
   }
   if (cmd == "verify") {
@@ -87,7 +87,7 @@ int dispatch(int argc, const char* const* argv) {
     return 0;
   }
   if (int rc = run_site_command(argc, argv); rc >= 0) return rc;
-  if (cmd == "self-test") return cli::run_self_test(std::cout) ? 0 : static_cast<int>(ExitCode::failure);
+  if (cmd == "self-test") return about::run_self_test(std::cout) ? 0 : static_cast<int>(ExitCode::failure);
   fail(ExitCode::usage, "unknown command '" + cmd + "'; run 'airlock --help' for the list");
 }
 

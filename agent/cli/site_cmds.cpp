@@ -4,7 +4,7 @@
 #include "backup/records.hpp"
 #include "site/layout.hpp"
 #include "bundle/container.hpp"
-#include "cli/build_info.hpp"
+#include "about/build_info.hpp"
 #include "cli/commands.hpp"
 #include "config/config.hpp"
 #include "log/log.hpp"
@@ -323,10 +323,10 @@ int cmd_stage(const util::Args& a) {
   st.save(site.trust_dir()); // versions only move forward from here on (rollback protection across runs)
 
   const auto current = site::current_version(s.app_dir());
-  auto sel = pipeline::select(st, *container, {s.cfg.app_name, cli::target_arch(), current, a.value("version"), true});
+  auto sel = pipeline::select(st, *container, {s.cfg.app_name, about::target_arch(), current, a.value("version"), true});
   if (!sel.best)
     fail(ExitCode::not_found,
-         fmt::format("{} holds no release of {} for {}{}{}", container->describe(), s.cfg.app_name, cli::target_arch(),
+         fmt::format("{} holds no release of {} for {}{}{}", container->describe(), s.cfg.app_name, about::target_arch(),
                      a.value("version") ? " at version " + *a.value("version") : std::string(),
                      current ? " (patches need base version " + *current + ")" : std::string()));
   auto m = pipeline::read_manifest(st, *container, *sel.best);

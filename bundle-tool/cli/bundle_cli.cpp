@@ -1,9 +1,9 @@
 #include "bundle_cli.hpp"
 
-#include "cli/build_info.hpp"
+#include "about/build_info.hpp"
 #include "cli/commands.hpp"
 #include "cli/guard.hpp"
-#include "cli/selftest.hpp"
+#include "about/selftest.hpp"
 #include "cli/verify_cmd.hpp"
 #include "release/builder.hpp"
 #include "repo/repository.hpp"
@@ -288,10 +288,10 @@ int dispatch(int argc, const char* const* argv) {
     return 0;
   }
   if (cmd == "--version" || cmd == "version") {
-    std::cout << cli::version_text("airlock-bundle");
+    std::cout << about::version_text("airlock-bundle");
     return 0;
   }
-  if (cmd == "self-test") return cli::run_self_test(std::cout) ? 0 : static_cast<int>(ExitCode::failure);
+  if (cmd == "self-test") return about::run_self_test(std::cout) ? 0 : static_cast<int>(ExitCode::failure);
   if (auto rc = cli::run_command("airlock-bundle", commands(), argc, argv)) return *rc;
   fail(ExitCode::usage, "unknown command '" + cmd +
                             (argc >= 3 && std::string(argv[2]).rfind("-", 0) != 0 ? std::string(" ") + argv[2] : "") +

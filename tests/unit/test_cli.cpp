@@ -1,24 +1,24 @@
 #include "cli/agent_cli.hpp"
-#include "cli/build_info.hpp"
+#include "about/build_info.hpp"
 #include "cli/bundle_cli.hpp"
-#include "cli/selftest.hpp"
+#include "about/selftest.hpp"
 
 #include <doctest/doctest.h>
 
 #include <sstream>
 
-TEST_CASE("cli::version_text names the tool, version, architecture and every library") {
-  std::string v = airlock::cli::version_text("airlock");
-  CHECK(v.rfind(std::string("airlock ") + airlock::cli::airlock_version() + " (git ", 0) == 0);
+TEST_CASE("about::version_text names the tool, version, architecture and every library") {
+  std::string v = airlock::about::version_text("airlock");
+  CHECK(v.rfind(std::string("airlock ") + airlock::about::airlock_version() + " (git ", 0) == 0);
   for (const char* lib :
        {"Poco     1.11.0", "OpenSSL  OpenSSL 3.", "mbedTLS  2.", "zlib     1.", "SQLite   3.", "xxHash   0."})
     CHECK_MESSAGE(v.find(lib) != std::string::npos, lib);
-  CHECK(v.find(std::string(", ") + airlock::cli::target_arch() + ")") != std::string::npos);
+  CHECK(v.find(std::string(", ") + airlock::about::target_arch() + ")") != std::string::npos);
 }
 
-TEST_CASE("cli::run_self_test passes every check on the build host") {
+TEST_CASE("about::run_self_test passes every check on the build host") {
   std::ostringstream out;
-  CHECK(airlock::cli::run_self_test(out));
+  CHECK(airlock::about::run_self_test(out));
   CHECK(out.str().find("FAILED") == std::string::npos);
 }
 

@@ -1,6 +1,6 @@
 #include "net/http.hpp"
 
-#include "cli/build_info.hpp"
+#include "about/build_info.hpp"
 #include "config/config.hpp"
 
 #include <Poco/Exception.h>
@@ -363,7 +363,7 @@ std::unique_ptr<Response> Client::get(const std::string& url, const Headers& hea
 
   Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_GET, uri.getPathEtc().empty() ? "/" : uri.getPathEtc(),
                              Poco::Net::HTTPMessage::HTTP_1_1);
-  req.set("User-Agent", std::string("airlock/") + cli::airlock_version());
+  req.set("User-Agent", std::string("airlock/") + about::airlock_version());
   req.set("Accept-Encoding", "identity");
   req.setKeepAlive(false);
   for (const auto& [k, v] : headers) req.set(k, v);

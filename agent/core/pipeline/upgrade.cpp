@@ -3,7 +3,7 @@
 #include "backup/backup.hpp"
 #include "backup/space.hpp"
 #include "bundle/verify.hpp"
-#include "cli/build_info.hpp"
+#include "about/build_info.hpp"
 #include "docker/docker.hpp"
 #include "health/health.hpp"
 #include "log/log.hpp"
@@ -612,7 +612,7 @@ Choice choose(const Site& s, trust::TrustedState& st, bundle::Container& source,
   trust::refresh(st, source, {static_cast<std::int64_t>(std::time(nullptr))});
   if (!o.plan) st.save(s.trust_dir()); // versions only move forward from here on (rollback protection)
 
-  Wanted w{s.cfg().app_name, cli::target_arch(), current, o.version,
+  Wanted w{s.cfg().app_name, about::target_arch(), current, o.version,
            !o.force_full && current && installed_tree_intact(s, *current)};
   auto sel = select(st, source, w);
   ch.skipped = sel.skipped;
@@ -644,9 +644,9 @@ Choice choose(const Site& s, trust::TrustedState& st, bundle::Container& source,
     }
   }
   ch.m = read_manifest(st, source, c, &ch.release_json);
-  if (release::compare_versions(cli::airlock_version(), ch.m.min_agent_version) < 0)
+  if (release::compare_versions(about::airlock_version(), ch.m.min_agent_version) < 0)
     fail(ExitCode::not_applicable, fmt::format("{} {} needs airlock {} or newer; this is {}: update the agent first",
-                                               ch.m.app, ch.m.version, ch.m.min_agent_version, cli::airlock_version()));
+                                               ch.m.app, ch.m.version, ch.m.min_agent_version, about::airlock_version()));
   ch.c = c;
   return ch;
 }
@@ -744,7 +744,7 @@ void record_adopted_release(const Site& s, const std::string& compose_file) {
   release::Manifest m;
   m.app = s.cfg().app_name;
   m.version = "0";
-  m.arch = cli::target_arch();
+  m.arch = about::target_arch();
   m.compose_file = compose_file;
   m.payload = "adopted";
   fs::create_directories(s.manifests_dir());
@@ -1024,7 +1024,7 @@ std::optional<std::string> scan(const Site& s, const std::string& dir, std::vect
       auto source = bundle::open_container(f);
       auto st = trust::TrustedState::load(s.trust_dir());
       trust::refresh(st, *source, {static_cast<std::int64_t>(std::time(nullptr))});
-      auto sel = select(st, *source, {s.cfg().app_name, cli::target_arch(), current, std::nullopt, true});
+      auto sel = select(st, *source, {s.cfg().app_name, about::target_arch(), current, std::nullopt, true});
       if (!sel.best)
         skipped.push_back(f + ": " + (sel.skipped.empty() ? std::string("holds no release") : sel.skipped.front()));
       else if (current && release::compare_versions(sel.best->version, *current) <= 0)

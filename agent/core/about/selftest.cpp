@@ -1,4 +1,4 @@
-#include "cli/selftest.hpp"
+#include "about/selftest.hpp"
 
 #include "util/hash.hpp"
 
@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace airlock::cli {
+namespace airlock::about {
 namespace {
 
 using Check = std::function<std::string()>; // returns "" on success, else what differed
@@ -103,4 +103,4 @@ bool run_self_test(std::ostream& out) {
   return all_ok;
 }
 
-} // namespace airlock::cli
+} // namespace airlock::about

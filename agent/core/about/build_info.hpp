@@ -5,7 +5,7 @@
 
 #include <string>
 
-namespace airlock::cli {
+namespace airlock::about {
 
 // The airlock release version, e.g. "0.1.0".
 const char* airlock_version();
@@ -14,4 +14,4 @@ const char* target_arch();
 // The multi-line text of `--version` for the tool named `tool` ("airlock" or "airlock-bundle").
 std::string version_text(const std::string& tool);
 
-} // namespace airlock::cli
+} // namespace airlock::about

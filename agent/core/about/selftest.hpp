@@ -6,9 +6,9 @@
 
 #include <ostream>
 
-namespace airlock::cli {
+namespace airlock::about {
 
 // Runs every check, writes one line per check to `out`. Returns true when all passed.
 bool run_self_test(std::ostream& out);
 
-} // namespace airlock::cli
+} // namespace airlock::about

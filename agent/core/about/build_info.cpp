@@ -1,4 +1,4 @@
-#include "cli/build_info.hpp"
+#include "about/build_info.hpp"
 
 #include <Poco/Version.h>
 #include <fmt/format.h>
@@ -15,7 +15,7 @@
 #error "AIRLOCK_GIT_REVISION must be defined by the build"
 #endif
 
-namespace airlock::cli {
+namespace airlock::about {
 
 const char* airlock_version() { return AIRLOCK_VERSION; }
 
@@ -44,4 +44,4 @@ std::string version_text(const std::string& tool) {
                      sqlite3_libversion(), xxh / 10000, (xxh / 100) % 100, xxh % 100);
 }
 
-} // namespace airlock::cli
+} // namespace airlock::about
