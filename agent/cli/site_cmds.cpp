@@ -93,7 +93,8 @@ int cmd_init(const util::Args& a) {
     std::string compose_file = "docker-compose.yml";
     for (const char* f : {"compose.yaml", "docker-compose.yaml", "docker-compose.yml"})
       if (fs::exists(*dir + "/" + f)) compose_file = f;
-    pipeline::record_adopted_release(pipeline::Site(cfg), compose_file);
+    pipeline::Context ctx(cfg);
+    pipeline::record_adopted_release(ctx, compose_file);
     state::Install inst;
     inst.app = cfg.app_name;
     inst.version = "0";
@@ -316,49 +317,9 @@ int cmd_stage(const util::Args& a) {
   state::RunLock lock(s.cfg.state_dir);
   state::StateDb db(s.cfg.state_dir);
   recover_first(s.cfg, db);
-  pipeline::Site site(s.cfg);
+  pipeline::Context ctx(s.cfg);
   auto container = bundle::open_container(a.operands()[0]);
-  auto st = trust::TrustedState::load(site.trust_dir());
-  trust::refresh(st, *container, {static_cast<std::int64_t>(std::time(nullptr))});
-  st.save(site.trust_dir()); // versions only move forward from here on (rollback protection across runs)
-
-  const auto current = site::current_version(s.app_dir());
-  auto sel = pipeline::select(st, *container, {s.cfg.app_name, about::target_arch(), current, a.value("version"), true});
-  if (!sel.best)
-    fail(ExitCode::not_found,
-         fmt::format("{} holds no release of {} for {}{}{}", container->describe(), s.cfg.app_name, about::target_arch(),
-                     a.value("version") ? " at version " + *a.value("version") : std::string(),
-                     current ? " (patches need base version " + *current + ")" : std::string()));
-  auto m = pipeline::read_manifest(st, *container, *sel.best);
-  auto audit = who("stage");
-  audit.from_version = current.value_or("");
-  audit.to_version = m.version;
-  const std::string manifest = site.manifests_dir() + "/" + m.version + ".json";
-  std::string payload_path;
-  try {
-    payload_path =
-        pipeline::fetch_verified(*container, pipeline::signed_target(st, m.payload, m.version), site.downloads_dir());
-    util::FileSource src(payload_path);
-    if (m.is_patch)
-      site::stage_patch(site.releases_dir(), *current, m, src);
-    else
-      site::stage_full(site.releases_dir(), m, src);
-    fs::create_directories(site.manifests_dir());
-    util::write_file_atomic(manifest, release::to_json_text(m));
-  } catch (const Error& e) { // refused or failed: nothing of it stays (a kill skips this; the rerun reuses it)
-    std::error_code ec;
-    if (!payload_path.empty()) fs::remove(payload_path, ec);
-    audit.outcome = "failed";
-    audit.detail = e.what();
-    db.audit_add(audit);
-    throw;
-  }
-  fs::remove(payload_path);
-  log::event(log::Level::info, "stage", "staged", "staged " + m.version,
-             {{"version", json::Value(m.version)}, {"kind", json::Value(m.is_patch ? "patch" : "full")}});
-  audit.outcome = "ok";
-  audit.detail = (m.is_patch ? "patch from " + m.base_version : std::string("full")) + " from " + container->describe();
-  db.audit_add(audit);
+  const auto m = pipeline::stage_release(ctx, db, *container, a.value("version"));
   std::cout << fmt::format("staged {} {} ({}) in {}/releases/{}: {} entries verified\n", m.app, m.version,
                            m.is_patch ? "patch from " + m.base_version : std::string("full"), s.app_dir(), m.version,
                            m.files.size());

@@ -6,6 +6,7 @@
 
 #include "cli/commands.hpp"
 #include "config/config.hpp"
+#include "pipeline/context.hpp"
 #include "state/db.hpp"
 #include "util/args.hpp"
 
@@ -23,6 +24,10 @@ config::Config open_site(const util::Args& a);
 // Finishes or undoes an interrupted upgrade (pipeline::recover) and reports what it did on stderr; throws
 // Error(needs_attention) when the site could not be brought back, so that nothing else runs on top of it.
 void recover_first(const config::Config& cfg, state::StateDb& db);
+
+// The seams of the shipped binary: the real parts, and the black-box tests' kill hook when AIRLOCK_TEST_KILL_AT
+// names a step ("<step>" or "<step>:begin").
+pipeline::Seams seams_from_env();
 
 // import, apply, rollback, recover.
 void add_update_commands(cli::CommandTable& table);

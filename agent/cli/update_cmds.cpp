@@ -13,6 +13,8 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <random>
@@ -115,7 +117,7 @@ int cmd_import(const util::Args& a) {
   state::RunLock lock(cfg.state_dir);
   state::StateDb db(cfg.state_dir);
   recover_first(cfg, db);
-  pipeline::Site site(cfg);
+  pipeline::Context site(cfg, seams_from_env());
   std::string path = a.operands()[0];
   if (scan) {
     std::vector<std::string> skipped;
@@ -141,7 +143,8 @@ int cmd_check(const util::Args& a) {
   // No run lock: check changes nothing (pipeline::check), so monitoring can ask while an upgrade runs.
   state::StateDb db(cfg.state_dir);
   net::HttpRepository repo(net::settings_from_config(cfg), &db);
-  const auto r = pipeline::check(pipeline::Site(cfg), db, repo, update_options(a));
+  pipeline::Context ctx(cfg);
+  const auto r = pipeline::check(ctx, db, repo, update_options(a));
   const int rc = r.decision == "none" ? 0 : static_cast<int>(ExitCode::update_available);
   if (a.has("json")) {
     json::Value v;
@@ -206,7 +209,7 @@ int cmd_upgrade(const util::Args& a) {
   }
   state::StateDb db(cfg.state_dir);
   recover_first(cfg, db);
-  pipeline::Site site(cfg);
+  pipeline::Context site(cfg, seams_from_env());
   net::HttpRepository repo(net::settings_from_config(cfg), &db);
   auto o = update_options(a);
   o.action = "upgrade";
@@ -225,7 +228,8 @@ int cmd_apply(const util::Args& a) {
     std::cerr << "nothing changed\n";
     return static_cast<int>(ExitCode::usage);
   }
-  return report(pipeline::apply(pipeline::Site(cfg), db), a.has("json"));
+  pipeline::Context ctx(cfg, seams_from_env());
+  return report(pipeline::apply(ctx, db), a.has("json"));
 }
 
 int cmd_rollback(const util::Args& a) {
@@ -238,14 +242,16 @@ int cmd_rollback(const util::Args& a) {
     std::cerr << "nothing changed\n";
     return static_cast<int>(ExitCode::usage);
   }
-  return report(pipeline::rollback(pipeline::Site(cfg), db, a.has("restore-data")), a.has("json"));
+  pipeline::Context ctx(cfg, seams_from_env());
+  return report(pipeline::rollback(ctx, db, a.has("restore-data")), a.has("json"));
 }
 
 int cmd_recover(const util::Args& a) {
   const auto cfg = open_site(a);
   state::RunLock lock(cfg.state_dir);
   state::StateDb db(cfg.state_dir);
-  auto r = pipeline::recover(pipeline::Site(cfg), db);
+  pipeline::Context ctx(cfg, seams_from_env());
+  auto r = pipeline::recover(ctx, db);
   if (!r) {
     std::cout << "nothing to recover\n";
     return 0;
@@ -257,8 +263,22 @@ int cmd_recover(const util::Args& a) {
 
 } // namespace
 
+pipeline::Seams seams_from_env() {
+  pipeline::Seams s;
+  static const char* at = std::getenv("AIRLOCK_TEST_KILL_AT");
+  if (at && *at)
+    s.hook = [](const pipeline::StepInfo& step, pipeline::When w) {
+      const std::string point = std::string(step.name) + (w == pipeline::When::begin ? ":begin" : "");
+      if (point != at) return;
+      log::event(log::Level::warning, "upgrade", "fault", "AIRLOCK_TEST_KILL_AT=" + point + ": killing myself");
+      ::raise(SIGKILL);
+    };
+  return s;
+}
+
 void recover_first(const config::Config& cfg, state::StateDb& db) {
-  auto r = pipeline::recover(pipeline::Site(cfg), db);
+  pipeline::Context ctx(cfg, seams_from_env());
+  auto r = pipeline::recover(ctx, db);
   if (!r) return;
   report(*r);
   if (r->outcome == pipeline::Outcome::needs_attention)
