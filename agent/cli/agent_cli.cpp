@@ -1,8 +1,8 @@
 #include "agent_cli.hpp"
 
 #include "about/build_info.hpp"
-#include "cli/guard.hpp"
 #include "about/selftest.hpp"
+#include "cli/guard.hpp"
 #include "cli/site_cmds.hpp"
 #include "cli/verify_cmd.hpp"
 #include "config/config.hpp"

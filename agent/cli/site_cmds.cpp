@@ -1,10 +1,9 @@
 #include "site_cmds.hpp"
 
+#include "about/build_info.hpp"
 #include "backup/backup.hpp"
 #include "backup/records.hpp"
-#include "site/layout.hpp"
 #include "bundle/container.hpp"
-#include "about/build_info.hpp"
 #include "cli/commands.hpp"
 #include "config/config.hpp"
 #include "log/log.hpp"
@@ -12,6 +11,7 @@
 #include "pipeline/upgrade.hpp"
 #include "release/manifest.hpp"
 #include "release/version.hpp"
+#include "site/layout.hpp"
 #include "site/stage.hpp"
 #include "state/db.hpp"
 #include "state/lock.hpp"
@@ -195,8 +195,8 @@ int cmd_backup_create(const util::Args& a) {
   auto audit = who("backup");
   audit.from_version = version;
   try {
-    auto t = backup::take(site::Layout::of(s.cfg), db, state::BackupKind::manual, version,
-                          a.value("note").value_or(""), level, [&](const std::string& id) { audit.backup_id = id; });
+    auto t = backup::take(site::Layout::of(s.cfg), db, state::BackupKind::manual, version, a.value("note").value_or(""),
+                          level, [&](const std::string& id) { audit.backup_id = id; });
     audit.outcome = "ok";
     db.audit_add(audit);
     std::cout << fmt::format("backup {}: {} ({}, {} entries, sha256 {})\n", t.id, t.result.path,
@@ -237,8 +237,7 @@ int cmd_backup_list(const util::Args& a) {
   }
   for (const auto& b : all)
     std::cout << fmt::format("{}  {:<11} {:<11} v{:<10} {:>10}  {}\n", b.id, state::name(b.kind), state::name(b.status),
-                             b.app_version,
-                             log::human_bytes(static_cast<std::uint64_t>(b.size)), b.note);
+                             b.app_version, log::human_bytes(static_cast<std::uint64_t>(b.size)), b.note);
   return 0;
 }
 

@@ -21,9 +21,10 @@ void stop_and_back_up(Run& run, Downtime& d) {
   run.step(Step::stop, "stop the services of " + p.from,
            [&] { return fmt::format("{} container(s) stopped", run.engine().stop_project(run.ctx().project_name())); });
   run.step(Step::backup, "data/, site/ and current before " + p.to, [&] {
-    auto t = backup::take(run.layout(), run.db(), state::BackupKind::pre_upgrade, p.from,
-                          "before " + p.to + " (upgrade " + run.id() + ")", static_cast<int>(run.ctx().cfg().backup_level),
-                          [&](const std::string& id) { d.backup_id = id; }, run.ctx().disk_probe());
+    auto t = backup::take(
+        run.layout(), run.db(), state::BackupKind::pre_upgrade, p.from,
+        "before " + p.to + " (upgrade " + run.id() + ")", static_cast<int>(run.ctx().cfg().backup_level),
+        [&](const std::string& id) { d.backup_id = id; }, run.ctx().disk_probe());
     return fmt::format("{} complete: {}, {} entries", t.id, log::human_bytes(t.result.size), t.result.file_count);
   });
 }

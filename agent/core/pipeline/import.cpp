@@ -170,8 +170,13 @@ Report import(Context& ctx, state::StateDb& db, bundle::Container& source, const
   if (!ch.c) return ch.rep;
   if (!o.plan) prune_downloads(ctx, db, st);
   const Sizes z = sizes_of(ctx, st, ch);
-  Plan plan{ch.rep.from, ch.c->version, ch.c->patch ? UpgradeKind::patch : UpgradeKind::full, o.bundle_sha256,
-            o.source_label, "", o.action.empty() ? "import" : o.action};
+  Plan plan{ch.rep.from,
+            ch.c->version,
+            ch.c->patch ? UpgradeKind::patch : UpgradeKind::full,
+            o.bundle_sha256,
+            o.source_label,
+            "",
+            o.action.empty() ? "import" : o.action};
   Run run(ctx, db, state::new_id(), plan);
   Report rep = ch.rep;
   if (o.plan) {

@@ -19,7 +19,7 @@
 namespace airlock::pipeline {
 
 enum class UpgradeKind { full, patch, rollback };
-const char* kind_name(UpgradeKind k); // "full" | "patch" | "rollback": the journal's and the report's text
+const char* kind_name(UpgradeKind k);           // "full" | "patch" | "rollback": the journal's and the report's text
 state::ReleaseKind release_kind(UpgradeKind k); // what an install of this kind records
 
 // What an upgrade does, journaled as JSON in its `begin` row so that apply and recover can resume it.

@@ -301,8 +301,8 @@ std::int64_t StateDb::install_add(const Install& i) {
     std::int64_t id = 0;
     Transaction t(s);
     s << "INSERT INTO installs (app, version, installed_at, kind, bundle_sha256, upgrade_id) VALUES (?,?,?,?,?,?)",
-        bind(i.app), bind(i.version), bind(stamp(i.installed_at)), bind(std::string(name(i.kind))), bind(i.bundle_sha256),
-        bind(i.upgrade_id), now;
+        bind(i.app), bind(i.version), bind(stamp(i.installed_at)), bind(std::string(name(i.kind))),
+        bind(i.bundle_sha256), bind(i.upgrade_id), now;
     s << "SELECT last_insert_rowid()", into(id), now;
     t.commit();
     return id;
@@ -335,8 +335,7 @@ void StateDb::journal_end(std::int64_t id, StepStatus status, const std::string&
   std::size_t changed = impl_->guard(path_, "journal_end", [&](Session& s) {
     Statement st(s);
     st << "UPDATE journal SET status = ?, ended_at = ?, detail = ? WHERE id = ?", bind(std::string(name(status))),
-        bind(utc_now()),
-        bind(detail), bind(id);
+        bind(utc_now()), bind(detail), bind(id);
     return st.execute();
   });
   if (changed == 0) fail(ExitCode::not_found, path_ + ": no journal row " + std::to_string(id));
@@ -393,20 +392,18 @@ std::string StateDb::backup_add(const Backup& b) {
     s << "INSERT INTO backups (id, path, app_version, kind, status, size, sha256, file_count, note, created_at)"
          " VALUES (?,?,?,?,?,?,?,?,?,?)",
         bind(id), bind(b.path), bind(b.app_version), bind(std::string(name(b.kind))), bind(std::string(name(b.status))),
-        bind(b.size), bind(b.sha256),
-        bind(b.file_count), bind(b.note), bind(stamp(b.created_at)), now;
+        bind(b.size), bind(b.sha256), bind(b.file_count), bind(b.note), bind(stamp(b.created_at)), now;
     t.commit();
     return id;
   });
 }
 
-void StateDb::backup_finish(const std::string& id, BackupStatus status, std::int64_t size,
-                            const std::string& sha256, std::int64_t file_count) {
+void StateDb::backup_finish(const std::string& id, BackupStatus status, std::int64_t size, const std::string& sha256,
+                            std::int64_t file_count) {
   std::size_t changed = impl_->guard(path_, "backup_finish", [&](Session& s) {
     Statement st(s);
     st << "UPDATE backups SET status = ?, size = ?, sha256 = ?, file_count = ? WHERE id = ?",
-        bind(std::string(name(status))), bind(size),
-        bind(sha256), bind(file_count), bind(id);
+        bind(std::string(name(status))), bind(size), bind(sha256), bind(file_count), bind(id);
     return st.execute();
   });
   if (changed == 0) fail(ExitCode::not_found, "no backup " + id + " in " + path_ + "; list them with airlock backups");
