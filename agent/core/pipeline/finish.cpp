@@ -61,13 +61,7 @@ void switch_and_start(Run& run, Downtime& d) {
 void commit(Run& run, const std::string& backup_id, std::int64_t downtime_ms) {
   const Plan& p = run.plan();
   run.step(Step::commit, "record " + p.to + " as installed", [&] {
-    state::Install inst;
-    inst.app = run.ctx().cfg().app_name;
-    inst.version = p.to;
-    inst.kind = release_kind(p.kind);
-    inst.bundle_sha256 = p.bundle_sha256;
-    inst.upgrade_id = run.id();
-    run.db().install_add(inst);
+    run.record_install();
     run.audit(p.action, "ok", backup_id, downtime_ms,
               fmt::format("{} upgrade {}; downtime {} ms", kind_name(p.kind), run.id(), downtime_ms));
     return fmt::format("installed {}; downtime {} ms", p.to, downtime_ms);

@@ -5,6 +5,7 @@
 #include "site/stage.hpp"
 #include "util/error.hpp"
 #include "util/io.hpp"
+#include "util/names.hpp"
 
 #include <fmt/format.h>
 
@@ -13,17 +14,14 @@
 namespace airlock::pipeline {
 namespace fs = std::filesystem;
 
-const char* kind_name(UpgradeKind k) {
-  switch (k) {
-  case UpgradeKind::full:
-    return "full";
-  case UpgradeKind::patch:
-    return "patch";
-  case UpgradeKind::rollback:
-    return "rollback";
-  }
-  return "?";
-}
+namespace {
+
+constexpr util::NameTable<UpgradeKind, 3> kind_names{
+    {{UpgradeKind::full, "full"}, {UpgradeKind::patch, "patch"}, {UpgradeKind::rollback, "rollback"}}};
+
+} // namespace
+
+const char* kind_name(UpgradeKind k) { return util::name_of(kind_names, k).data(); }
 
 state::ReleaseKind release_kind(UpgradeKind k) {
   return k == UpgradeKind::patch ? state::ReleaseKind::patch : state::ReleaseKind::full;
@@ -47,8 +45,7 @@ Plan Plan::from_json(const std::string& text) {
   Plan p;
   p.from = str("from");
   p.to = str("to");
-  const std::string kind = str("kind");
-  p.kind = kind == "patch" ? UpgradeKind::patch : kind == "rollback" ? UpgradeKind::rollback : UpgradeKind::full;
+  p.kind = util::value_of(kind_names, str("kind")).value_or(UpgradeKind::full);
   p.bundle_sha256 = str("bundle_sha256");
   p.source = str("source");
   p.restore_backup = str("restore_backup");
@@ -116,6 +113,18 @@ void Run::mark(Step s, state::StepStatus status, const std::string& detail) {
   ctx_.at_step(si, When::begin);
   ctx_.at_step(si, When::end);
   db_.journal_end(row, status, detail);
+}
+
+void Run::record_install() {
+  for (const auto& i : db_.installs(ctx_.cfg().app_name))
+    if (i.upgrade_id == id_) return;
+  state::Install inst;
+  inst.app = ctx_.cfg().app_name;
+  inst.version = plan_.to;
+  inst.kind = release_kind(plan_.kind);
+  inst.bundle_sha256 = plan_.bundle_sha256;
+  inst.upgrade_id = id_;
+  db_.install_add(inst);
 }
 
 void Run::audit(const std::string& action, const std::string& outcome, const std::string& backup_id,

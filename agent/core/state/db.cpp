@@ -2,6 +2,7 @@
 
 #include "util/error.hpp"
 #include "util/io.hpp"
+#include "util/names.hpp"
 #include "util/users.hpp"
 
 #include <fmt/format.h>
@@ -142,24 +143,19 @@ std::string random_hex6() {
 }
 
 // The text forms of the enums, as stored; a text that is none of them is a corrupt row.
-template <class E, std::size_t N> using Names = std::array<std::pair<E, const char*>, N>;
-constexpr Names<ReleaseKind, 3> release_kinds{
+constexpr util::NameTable<ReleaseKind, 3> release_kinds{
     {{ReleaseKind::full, "full"}, {ReleaseKind::patch, "patch"}, {ReleaseKind::adopted, "adopted"}}};
-constexpr Names<StepStatus, 3> step_statuses{
+constexpr util::NameTable<StepStatus, 3> step_statuses{
     {{StepStatus::started, "started"}, {StepStatus::done, "done"}, {StepStatus::failed, "failed"}}};
-constexpr Names<BackupKind, 2> backup_kinds{{{BackupKind::manual, "manual"}, {BackupKind::pre_upgrade, "pre-upgrade"}}};
-constexpr Names<BackupStatus, 3> backup_statuses{{{BackupStatus::in_progress, "in-progress"},
-                                                  {BackupStatus::complete, "complete"},
-                                                  {BackupStatus::failed, "failed"}}};
+constexpr util::NameTable<BackupKind, 2> backup_kinds{
+    {{BackupKind::manual, "manual"}, {BackupKind::pre_upgrade, "pre-upgrade"}}};
+constexpr util::NameTable<BackupStatus, 3> backup_statuses{{{BackupStatus::in_progress, "in-progress"},
+                                                            {BackupStatus::complete, "complete"},
+                                                            {BackupStatus::failed, "failed"}}};
 
-template <class E, std::size_t N> const char* name_in(const Names<E, N>& names, E e) {
-  for (const auto& [v, n] : names)
-    if (v == e) return n;
-  return "?";
-}
-template <class E, std::size_t N> E parse_in(const Names<E, N>& names, const std::string& text, const char* what) {
-  for (const auto& [v, n] : names)
-    if (text == n) return v;
+template <class E, std::size_t N>
+E parse_in(const util::NameTable<E, N>& names, const std::string& text, const char* what) {
+  if (auto v = util::value_of(names, text)) return *v;
   fail(ExitCode::failure, fmt::format("state.db holds an unknown {} '{}' (written by a newer airlock?)", what, text));
 }
 
@@ -204,10 +200,10 @@ using AuditRow =
 
 } // namespace
 
-const char* name(ReleaseKind k) { return name_in(release_kinds, k); }
-const char* name(StepStatus s) { return name_in(step_statuses, s); }
-const char* name(BackupKind k) { return name_in(backup_kinds, k); }
-const char* name(BackupStatus s) { return name_in(backup_statuses, s); }
+const char* name(ReleaseKind k) { return util::name_of(release_kinds, k).data(); }
+const char* name(StepStatus s) { return util::name_of(step_statuses, s).data(); }
+const char* name(BackupKind k) { return util::name_of(backup_kinds, k).data(); }
+const char* name(BackupStatus s) { return util::name_of(backup_statuses, s).data(); }
 
 std::string utc_now() { return utc_format(TimeFormat::iso); }
 
