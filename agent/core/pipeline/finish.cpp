@@ -72,8 +72,6 @@ void commit_and_archive(Run& run, Report& rep, bool by_recovery) {
   } else {
     run.step(Step::commit, "record " + p.to + " as installed", [&] {
       run.record_install();
-      run.audit(p.action, "ok", "", rep.downtime_ms,
-                fmt::format("{} upgrade {}; downtime {} ms", kind_name(p.kind), run.id(), rep.downtime_ms));
       return fmt::format("installed {}; downtime {} ms", p.to, rep.downtime_ms);
     });
   }
@@ -88,6 +86,9 @@ void commit_and_archive(Run& run, Report& rep, bool by_recovery) {
       return std::string("failed: ") + e.what() + "; the snapshots of the data set stay";
     }
   });
+  if (!by_recovery) // the audit row names the backup; recovery writes its own
+    run.audit(p.action, "ok", rep.backup_id, rep.downtime_ms,
+              fmt::format("{} upgrade {}; downtime {} ms", kind_name(p.kind), run.id(), rep.downtime_ms));
   prune_after_commit(run);
 }
 
