@@ -388,3 +388,44 @@ TEST_CASE("pipeline: the step table names each step once and ends upgrades only 
   CHECK(!pipeline::find_step("no-such-step"));
   CHECK(pipeline::info(pipeline::Step::switch_current).name == "switch");
 }
+
+TEST_CASE("pipeline: a disk that fills during the pre-copy fails the upgrade before the stop, leaving nothing") {
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: needs root to mount a tmpfs");
+    return;
+  }
+  Site s;
+  REQUIRE(s.import(A).outcome == Outcome::updated);
+  // The app directory on a 4 MiB tmpfs holding 3 MiB of data: the pre-copy cannot fit. The disk probe says there
+  // is room (a fault injector), so the copy itself meets ENOSPC.
+  const std::string app = s.layout().app_dir(), moved = s.tmp / "app-moved";
+  fs::rename(app, moved);
+  fs::create_directories(app);
+  if (::system(("mount -t tmpfs -o size=4m tmpfs " + app).c_str()) != 0) {
+    MESSAGE("skipped: cannot mount a tmpfs here");
+    return;
+  }
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { ::system(("umount -l " + dir).c_str()); }
+  } unmount{app};
+  REQUIRE(::system(("cp -a " + moved + "/. " + app).c_str()) == 0);
+  testutil::write_file(app + "/data/big", std::string(3 << 20, 'd'));
+  const std::string data_before = digest_of(s.layout().data_dir());
+  pipeline::Seams seams = s.seams();
+  seams.free_bytes = [](const std::string&) -> std::uint64_t { return std::uint64_t{1} << 40; };
+  pipeline::Context ctx(s.cfg, seams);
+  state::StateDb db(s.cfg.state_dir);
+  auto source = bundle::open_container(repo().dir);
+  pipeline::Options o;
+  o.version = B;
+  auto e = testutil::error_of([&] { pipeline::import(ctx, db, *source, o); });
+  CHECK(e.code() == ExitCode::failure);
+  CHECK(std::string(e.what()).find("no space left") != std::string::npos);
+  CHECK(s.chain() == cat({F, "pre-copy:failed rollback:done"}));
+  CHECK(s.current() == A);
+  CHECK(s.engine.running_release("shop") == A);
+  CHECK(digest_of(s.layout().data_dir()) == data_before);
+  for (const auto& f : fs::directory_iterator(app)) CHECK(f.path().filename().string().rfind(".airlock-", 0) != 0);
+  CHECK(!s.unfinished());
+}
