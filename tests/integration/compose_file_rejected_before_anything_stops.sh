@@ -5,6 +5,9 @@
 # stopped (same container ID, same start time, same answer), current, status and data/ are unchanged, the journal
 # of that upgrade never reached `stop`, and `history --json` records the import as failed. `status --json` and
 # `history --json` stay valid JSON although the recorded complaint spans several lines.
+# Then the same for a bind mount whose source lies in the release tree (issue 12 item 2): the site's own override
+# file mounts "./pgdata", which compose resolves inside releases/<v>/ (the next release would start without that
+# data): exit 4, the message says to use ${AIRLOCK_DATA}, nothing stopped.
 . "$(dirname "$0")/lib.sh"
 need_docker
 : "${TESTSVC:?TESTSVC must point at the static testsvc binary}"
@@ -18,9 +21,11 @@ e2e_release 1.0.0
 # EXTRA_YAML lands inside the web service: an option compose's schema does not allow.
 e2e_release 1.1.0 ok no '    bogus_option: true'
 grep -q '^    bogus_option: true$' "$E2E/src/1.1.0/docker-compose.yml" || fail "the fixture did not write the bad option"
+e2e_release 1.2.0
 b10=$(e2e_bundle 1.0.0)
 b11=$(e2e_bundle 1.1.0)
-e2e_forget_images 1.0.0 1.1.0
+b12=$(e2e_bundle 1.2.0)
+e2e_forget_images 1.0.0 1.1.0 1.2.0
 e2e_init
 run "$AIRLOCK" import "$b10" --yes "${CF[@]}"
 assert_eq "$rc" 0 "first install of 1.0.0 ($out)"
@@ -54,4 +59,21 @@ assert_contains "$(e2e_py 'd["detail"]' <<<"$row")" "bogus_option" "history deta
 assert_eq "$("$AIRLOCK" backup list --json "${CF[@]}" | e2e_py 'len(d)')" 1 "backups (only the first install's)"
 "$AIRLOCK" history --json "${CF[@]}" | e2e_strict_json "history --json after the refused import"
 "$AIRLOCK" status --json "${CF[@]}" | e2e_strict_json "status --json after the refused import"
-echo "ok: the bad compose file was refused with exit $rc; 1.0.0 kept running as $cid"
+
+# A relative bind mount from the site's override: refused at the stage step, before anything stops.
+cat >"$E2E_SITE/site/docker-compose.override.yml" <<'YML'
+version: "2.4"
+services:
+  web:
+    volumes: [ "./pgdata:/pg" ]
+YML
+run "$AIRLOCK" import "$b12" --yes "${CF[@]}"
+assert_eq "$rc" 4 "import with a bind mount from the release tree ($out)"
+assert_contains "$out" "bind-mounts pgdata from the release tree" "the message"
+assert_contains "$out" '${AIRLOCK_DATA}' "the message"
+assert_contains "$out" "Nothing was stopped" "the message"
+assert_eq "$(e2e_cid)" "$cid" "the running container after the refused bind mount"
+assert_eq "$(e2e_body)" "ok 1.0.0" "the service after the refused bind mount"
+assert_eq "$(e2e_current)" "releases/1.0.0" "current after the refused bind mount"
+assert_eq "$(e2e_last_steps)" "begin:done fetch:done stage:failed rollback:done" "journal of the refused bind mount"
+echo "ok: the bad compose file and the bind mount into the release tree were refused; 1.0.0 kept running as $cid"

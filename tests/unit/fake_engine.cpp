@@ -5,6 +5,7 @@
 #include "util/error.hpp"
 #include "util/io.hpp"
 #include "util/json.hpp"
+#include "util/yaml.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -84,6 +85,13 @@ std::vector<std::string> FakeEngine::services(const airlock::docker::Project& p)
   return out;
 }
 
+airlock::docker::ComposeModel FakeEngine::model(const airlock::docker::Project& p) {
+  record("config " + p.release);
+  return airlock::docker::parse_compose_config(
+      airlock::yaml::parse(airlock::util::read_file(compose_path(p), 1 << 20), compose_path(p)), p.name,
+      compose_path(p));
+}
+
 void FakeEngine::up(const airlock::docker::Project& p) {
   const auto svcs = services(p);
   record("up " + p.name + " " + p.release);
@@ -153,7 +161,7 @@ std::vector<airlock::docker::Stopped> FakeEngine::stop(const airlock::docker::Pr
   return out;
 }
 
-std::vector<airlock::docker::Volume> FakeEngine::volumes(const std::string&) { return {}; }
+std::vector<airlock::docker::EngineVolume> FakeEngine::volumes(const std::string&) { return {}; }
 
 std::vector<airlock::docker::Container> FakeEngine::containers(const std::string& project) {
   auto v = load_state(file_);

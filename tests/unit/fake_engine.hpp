@@ -28,13 +28,15 @@ public:
   const std::vector<std::string>& compose_command() override;
   void validate(const airlock::docker::Project& p) override;
   std::vector<std::string> services(const airlock::docker::Project& p) override;
+  // The compose file itself read as compose v1 would print it (the test files are written in that shape).
+  airlock::docker::ComposeModel model(const airlock::docker::Project& p) override;
   void up(const airlock::docker::Project& p) override;
   bool image_present(const std::string& id) override;
   void load(const std::string& archive, const std::string& id, const std::vector<std::string>& tags) override;
   bool remove_image(const std::string& id) override;
   std::vector<airlock::docker::Stopped> stop(const airlock::docker::Project* running,
                                              const std::string& project) override;
-  std::vector<airlock::docker::Volume> volumes(const std::string& project) override;
+  std::vector<airlock::docker::EngineVolume> volumes(const std::string& project) override;
   std::vector<airlock::docker::Container> containers(const std::string& project) override;
 
   // The release whose containers run in `project` ("" when none runs).

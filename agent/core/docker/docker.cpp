@@ -2,6 +2,7 @@
 
 #include "util/error.hpp"
 #include "util/json.hpp"
+#include "util/yaml.hpp"
 
 #include <fmt/format.h>
 
@@ -133,6 +134,20 @@ std::vector<std::string> Docker::services(const Project& p) {
   return v;
 }
 
+ComposeModel Docker::model(const Project& p) {
+  const std::string what = "releases/" + p.release + "/" + p.compose_file;
+  auto r = call(compose_argv(p, {"config", "--format", "json"}), std::min(s_.timeout_s, 120), false, env_for(p));
+  // v1 knows no --format: it prints its usage (and exits 0), so only an object counts as v2's answer.
+  if (r.exit_code == 0 && !r.timed_out && r.out.find_first_not_of(" \n") != std::string::npos &&
+      r.out[r.out.find_first_not_of(" \n")] == '{')
+    return parse_compose_config(json::parse(r.out, what), p.name, what);
+  r = call(compose_argv(p, {"config"}), std::min(s_.timeout_s, 120), false, env_for(p)); // compose v1: YAML only
+  if (r.timed_out || r.exit_code != 0)
+    fail(ExitCode::bad_input,
+         fmt::format("{} is refused by {}: {}", what, util::describe_argv(compose_command()), tail(r.output, 1500)));
+  return parse_compose_config(yaml::parse(r.out, what), p.name, what);
+}
+
 std::optional<std::vector<std::string>> Docker::image_tags(const std::string& id) {
   auto r = call({"docker", "image", "inspect", "--format", "{{.Id}}{{range .RepoTags}} {{.}}{{end}}", id},
                 std::min(s_.timeout_s, 60), false);
@@ -202,11 +217,11 @@ std::vector<Stopped> Docker::stop(const Project* running, const std::string& pro
   return out;
 }
 
-std::vector<Volume> Docker::volumes(const std::string& project) {
+std::vector<EngineVolume> Docker::volumes(const std::string& project) {
   auto names = lines(call({"docker", "volume", "ls", "-q", "--filter", "label=com.docker.compose.project=" + project},
                           std::min(s_.timeout_s, 60), true)
                          .out);
-  std::vector<Volume> out;
+  std::vector<EngineVolume> out;
   if (names.empty()) return out;
   std::vector<std::string> argv = {
       "docker", "volume", "inspect", "--format",
@@ -217,7 +232,7 @@ std::vector<Volume> Docker::volumes(const std::string& project) {
     out.push_back({json::string_or(v, "name", ""), json::string_or(v, "key", ""), json::string_or(v, "driver", ""),
                    json::string_or(v, "mountpoint", "")});
   }
-  std::sort(out.begin(), out.end(), [](const Volume& a, const Volume& b) { return a.name < b.name; });
+  std::sort(out.begin(), out.end(), [](const EngineVolume& a, const EngineVolume& b) { return a.name < b.name; });
   return out;
 }
 

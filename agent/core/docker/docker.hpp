@@ -18,6 +18,7 @@
 // Thread-safety: an Engine object is used by one thread.
 #pragma once
 
+#include "docker/compose_model.hpp"
 #include "site/layout.hpp"
 #include "util/process.hpp"
 
@@ -52,7 +53,7 @@ struct Container {
 };
 
 // A named volume of a compose project, as the engine reports it.
-struct Volume {
+struct EngineVolume {
   std::string name;        // the engine's name, e.g. "shop_pgdata"
   std::string compose_key; // the key in the compose file ("pgdata"): label com.docker.compose.volume
   std::string driver;      // "local" for a directory on this host
@@ -86,6 +87,10 @@ public:
   virtual void validate(const Project& p) = 0;
   // `config --services`, sorted.
   virtual std::vector<std::string> services(const Project& p) = 0;
+  // The effective configuration compose makes of the project (compose_model.hpp): v2's `config --format json`,
+  // or v1's YAML `config`. Error(bad_input) naming the compose file when compose refuses it or prints what the
+  // model cannot read.
+  virtual ComposeModel model(const Project& p) = 0;
   // `up -d --remove-orphans`; throws on failure.
   virtual void up(const Project& p) = 0;
   virtual bool image_present(const std::string& id) = 0;
@@ -100,7 +105,7 @@ public:
   // only the second part). Returns how each container that was running ended.
   virtual std::vector<Stopped> stop(const Project* running, const std::string& project) = 0;
   // The named volumes that compose created for `project` (found by label; external volumes are not its own).
-  virtual std::vector<Volume> volumes(const std::string& project) = 0;
+  virtual std::vector<EngineVolume> volumes(const std::string& project) = 0;
   // The containers of compose project `project`, in all states.
   virtual std::vector<Container> containers(const std::string& project) = 0;
 };
@@ -118,6 +123,7 @@ public:
   std::string compose(const Project& p, const std::vector<std::string>& args);
   void validate(const Project& p) override;
   std::vector<std::string> services(const Project& p) override;
+  ComposeModel model(const Project& p) override;
   void up(const Project& p) override { compose(p, {"up", "-d", "--remove-orphans"}); }
   bool image_present(const std::string& id) override;
   // The tags of image `id` ("repo:tag"), or nullopt when the engine does not have it.
@@ -129,7 +135,7 @@ public:
   // `compose stop`, then `docker stop` (no -t) of what is left, then `docker inspect` of each for its exit code.
   std::vector<Stopped> stop(const Project* running, const std::string& project) override;
   // `docker volume ls --filter label=...` and `docker volume inspect`.
-  std::vector<Volume> volumes(const std::string& project) override;
+  std::vector<EngineVolume> volumes(const std::string& project) override;
   // `docker ps -a --filter label=...` and `docker inspect`.
   std::vector<Container> containers(const std::string& project) override;
 

@@ -29,7 +29,7 @@ std::string to_json(const std::vector<DataDir>& set) {
   return json::compact(json::Value(a));
 }
 
-bool excluded(const config::Config& cfg, const docker::Volume& v) {
+bool excluded(const config::Config& cfg, const docker::EngineVolume& v) {
   return std::find_if(cfg.exclude_volumes.begin(), cfg.exclude_volumes.end(), [&](const std::string& x) {
            return x == v.name || x == v.compose_key;
          }) != cfg.exclude_volumes.end();
