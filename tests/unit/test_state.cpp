@@ -73,7 +73,7 @@ TEST_CASE("state::StateDb creates the v1 schema in WAL mode") {
   StateDb db(dir.path().string());
   CHECK(db.path() == dir / "state.db");
   CHECK(db.user_version() == StateDb::schema_version);
-  CHECK(StateDb::schema_version == 1);
+  CHECK(StateDb::schema_version == 2);
   CHECK(db.journal_mode() == "wal");
   CHECK(db.backups().empty());
   CHECK(db.audit(10).empty());
@@ -90,7 +90,7 @@ TEST_CASE("state::StateDb keeps data across reopening") {
     db.install_add({0, "blog", "3.0", "", state::ReleaseKind::adopted, "", ""});
   }
   StateDb db(dir.path().string());
-  CHECK(db.user_version() == 1);
+  CHECK(db.user_version() == 2);
   auto shop = db.installs("shop");
   REQUIRE(shop.size() == 2);
   CHECK(shop[0].version == "1.1.0");
@@ -105,6 +105,48 @@ TEST_CASE("state::StateDb keeps data across reopening") {
   CHECK(db.installs("shop").size() == 2);
 }
 
+TEST_CASE("state::StateDb migrates a v1 database to v2 and keeps its rows") {
+  testutil::TempDir dir;
+  {
+    Poco::Data::Session s("SQLite", dir / "state.db");
+    // The v1 backups table, as airlock 0.1 created it, with one row.
+    s << "CREATE TABLE backups (id TEXT PRIMARY KEY, path TEXT NOT NULL, app_version TEXT NOT NULL DEFAULT '',"
+         " kind TEXT NOT NULL CHECK (kind IN ('manual', 'pre-upgrade')),"
+         " status TEXT NOT NULL CHECK (status IN ('in-progress', 'complete', 'failed')),"
+         " size INTEGER NOT NULL DEFAULT 0, sha256 TEXT NOT NULL DEFAULT '', file_count INTEGER NOT NULL DEFAULT 0,"
+         " note TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL)",
+        Poco::Data::Keywords::now;
+    s << "INSERT INTO backups VALUES ('b1', '', '1.0', 'manual', 'complete', 10, 'ab', 3, 'old', "
+         "'2026-01-01T00:00:00Z')",
+        Poco::Data::Keywords::now;
+    for (const char* t : {"installs (id INTEGER PRIMARY KEY, app TEXT NOT NULL, version TEXT NOT NULL, installed_at "
+                          "TEXT NOT NULL, kind TEXT NOT NULL, bundle_sha256 TEXT NOT NULL DEFAULT '', upgrade_id "
+                          "TEXT NOT NULL DEFAULT '')",
+                          "journal (id INTEGER PRIMARY KEY, upgrade_id TEXT NOT NULL, step TEXT NOT NULL, status TEXT "
+                          "NOT NULL, started_at TEXT NOT NULL, ended_at TEXT NOT NULL DEFAULT '', detail TEXT NOT "
+                          "NULL DEFAULT '')",
+                          "downloads (sha256 TEXT PRIMARY KEY, url TEXT NOT NULL, path TEXT NOT NULL, expected_length "
+                          "INTEGER NOT NULL DEFAULT -1, bytes_done INTEGER NOT NULL DEFAULT 0, etag TEXT NOT NULL "
+                          "DEFAULT '', last_modified TEXT NOT NULL DEFAULT '', updated_at TEXT NOT NULL)",
+                          "audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL, uid INTEGER NOT NULL, user_name TEXT NOT "
+                          "NULL DEFAULT '', sudo_user TEXT NOT NULL DEFAULT '', action TEXT NOT NULL, from_version "
+                          "TEXT NOT NULL DEFAULT '', to_version TEXT NOT NULL DEFAULT '', outcome TEXT NOT NULL, "
+                          "bundle_sha256 TEXT NOT NULL DEFAULT '', backup_id TEXT NOT NULL DEFAULT '', downtime_ms "
+                          "INTEGER NOT NULL DEFAULT 0, detail TEXT NOT NULL DEFAULT '')"})
+      s << std::string("CREATE TABLE ") + t, Poco::Data::Keywords::now;
+    s << "PRAGMA user_version = 1", Poco::Data::Keywords::now;
+  }
+  StateDb db(dir.path().string());
+  CHECK(db.user_version() == 2);
+  auto b = db.backup_get("b1");
+  REQUIRE(b);
+  CHECK(b->note == "old");
+  CHECK(b->contents == "");
+  state::Backup nb;
+  nb.contents = "data site volumes/pgdata";
+  CHECK(db.backup_get(db.backup_add(nb))->contents == "data site volumes/pgdata");
+}
+
 TEST_CASE("state::StateDb refuses a database from a newer schema") {
   testutil::TempDir dir;
   { StateDb db(dir.path().string()); }
@@ -115,7 +157,7 @@ TEST_CASE("state::StateDb refuses a database from a newer schema") {
   Error e = error_of([&] { StateDb db(dir.path().string()); });
   CHECK(e.code() == ExitCode::failure);
   CHECK(std::string(e.what()) ==
-        dir / "state.db" + " has schema version 7; this airlock knows up to 1: use a newer airlock");
+        dir / "state.db" + " has schema version 7; this airlock knows up to 2: use a newer airlock");
   CHECK(fs::exists(dir / "state.db")); // refused, not moved
   for (const auto& name : names_in(dir.path())) CHECK(name.find("corrupt") == std::string::npos);
 }
@@ -137,7 +179,7 @@ TEST_CASE("state::StateDb moves a garbage state.db aside and says so") {
                                      "and backups records from there by hand if you need them)");
   // The next run starts fresh.
   StateDb db(dir.path().string());
-  CHECK(db.user_version() == 1);
+  CHECK(db.user_version() == 2);
 }
 
 TEST_CASE("state::StateDb detects a corrupted page and moves the database aside") {

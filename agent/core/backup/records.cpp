@@ -7,9 +7,10 @@ namespace airlock::backup {
 namespace {
 
 Taken take_with(state::StateDb& db, state::BackupKind kind, const std::string& app_version, const std::string& note,
-                const std::function<void(const std::string& id)>& on_id,
+                const std::string& contents, const std::function<void(const std::string& id)>& on_id,
                 const std::function<BackupResult(const std::string& id)>& write) {
   state::Backup b;
+  b.contents = contents;
   b.app_version = app_version;
   b.kind = kind;
   b.status = state::BackupStatus::in_progress;
@@ -33,14 +34,16 @@ Taken take_with(state::StateDb& db, state::BackupKind kind, const std::string& a
 Taken take(const site::Layout& l, state::StateDb& db, state::BackupKind kind, const std::string& app_version,
            const std::string& note, int level, const std::function<void(const std::string& id)>& on_id,
            const util::FreeBytes& free_bytes) {
-  return take_with(db, kind, app_version, note, on_id,
+  return take_with(db, kind, app_version, note, "data site", on_id,
                    [&](const std::string& id) { return create(l.app_dir(), l.backup_path(id), level, free_bytes); });
 }
 
 Taken take(const site::Layout& l, state::StateDb& db, state::BackupKind kind, const std::string& app_version,
            const std::string& note, int level, const std::vector<Tree>& trees, const std::string& current_target,
            const std::function<void(const std::string& id)>& on_id, const util::FreeBytes& free_bytes) {
-  return take_with(db, kind, app_version, note, on_id, [&](const std::string& id) {
+  std::string contents;
+  for (const auto& t : trees) contents += (contents.empty() ? "" : " ") + t.name;
+  return take_with(db, kind, app_version, note, contents, on_id, [&](const std::string& id) {
     return create(trees, current_target, l.backup_path(id), level, free_bytes);
   });
 }

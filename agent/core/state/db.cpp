@@ -60,6 +60,10 @@ const std::vector<std::vector<std::string_view>>& migrations() {
           " bundle_sha256 TEXT NOT NULL DEFAULT '', backup_id TEXT NOT NULL DEFAULT '',"
           " downtime_ms INTEGER NOT NULL DEFAULT 0, detail TEXT NOT NULL DEFAULT '')",
       },
+      {
+          // v2: what a backup holds ("data site volumes/pgdata"), since pre-upgrade backups hold named volumes.
+          "ALTER TABLE backups ADD COLUMN contents TEXT NOT NULL DEFAULT ''",
+      },
   };
   return steps;
 }
@@ -175,21 +179,23 @@ JournalEntry to_journal(const JournalRow& r) {
 }
 
 using BackupRow = Poco::Tuple<std::string, std::string, std::string, std::string, std::string, std::int64_t,
-                              std::string, std::int64_t, std::string, std::string>;
+                              std::string, std::int64_t, std::string, std::string, std::string>;
 Backup to_backup(const BackupRow& r) {
-  return {r.get<0>(),
-          r.get<1>(),
-          r.get<2>(),
-          parse_in(backup_kinds, r.get<3>(), "backup kind"),
-          parse_in(backup_statuses, r.get<4>(), "backup status"),
-          r.get<5>(),
-          r.get<6>(),
-          r.get<7>(),
-          r.get<8>(),
-          r.get<9>()};
+  Backup b{r.get<0>(),
+           r.get<1>(),
+           r.get<2>(),
+           parse_in(backup_kinds, r.get<3>(), "backup kind"),
+           parse_in(backup_statuses, r.get<4>(), "backup status"),
+           r.get<5>(),
+           r.get<6>(),
+           r.get<7>(),
+           r.get<8>(),
+           r.get<9>()};
+  b.contents = r.get<10>();
+  return b;
 }
 const char* backup_cols =
-    "SELECT id, path, app_version, kind, status, size, sha256, file_count, note, created_at FROM backups ";
+    "SELECT id, path, app_version, kind, status, size, sha256, file_count, note, created_at, contents FROM backups ";
 
 using DownloadRow = Poco::Tuple<std::string, std::string, std::int64_t, std::string, std::int64_t, std::string,
                                 std::string, std::string>;
@@ -385,10 +391,11 @@ std::string StateDb::backup_add(const Backup& b) {
       id = utc_format(TimeFormat::compact) + "-" + random_hex6();
       s << "SELECT count(*) FROM backups WHERE id = ?", bind(id), into(taken), now;
     }
-    s << "INSERT INTO backups (id, path, app_version, kind, status, size, sha256, file_count, note, created_at)"
-         " VALUES (?,?,?,?,?,?,?,?,?,?)",
+    s << "INSERT INTO backups (id, path, app_version, kind, status, size, sha256, file_count, note, created_at,"
+         " contents) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         bind(id), bind(b.path), bind(b.app_version), bind(std::string(name(b.kind))), bind(std::string(name(b.status))),
-        bind(b.size), bind(b.sha256), bind(b.file_count), bind(b.note), bind(stamp(b.created_at)), now;
+        bind(b.size), bind(b.sha256), bind(b.file_count), bind(b.note), bind(stamp(b.created_at)), bind(b.contents),
+        now;
     t.commit();
     return id;
   });

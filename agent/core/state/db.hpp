@@ -3,7 +3,8 @@
 //
 // Schema: PRAGMA user_version is the schema version. Migrations are an ordered list of SQL steps in db.cpp;
 // each version is applied in its own transaction together with its user_version bump. Version 1 creates
-// everything. A database written by a newer airlock (user_version > StateDb::schema_version) is refused.
+// everything; version 2 adds backups.contents. A database written by a newer airlock (user_version >
+// StateDb::schema_version) is refused.
 //
 // Corruption is never reset silently: a file that is not SQLite, or that fails PRAGMA integrity_check, is
 // moved aside to "state.db.corrupt-<YYYYMMDDTHHMMSSZ>" (with its -wal and -shm files), and the open fails
@@ -73,6 +74,7 @@ struct Backup {
   std::int64_t file_count = 0;
   std::string note;
   std::string created_at; // stamped when empty
+  std::string contents;   // what it holds, space-separated: "data site volumes/pgdata" ("" before schema v2)
 };
 
 struct Download {
@@ -107,7 +109,7 @@ AuditEntry audit_who(const std::string& action);
 
 class StateDb {
 public:
-  static constexpr int schema_version = 1;
+  static constexpr int schema_version = 2;
 
   // Opens (creating if missing) "<state_dir>/state.db", checks its integrity and migrates it to
   // schema_version. Throws Error(failure) for a newer schema ("use a newer airlock"), for a corrupt database
