@@ -5,7 +5,8 @@
 namespace airlock::backup {
 
 Taken take(const site::Layout& l, state::StateDb& db, state::BackupKind kind, const std::string& app_version,
-           const std::string& note, int level, const std::function<void(const std::string& id)>& on_id) {
+           const std::string& note, int level, const std::function<void(const std::string& id)>& on_id,
+           const util::FreeBytes& free_bytes) {
   state::Backup b;
   b.app_version = app_version;
   b.kind = kind;
@@ -15,7 +16,7 @@ Taken take(const site::Layout& l, state::StateDb& db, state::BackupKind kind, co
   t.id = db.backup_add(b);
   try {
     if (on_id) on_id(t.id);
-    t.result = create(l.app_dir(), l.backup_path(t.id), level);
+    t.result = create(l.app_dir(), l.backup_path(t.id), level, free_bytes);
   } catch (...) {
     db.backup_finish(t.id, state::BackupStatus::failed, 0, "", 0);
     throw;

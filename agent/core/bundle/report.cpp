@@ -21,10 +21,7 @@ json::Value target_json(const trust::TargetFile& t) {
   return v;
 }
 
-std::string custom_str(const json::Value& c, const char* key) {
-  const auto* v = c.find(key);
-  return v && v->is_string() ? v->as_string() : "";
-}
+std::string custom_str(const json::Value& c, const char* key) { return json::string_or(c, key, ""); }
 
 json::Value role_summary(const trust::Common& c) {
   json::Value v;

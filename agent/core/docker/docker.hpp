@@ -56,41 +56,61 @@ std::string project_name(const std::string& name);
 
 using Observer = std::function<void(const std::vector<std::string>& argv, const util::ProcessResult& r)>;
 
-class Docker {
+// What the pipeline asks of a container engine and compose.
+class Engine {
 public:
-  explicit Docker(Settings s, Observer on_call = {});
-
-  // `docker version`: throws Error(failure, "docker engine not reachable at ...: <output>; start dockerd ...").
-  void ping();
+  virtual ~Engine() = default;
+  // Every later call is reported to `o` (empty: to nobody).
+  virtual void set_observer(Observer o) = 0;
+  // Throws Error(failure, "docker engine not reachable at ...: <output>; start dockerd ...").
+  virtual void ping() = 0;
   // Detects (once) and returns the compose command, e.g. {"docker","compose"} or {"docker-compose"}. Throws
   // Error(failure) naming what was tried when neither (or the configured one) works.
-  const std::vector<std::string>& compose_command();
+  virtual const std::vector<std::string>& compose_command() = 0;
+  // `config -q`: throws Error(bad_input, "<file> is refused by <compose>: <its message>; nothing was stopped").
+  virtual void validate(const Project& p) = 0;
+  // `config --services`, sorted.
+  virtual std::vector<std::string> services(const Project& p) = 0;
+  // `up -d --remove-orphans`; throws on failure.
+  virtual void up(const Project& p) = 0;
+  virtual bool image_present(const std::string& id) = 0;
+  // Loads `archive` (gzip/xz/zstd/plain docker-save tar), then checks that image `id` is present: a load that
+  // exits 0 without producing the image still fails. Then tags it with each of `tags`.
+  virtual void load(const std::string& archive, const std::string& id, const std::vector<std::string>& tags) = 0;
+  // false (never throws) when the engine refuses, e.g. because a container uses it.
+  virtual bool remove_image(const std::string& id) = 0;
+  // Stops every running container of compose project `project`, found by its label, whichever release started
+  // it. Returns how many were running.
+  virtual int stop_project(const std::string& project) = 0;
+  // The containers of compose project `project`, in all states.
+  virtual std::vector<Container> containers(const std::string& project) = 0;
+};
 
+// The engine through the docker and compose CLIs.
+class Docker final : public Engine {
+public:
+  explicit Docker(Settings s, Observer on_call = {});
+  void set_observer(Observer o) override { on_call_ = std::move(o); }
+  void ping() override;
+  const std::vector<std::string>& compose_command() override;
   // The full compose argv for `project` + `args` (exposed for tests and for --plan).
   std::vector<std::string> compose_argv(const Project& p, const std::vector<std::string>& args);
   // Runs compose; throws on a non-zero exit. Returns stdout.
   std::string compose(const Project& p, const std::vector<std::string>& args);
-  // `config -q`: throws Error(bad_input, "<file> is refused by <compose>: <its message>").
-  void validate(const Project& p);
-  // `config --services`, sorted.
-  std::vector<std::string> services(const Project& p);
-
-  bool image_present(const std::string& id);
+  void validate(const Project& p) override;
+  std::vector<std::string> services(const Project& p) override;
+  void up(const Project& p) override { compose(p, {"up", "-d", "--remove-orphans"}); }
+  bool image_present(const std::string& id) override;
   // The tags of image `id` ("repo:tag"), or nullopt when the engine does not have it.
   std::optional<std::vector<std::string>> image_tags(const std::string& id);
-  // `docker load -i archive` (gzip/xz/zstd/plain tar), then checks that image `id` is present: a load that
-  // exits 0 without producing the image still fails. Then tags it with each of `tags`.
-  void load(const std::string& archive, const std::string& id, const std::vector<std::string>& tags);
-  // `docker image rm id`; false (never throws) when the engine refuses, e.g. because a container uses it.
-  bool remove_image(const std::string& id);
-
-  // Stops every running container of compose project `project` (docker stop -t grace_s), found by its label,
-  // whichever release started it. Returns how many were running.
-  int stop_project(const std::string& project, int grace_s = 10);
-
-  // The containers of compose project `project` (all states), read with `docker ps -a --filter label=...` and
-  // `docker inspect`.
-  std::vector<Container> containers(const std::string& project);
+  // `docker load -i archive`, then `docker tag` for the tags the archive did not restore.
+  void load(const std::string& archive, const std::string& id, const std::vector<std::string>& tags) override;
+  // `docker image rm id`.
+  bool remove_image(const std::string& id) override;
+  // `docker stop -t 10` of the running containers with the project's label.
+  int stop_project(const std::string& project) override;
+  // `docker ps -a --filter label=...` and `docker inspect`.
+  std::vector<Container> containers(const std::string& project) override;
 
 private:
   util::ProcessResult call(const std::vector<std::string>& argv, int timeout_s, bool check,

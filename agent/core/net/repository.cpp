@@ -12,21 +12,6 @@ namespace airlock::net {
 
 namespace {
 
-class StringSource : public util::Source {
-public:
-  explicit StringSource(std::string data) : data_(std::move(data)) {}
-  std::size_t read(void* buf, std::size_t size) override {
-    const std::size_t n = std::min(size, data_.size() - pos_);
-    std::memcpy(buf, data_.data() + pos_, n);
-    pos_ += n;
-    return n;
-  }
-
-private:
-  std::string data_;
-  std::size_t pos_ = 0;
-};
-
 constexpr std::size_t max_small_target = 16u << 20;
 
 } // namespace
@@ -56,7 +41,7 @@ std::unique_ptr<util::Source> HttpRepository::open(const std::string& path) {
   stats_ = {};
   auto body = client_.get_small(path, max_small_target, &stats_);
   if (!body) return nullptr;
-  return std::make_unique<StringSource>(std::move(*body));
+  return std::make_unique<util::StringSource>(std::move(*body));
 }
 
 std::optional<std::string> HttpRepository::fetch_target(const trust::TargetFile& t, const std::string& dir) {

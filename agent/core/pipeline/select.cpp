@@ -6,6 +6,7 @@
 #include "util/error.hpp"
 #include "util/hash.hpp"
 #include "util/io.hpp"
+#include "util/json.hpp"
 
 #include <fmt/format.h>
 
@@ -15,15 +16,7 @@ namespace airlock::pipeline {
 namespace fs = std::filesystem;
 namespace {
 
-std::string custom_str(const trust::TargetFile& t, const char* key) {
-  const auto* v = t.custom.find(key);
-  return v && v->is_string() ? v->as_string() : std::string();
-}
-
-struct StringSink : util::Sink {
-  std::string data;
-  void write(const void* d, std::size_t n) override { data.append(static_cast<const char*>(d), n); }
-};
+std::string custom_str(const trust::TargetFile& t, const char* key) { return json::string_or(t.custom, key, ""); }
 
 } // namespace
 
@@ -74,14 +67,14 @@ std::string read_verified(bundle::Container& source, const trust::TargetFile& t,
          fmt::format("target {} is {} bytes, more than the {} allowed", t.name, t.length, max_bytes));
   auto src = source.open(bundle::target_path(t));
   if (!src) fail(ExitCode::not_found, fmt::format("{} does not hold target {}", source.describe(), t.name));
-  StringSink sink;
+  util::StringSink sink;
   trust::verify_target(t, *src, source.describe(), &sink);
   return std::move(sink.data);
 }
 
-std::string fetch_verified(bundle::Container& source, const trust::TargetFile& t, const std::string& dir) {
-  if (auto fetched = source.fetch_target(t, dir)) return *fetched;
-  const std::string path = dir + "/" + t.sha256;
+std::string fetch_verified(bundle::Container& source, const trust::TargetFile& t, const site::Layout& l) {
+  if (auto fetched = source.fetch_target(t, l.downloads_dir())) return *fetched;
+  const std::string path = l.download_path(t.sha256);
   std::error_code ec;
   if (fs::is_regular_file(path, ec) && fs::file_size(path, ec) == t.length) {
     if (util::sha256_file_hex(path) == t.sha256) return path; // fetched before (an interrupted run, --stage-only)

@@ -8,6 +8,7 @@
 
 #include "bundle/container.hpp"
 #include "release/manifest.hpp"
+#include "site/layout.hpp"
 #include "trust/client.hpp"
 
 #include <optional>
@@ -45,10 +46,10 @@ Selection select(const trust::TrustedState& st, bundle::Container& source, const
 // Verifies the target into memory (for release.json; at most `max_bytes`).
 std::string read_verified(bundle::Container& source, const trust::TargetFile& t, std::size_t max_bytes = 8u << 20);
 
-// Verifies the target into `<dir>/<sha256>` (temp file, fsync, rename: nothing unverified appears there) with a
-// progress bar. A file already there with that name is re-hashed and reused when it matches. Returns the path.
+// Verifies the target into downloads/<sha256> (temp file, fsync, rename: nothing unverified appears there) with
+// a progress bar. A file already there with that name is re-hashed and reused when it matches. Returns the path.
 // A source that fetches targets itself (Container::fetch_target: the online repository) does all of this.
-std::string fetch_verified(bundle::Container& source, const trust::TargetFile& t, const std::string& dir);
+std::string fetch_verified(bundle::Container& source, const trust::TargetFile& t, const site::Layout& l);
 
 // release.json of `c`, verified and checked against its signed target (same app, arch, version); its payload
 // and image archives must be signed targets too. Throws Error(verify_failed) otherwise. `bytes` (optional) gets

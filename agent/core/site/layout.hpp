@@ -36,7 +36,9 @@ public:
   std::string site_dir() const { return app_ + "/site"; }
 
   std::string trust_dir() const { return state_ + "/trust"; }
-  std::string trusted_root() const { return trust_dir() + "/root.json"; }
+  std::string trusted_root() const { return trusted_metadata("root"); }
+  // trust/<role>.json for a top-level TUF role (root, timestamp, snapshot, targets).
+  std::string trusted_metadata(const std::string& role) const { return trust_dir() + "/" + role + ".json"; }
   std::string manifests_dir() const { return state_ + "/releases"; }
   std::string manifest_path(const std::string& version) const;
   std::string downloads_dir() const { return state_ + "/downloads"; }

@@ -2,6 +2,7 @@
 
 #include "util/error.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -9,6 +10,14 @@
 #include <unistd.h>
 
 namespace airlock::util {
+
+std::size_t StringSource::read(void* buf, std::size_t size) {
+  const std::size_t n = std::min(size, data_.size() - pos_);
+  std::memcpy(buf, data_.data() + pos_, n);
+  pos_ += n;
+  return n;
+}
+
 namespace {
 
 std::string sys_error(const std::string& what, const std::string& path, int err) {

@@ -27,6 +27,24 @@ public:
   void write(std::string_view s) { write(s.data(), s.size()); }
 };
 
+// Reads a string it owns, from the start.
+class StringSource : public Source {
+public:
+  explicit StringSource(std::string data) : data_(std::move(data)) {}
+  std::size_t read(void* buf, std::size_t size) override;
+
+private:
+  std::string data_;
+  std::size_t pos_ = 0;
+};
+
+// Appends everything written to `data`.
+struct StringSink : Sink {
+  std::string data;
+  void write(const void* d, std::size_t n) override { data.append(static_cast<const char*>(d), n); }
+  using Sink::write;
+};
+
 // A file opened for reading. Throws Error(not_found) when it does not exist, Error(failure) otherwise.
 class FileSource : public Source {
 public:

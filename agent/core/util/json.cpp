@@ -632,4 +632,9 @@ std::string pretty(const Value& v) {
   return out;
 }
 
+std::string string_or(const Value& v, const std::string& key, const std::string& fallback) {
+  const Value* m = v.find(key);
+  return m && m->is_string() ? m->as_string() : fallback;
+}
+
 } // namespace airlock::json

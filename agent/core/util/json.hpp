@@ -103,6 +103,10 @@ private:
   std::unique_ptr<Object> object_; // std::map may not, hence the pointer; non-null exactly when type_ is object
 };
 
+// The string member `key` of `v`, or `fallback` when `v` is not an object, has no such member, or it is not a
+// string (for optional fields of documents already checked, e.g. a journal row or a target's custom data).
+std::string string_or(const Value& v, const std::string& key, const std::string& fallback);
+
 // "null", "boolean", "integer", "string", "array" or "object".
 const char* type_name(Value::Type t) noexcept;
 

@@ -1,0 +1,230 @@
+// import, check, stage and scan: from a verified source to a staged release with its images loaded, then
+// finish() for the downtime steps.
+#include "pipeline/choose.hpp"
+#include "pipeline/run.hpp"
+#include "pipeline/upgrade.hpp"
+
+#include "about/build_info.hpp"
+#include "bundle/verify.hpp"
+#include "log/log.hpp"
+#include "release/version.hpp"
+#include "site/stage.hpp"
+#include "util/error.hpp"
+#include "util/io.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+
+namespace airlock::pipeline {
+namespace fs = std::filesystem;
+namespace {
+
+struct Sizes {
+  std::uint64_t read = 0;       // payload + image archives to verify
+  std::uint64_t tree = 0;       // the staged tree
+  std::uint64_t state_need = 0; // in the state dir: downloads, the engine's unpacking (2x), the backup
+};
+
+Sizes sizes_of(Context& ctx, const trust::TrustedState& st, const Choice& ch) {
+  Sizes z;
+  const auto& m = ch.m;
+  std::uint64_t images = 0;
+  for (const auto& i : m.images)
+    if (i.archive) images += signed_target(st, *i.archive, ch.c->release_json->name).length;
+  z.read = signed_target(st, m.payload, ch.c->release_json->name).length + images;
+  for (const auto& f : m.files) z.tree += f.size;
+  const std::uint64_t backup = tree_bytes(ctx.layout().data_dir()) + tree_bytes(ctx.layout().site_dir());
+  z.state_need = z.read + images * 2 + backup;
+  return z;
+}
+
+// --download-only: the targets into downloads/ and nothing else: no journal (the site is not touched), one
+// audit row.
+Report download_only(Run& run, const trust::TrustedState& st, bundle::Container& source, const Choice& ch,
+                     const Sizes& z) {
+  check_space(run.ctx(), z.read, 0);
+  std::uint64_t bytes = 0;
+  int files = 0;
+  for (const auto* t : targets_to_fetch(run.ctx(), st, ch.m)) {
+    fetch_verified(source, *t, run.layout());
+    bytes += t->length;
+    ++files;
+  }
+  // release.json too, so that `apply` can import from the downloads without the network.
+  const std::string rj = run.layout().download_path(ch.c->release_json->sha256);
+  if (!fs::exists(rj)) util::write_file_atomic(rj, ch.release_json);
+  Report rep = ch.rep;
+  rep.outcome = Outcome::downloaded;
+  rep.reason = fmt::format("{} file(s), {}, in {}", files, log::human_bytes(bytes), run.layout().downloads_dir());
+  run.audit("download", "downloaded", "", 0, rep.reason);
+  return rep;
+}
+
+// Step 4: nothing has changed yet.
+void preflight(Run& run, const Choice& ch, const Sizes& z) {
+  check_space(run.ctx(), z.state_need, z.tree);
+  run.engine().ping();
+  run.engine().compose_command();
+  for (const auto& i : ch.m.images)
+    if (!i.archive && !run.engine().image_present(i.id))
+      fail(ExitCode::not_applicable,
+           fmt::format("image {} ({}) is not in the docker engine and the patch {} does not ship it; import the full "
+                       "bundle of {}",
+                       i.id, fmt::join(i.tags, ", "), ch.c->release_json->name, ch.m.version));
+}
+
+std::string load_images(Run& run, const release::Manifest& m, const std::map<std::string, std::string>& fetched) {
+  int loaded = 0, present = 0;
+  for (const auto& i : m.images) {
+    if (!i.archive || !fetched.count(*i.archive)) { // the fetch step found it in the engine already
+      ++present;
+      continue;
+    }
+    const auto t0 = run.ctx().clock().steady();
+    log::event(log::Level::info, "upgrade", "image-load",
+               fmt::format("  loading {} ({})", i.id.substr(0, 19), fmt::join(i.tags, ", ")));
+    run.engine().load(fetched.at(*i.archive), i.id, i.tags);
+    log::event(log::Level::info, "upgrade", "image-loaded",
+               fmt::format("  loaded {} in {} ms", i.id.substr(0, 19), ms_since(run.ctx(), t0)));
+    ++loaded;
+  }
+  return fmt::format("{} loaded, {} already present", loaded, present);
+}
+
+// Steps 5 to 7: fetch, stage, load; the running services are untouched.
+void fetch_stage_load(Run& run, const trust::TrustedState& st, bundle::Container& source, const Choice& ch) {
+  const auto& l = run.layout();
+  const auto& m = ch.m;
+  std::map<std::string, std::string> fetched; // target name -> file in downloads/
+  try {
+    run.step(Step::fetch, "verify the release targets into " + l.downloads_dir(), [&] {
+      for (const auto* t : targets_to_fetch(run.ctx(), st, m)) fetched[t->name] = fetch_verified(source, *t, l);
+      return fmt::format("{} target(s) verified", fetched.size());
+    });
+    run.step(Step::stage, "releases/" + m.version, [&] {
+      fs::create_directories(l.manifests_dir());
+      util::write_file_atomic(l.manifest_path(m.version), release::to_json_text(m));
+      util::FileSource payload(fetched.at(m.payload));
+      if (m.is_patch)
+        site::stage_patch(l.releases_dir(), *ch.current, m, payload);
+      else
+        site::stage_full(l.releases_dir(), m, payload);
+      run.engine().validate(run.project(m.version));
+      return fmt::format("{} entries verified; {} accepts {}", m.files.size(),
+                         util::describe_argv(run.engine().compose_command()), m.compose_file);
+    });
+    run.step(Step::load, fmt::format("{} image(s)", m.images.size()), [&] {
+      auto detail = load_images(run, m, fetched);
+      for (const auto& [_, path] : fetched) fs::remove(path);
+      std::error_code ec;
+      fs::remove(l.download_path(ch.c->release_json->sha256), ec); // kept by --download-only
+      return detail;
+    });
+  } catch (const std::exception& e) {
+    // Refused or failed: what was fetched will not be used (a kill skips this, so a rerun can reuse it).
+    for (const auto& [_, path] : fetched) {
+      std::error_code ec;
+      fs::remove(path, ec);
+    }
+    if (!fs::is_directory(l.release_dir(m.version))) {
+      std::error_code ec;
+      fs::remove(l.manifest_path(m.version), ec);
+    }
+    run.mark(Step::rollback, state::StepStatus::done,
+             std::string("failed before the services stopped; nothing to undo: ") + e.what());
+    run.audit(run.plan().action, "failed", "", 0, e.what());
+    throw;
+  }
+}
+
+} // namespace
+
+const char* outcome_name(Outcome o) {
+  switch (o) {
+  case Outcome::none:
+    return "none";
+  case Outcome::planned:
+    return "planned";
+  case Outcome::staged:
+    return "staged";
+  case Outcome::updated:
+    return "updated";
+  case Outcome::rolled_back:
+    return "rolled-back";
+  case Outcome::needs_attention:
+    return "needs-attention";
+  case Outcome::abandoned:
+    return "abandoned";
+  case Outcome::downloaded:
+    return "downloaded";
+  }
+  return "?";
+}
+
+Report import(Context& ctx, state::StateDb& db, bundle::Container& source, const Options& o) {
+  auto st = trust::TrustedState::load(ctx.layout().trust_dir());
+  auto ch = choose(ctx, st, source, o, true);
+  if (!ch.c) return ch.rep;
+  if (!o.plan) prune_downloads(ctx, db, st);
+  const Sizes z = sizes_of(ctx, st, ch);
+  Plan plan{ch.rep.from, ch.c->version, ch.c->patch ? UpgradeKind::patch : UpgradeKind::full, o.bundle_sha256,
+            o.source_label, "", o.action.empty() ? "import" : o.action};
+  Run run(ctx, db, state::new_id(), plan);
+  Report rep = ch.rep;
+  if (o.plan) {
+    print_plan(ctx, ch.m, st, ch.current, z.read, z.state_need + z.tree);
+    rep.outcome = Outcome::planned;
+    return rep;
+  }
+  if (o.download_only) return download_only(run, st, source, ch, z);
+  preflight(run, ch, z);
+  const std::string summary = fmt::format("{} {} -> {} ({}) from {}", ctx.cfg().app_name,
+                                          ch.current.value_or("nothing"), ch.m.version, rep.kind, source.describe());
+  if (o.confirm && !o.confirm(summary)) {
+    rep.outcome = Outcome::none;
+    rep.reason = "not confirmed; nothing changed";
+    return rep;
+  }
+  log::event(log::Level::info, "upgrade", "plan", "upgrade " + run.id() + ": " + summary);
+  run.begin();
+  rep.upgrade_id = run.id();
+  fetch_stage_load(run, st, source, ch);
+  if (o.stage_only) {
+    run.mark(Step::staged, state::StepStatus::done, "staged by --stage-only; 'airlock apply' finishes it");
+    run.audit(plan.action, "staged", "", 0, "upgrade " + run.id() + " staged; run 'airlock apply'");
+    rep.outcome = Outcome::staged;
+    return rep;
+  }
+  return finish(run);
+}
+
+CheckReport check(Context& ctx, state::StateDb&, bundle::Container& source, const Options& o) {
+  auto st = trust::TrustedState::load(ctx.layout().trust_dir());
+  Options read_only = o;
+  read_only.plan = true; // the refreshed metadata is checked but not saved: check changes nothing
+  auto ch = choose(ctx, st, source, read_only, false);
+  CheckReport r;
+  r.from = ch.rep.from;
+  r.skipped = ch.skipped;
+  r.reason = ch.rep.reason;
+  if (!ch.c) {
+    r.to = ch.rep.from;
+    return r;
+  }
+  r.decision = ch.c->patch ? "patch" : "full";
+  r.to = ch.c->version;
+  for (const auto* t : targets_to_fetch(ctx, st, ch.m)) {
+    r.total_bytes += t->length;
+    std::error_code ec;
+    const std::string path = ctx.layout().download_path(t->sha256);
+    if (fs::is_regular_file(path, ec) && fs::file_size(path, ec) == t->length) continue; // downloaded already
+    const auto partial = fs::file_size(path + ".partial", ec);
+    r.download_bytes += t->length - (!ec && partial < t->length ? partial : 0);
+  }
+  return r;
+}
+
+} // namespace airlock::pipeline

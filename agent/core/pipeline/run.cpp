@@ -1,0 +1,206 @@
+#include "pipeline/run.hpp"
+
+#include "health/containers.hpp"
+#include "log/log.hpp"
+#include "site/stage.hpp"
+#include "util/error.hpp"
+#include "util/io.hpp"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+namespace airlock::pipeline {
+namespace fs = std::filesystem;
+
+const char* kind_name(UpgradeKind k) {
+  switch (k) {
+  case UpgradeKind::full:
+    return "full";
+  case UpgradeKind::patch:
+    return "patch";
+  case UpgradeKind::rollback:
+    return "rollback";
+  }
+  return "?";
+}
+
+state::ReleaseKind release_kind(UpgradeKind k) {
+  return k == UpgradeKind::patch ? state::ReleaseKind::patch : state::ReleaseKind::full;
+}
+
+std::string Plan::to_json() const {
+  json::Value v;
+  v["from"] = from;
+  v["to"] = to;
+  v["kind"] = kind_name(kind);
+  v["bundle_sha256"] = bundle_sha256;
+  v["source"] = source;
+  v["restore_backup"] = restore_backup;
+  v["action"] = action;
+  return json::canonical(v);
+}
+
+Plan Plan::from_json(const std::string& text) {
+  auto v = json::parse(text, "journal plan");
+  auto str = [&](const char* k) { return json::string_or(v, k, ""); };
+  Plan p;
+  p.from = str("from");
+  p.to = str("to");
+  const std::string kind = str("kind");
+  p.kind = kind == "patch" ? UpgradeKind::patch : kind == "rollback" ? UpgradeKind::rollback : UpgradeKind::full;
+  p.bundle_sha256 = str("bundle_sha256");
+  p.source = str("source");
+  p.restore_backup = str("restore_backup");
+  p.action = str("action");
+  return p;
+}
+
+std::optional<release::Manifest> stored_manifest(const site::Layout& l, const std::string& version) {
+  const std::string p = l.manifest_path(version);
+  if (!fs::exists(p)) return std::nullopt;
+  return release::parse_manifest(util::read_file(p, 8u << 20), p);
+}
+
+release::Manifest require_manifest(const site::Layout& l, const std::string& version) {
+  auto m = stored_manifest(l, version);
+  if (!m)
+    fail(ExitCode::not_found, fmt::format("no release description of {} at {} (was it staged by airlock?)", version,
+                                          l.manifest_path(version)));
+  return *m;
+}
+
+std::int64_t ms_since(const Context& ctx, util::Clock::steady_time t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(ctx.clock().steady() - t).count();
+}
+
+Run::Run(Context& ctx, state::StateDb& db, std::string id, Plan plan)
+    : ctx_(ctx), db_(db), id_(std::move(id)), plan_(std::move(plan)) {
+  ctx_.engine().set_observer([this](const std::vector<std::string>& argv, const util::ProcessResult& r) {
+    const std::string out = r.output.size() > 4000 ? "..." + r.output.substr(r.output.size() - 4000) : r.output;
+    calls_ += fmt::format("$ {}\n{}{}[exit {}{}]\n", util::describe_argv(argv), out,
+                          out.empty() || out.back() == '\n' ? "" : "\n", r.exit_code, r.timed_out ? ", timed out" : "");
+    if (calls_.size() > 64000) calls_ = "...(earlier output cut)\n" + calls_.substr(calls_.size() - 60000);
+  });
+}
+
+Run::~Run() { ctx_.engine().set_observer({}); }
+
+void Run::step(Step s, const std::string& what, const std::function<std::string()>& work) {
+  const StepInfo& si = info(s);
+  const std::string name(si.name);
+  log::event(log::Level::info, "upgrade", name, fmt::format("{}: {}", name, what),
+             {{"upgrade", json::Value(id_)}, {"step", json::Value(name)}});
+  calls_.clear();
+  const auto row = db_.journal_begin(id_, name, what);
+  ctx_.at_step(si, When::begin);
+  const auto t0 = ctx_.clock().steady();
+  std::string detail;
+  try {
+    detail = work();
+  } catch (const std::exception& e) {
+    db_.journal_end(row, state::StepStatus::failed, std::string(e.what()) + (calls_.empty() ? "" : "\n" + calls_));
+    throw;
+  }
+  ctx_.at_step(si, When::end);
+  db_.journal_end(row, state::StepStatus::done, detail + (calls_.empty() ? "" : "\n" + calls_));
+  const auto ms = ms_since(ctx_, t0);
+  log::event(log::Level::info, "upgrade", "step-done",
+             fmt::format("  {} done in {:.1f} s", name, static_cast<double>(ms) / 1000.0),
+             {{"upgrade", json::Value(id_)}, {"step", json::Value(name)}, {"ms", json::Value(ms)}});
+}
+
+void Run::mark(Step s, state::StepStatus status, const std::string& detail) {
+  const StepInfo& si = info(s);
+  const auto row = db_.journal_begin(id_, std::string(si.name), detail);
+  ctx_.at_step(si, When::begin);
+  ctx_.at_step(si, When::end);
+  db_.journal_end(row, status, detail);
+}
+
+void Run::audit(const std::string& action, const std::string& outcome, const std::string& backup_id,
+                std::int64_t downtime_ms, const std::string& detail) {
+  auto a = state::audit_who(action);
+  a.from_version = plan_.from;
+  a.to_version = plan_.to;
+  a.outcome = outcome;
+  a.bundle_sha256 = plan_.bundle_sha256;
+  a.backup_id = backup_id;
+  a.downtime_ms = downtime_ms;
+  a.detail = detail;
+  db_.audit_add(a);
+}
+
+docker::Project Run::project(const std::string& version) {
+  return ctx_.project(version, require_manifest(layout(), version).compose_file);
+}
+
+void Run::start(const std::string& version) {
+  auto p = project(version);
+  services_ = engine().services(p);
+  engine().up(p);
+  baseline_.clear();
+  for (const auto& c : engine().containers(p.name)) baseline_[c.id] = c.restart_count;
+}
+
+health::Outcome Run::health_gate(const std::string& version) {
+  health::Gate defaults;
+  defaults.timeout_s = static_cast<int>(ctx_.cfg().health_timeout_s);
+  defaults.stable_s = static_cast<int>(ctx_.cfg().health_stable_s);
+  defaults.interval_s = static_cast<int>(ctx_.cfg().health_interval_s);
+  const auto g = health::parse_gate(require_manifest(layout(), version).health, defaults,
+                                    layout().manifest_path(version));
+  if (services_.empty()) services_ = engine().services(project(version));
+  const std::string name = ctx_.project_name();
+  auto containers = [&]() -> health::Result {
+    try {
+      return health::judge_containers(services_, engine().containers(name), baseline_);
+    } catch (const Error& e) {
+      return {false, false, e.what()};
+    }
+  };
+  auto on_change = [](const health::Check& c, const health::Result& r) {
+    log::event(r.ok ? log::Level::info : log::Level::warning, "health", r.ok ? "pass" : "fail",
+               fmt::format("  health {}: {}", c.name(), r.detail),
+               {{"check", json::Value(c.name())}, {"ok", json::Value(r.ok)}});
+  };
+  auto h = health::run_gate(g, containers, on_change, ctx_.clock());
+  services_.clear(); // the next gate (a rollback's) asks compose again
+  return h;
+}
+
+std::string Run::site_state_text() {
+  const std::string cur = layout().current_link();
+  std::string text =
+      fmt::format("  current -> {}\n", fs::is_symlink(cur) ? fs::read_symlink(cur).string() : std::string("(missing)"));
+  const std::string name = ctx_.project_name();
+  try {
+    auto cs = engine().containers(name);
+    if (cs.empty()) text += "  no containers of project " + name + "\n";
+    for (const auto& c : cs)
+      text += fmt::format("  service {}: {}{} (restarts {})\n", c.service, c.status,
+                          c.health.empty() ? "" : ", " + c.health, c.restart_count);
+  } catch (const std::exception& e) {
+    text += std::string("  containers unknown: ") + e.what() + "\n";
+  }
+  return text;
+}
+
+Report report_of(const Run& run) {
+  Report r;
+  r.upgrade_id = run.id();
+  r.from = run.plan().from;
+  r.to = run.plan().to;
+  r.kind = kind_name(run.plan().kind);
+  return r;
+}
+
+std::string backup_of(state::StateDb& db, const std::string& upgrade_id) {
+  std::string id;
+  for (const auto& r : db.journal_for(upgrade_id))
+    if (r.step == info(Step::backup).name && r.status == state::StepStatus::done)
+      id = r.detail.substr(0, r.detail.find_first_of(" :\n"));
+  return id;
+}
+
+} // namespace airlock::pipeline

@@ -1,0 +1,79 @@
+// `import --scan DIR`: the newest bundle on a stick that fits this site.
+#include "pipeline/upgrade.hpp"
+
+#include "about/build_info.hpp"
+#include "bundle/verify.hpp"
+#include "pipeline/select.hpp"
+#include "release/version.hpp"
+#include "site/stage.hpp"
+#include "util/error.hpp"
+#include "util/io.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+
+namespace airlock::pipeline {
+namespace fs = std::filesystem;
+namespace {
+
+using Candidates = std::vector<std::pair<std::string, std::string>>; // version, path
+
+// The metadata of every file (cheap): which could update this site, and to what; newest first.
+Candidates candidates_in(Context& ctx, const std::vector<std::string>& files, std::vector<std::string>& skipped) {
+  const auto current = site::current_version(ctx.layout().app_dir());
+  Candidates out;
+  for (const auto& f : files) {
+    try {
+      auto source = bundle::open_container(f);
+      auto st = trust::TrustedState::load(ctx.layout().trust_dir());
+      trust::refresh(st, *source, {ctx.clock().unix_seconds()});
+      auto sel = select(st, *source, {ctx.cfg().app_name, about::target_arch(), current, std::nullopt, true});
+      if (!sel.best)
+        skipped.push_back(f + ": " + (sel.skipped.empty() ? std::string("holds no release") : sel.skipped.front()));
+      else if (current && release::compare_versions(sel.best->version, *current) <= 0)
+        skipped.push_back(fmt::format("{}: {} is not newer than the installed {}", f, sel.best->version, *current));
+      else
+        out.emplace_back(sel.best->version, f);
+    } catch (const Error& e) {
+      skipped.push_back(f + ": " + e.what());
+    }
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return release::compare_versions(a.first, b.first) > 0; });
+  return out;
+}
+
+} // namespace
+
+std::optional<std::string> scan(Context& ctx, const std::string& dir, std::vector<std::string>& skipped) {
+  if (!fs::is_directory(dir)) fail(ExitCode::not_found, dir + " is not a directory");
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file()) files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  const auto candidates = candidates_in(ctx, files, skipped);
+  // Then every byte of the newest, before it is chosen: a damaged stick must not win over an intact older bundle.
+  const std::string root_path = ctx.layout().trusted_root();
+  const std::string root = util::read_file(root_path, trust::max_root_bytes);
+  std::optional<std::string> best;
+  std::string best_version;
+  for (const auto& [version, f] : candidates) {
+    if (best) {
+      skipped.push_back(fmt::format("{}: {} is older than {} in {}", f, version, best_version, *best));
+      continue;
+    }
+    try {
+      auto source = bundle::open_container(f);
+      bundle::verify_container(*source, root, root_path, ctx.clock().unix_seconds());
+      best = f;
+      best_version = version;
+    } catch (const Error& e) {
+      skipped.push_back(f + ": " + e.what());
+    }
+  }
+  return best;
+}
+
+} // namespace airlock::pipeline
