@@ -14,12 +14,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <ctime>
 #include <functional>
 #include <iostream>
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 
 namespace airlock::bundle_tool {
 namespace {
@@ -46,7 +48,14 @@ Run 'airlock-bundle <command> --help' for its options. Exit codes: docs/cli.md. 
 
 std::int64_t now() {
   // AIRLOCK_NOW (seconds since the epoch) pins the clock, for reproducible test repositories.
-  if (const char* n = std::getenv("AIRLOCK_NOW")) return std::stoll(n);
+  if (const char* n = std::getenv("AIRLOCK_NOW")) {
+    const std::string_view text(n);
+    std::int64_t t = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), t);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || t < 0)
+      fail(ExitCode::usage, "AIRLOCK_NOW takes seconds since the epoch, not '" + std::string(text) + "'");
+    return t;
+  }
   return static_cast<std::int64_t>(std::time(nullptr));
 }
 
@@ -83,9 +92,9 @@ int key_public(const util::Args& a) {
 
 int repo_init(const util::Args& a) {
   InitOptions o;
+  o.root_threshold = a.number("root-threshold", 1, max_threshold).value_or(1);
   o.app = a.required("app");
   for (const auto& f : a.values("root-key")) o.root_keys.push_back(key_of(f));
-  o.root_threshold = a.number("root-threshold", 1, max_threshold).value_or(1);
   o.targets_key = key_of(a.required("targets-key"));
   o.snapshot_key = key_of(a.required("snapshot-key"));
   o.timestamp_key = key_of(a.required("timestamp-key"));
@@ -149,6 +158,7 @@ int repo_refresh(const util::Args& a) {
 }
 
 int root_rotate(const util::Args& a) {
+  const auto threshold = a.number("root-threshold", 1, max_threshold);
   Repository repo(operand(a, 0, "REPO directory"));
   trust::Root next = repo.root();
   auto& root_ids = next.roles[trust::Role::root].keyids;
@@ -168,7 +178,7 @@ int root_rotate(const util::Args& a) {
                        id, matches.size(), repo.dir()));
     root_ids.erase(std::find(root_ids.begin(), root_ids.end(), matches.front()));
   }
-  if (auto t = a.number("root-threshold", 1, max_threshold)) next.roles[trust::Role::root].threshold = *t;
+  if (threshold) next.roles[trust::Role::root].threshold = *threshold;
   const std::map<std::string, trust::Role> role_opts = {{"targets-key", trust::Role::targets},
                                                         {"snapshot-key", trust::Role::snapshot},
                                                         {"timestamp-key", trust::Role::timestamp}};
