@@ -14,7 +14,7 @@ public:
   using steady_time = std::chrono::steady_clock::time_point;
   virtual ~Clock() = default;
   virtual std::int64_t unix_seconds() const = 0; // wall time, seconds since the epoch (UTC)
-  virtual steady_time steady() const = 0;         // monotonic
+  virtual steady_time steady() const = 0;        // monotonic
   virtual void sleep_until(steady_time t) = 0;
 };
 
