@@ -13,11 +13,8 @@
 #include "commands/upgrade.hpp"
 #include "commands/verify.hpp"
 #include "config/config.hpp"
-#include "tool/guard.hpp"
-#include "util/args.hpp"
 #include "util/error.hpp"
 
-#include <iostream>
 #include <string>
 
 namespace airlock::commands {
@@ -50,26 +47,17 @@ commands:
 Run 'airlock <command> --help' for a command's options. Exit codes are listed in docs/cli.md.
 )";
 
-int dispatch(int argc, const char* const* argv) {
-  if (argc < 2) {
-    std::cerr << usage_text;
-    return static_cast<int>(ExitCode::usage);
-  }
+// An unknown command is named as typed; "backup" alone lists its subcommands.
+std::string describe_unknown(int, const char* const* argv) {
   const std::string cmd = argv[1];
-  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
-    std::cout << usage_text;
-    return 0;
-  }
-  if (cmd == "--version") return version(util::Args(argc, argv, argc, {}, {}));
-  if (auto rc = tool::run_command("airlock", command_table(), argc, argv)) return *rc;
   if (cmd == "backup") fail(ExitCode::usage, "backup needs one of: create, list, verify, restore, prune");
-  fail(ExitCode::usage, "unknown command '" + cmd + "'; run 'airlock --help' for the list");
+  return cmd;
 }
 
 } // namespace
 
 int run(int argc, const char* const* argv) {
-  return tool::guarded("airlock", [&] { return dispatch(argc, argv); });
+  return tool::run_tool({"airlock", usage_text, command_table(), describe_unknown}, argc, argv);
 }
 
 // The registration table: name, usage (printed by --help after "usage: airlock "), the options that take a

@@ -5,7 +5,6 @@
 #include "bundle/report.hpp"
 #include "publish/builder.hpp"
 #include "repo/repository.hpp"
-#include "tool/guard.hpp"
 #include "tool/table.hpp"
 #include "util/args.hpp"
 #include "util/error.hpp"
@@ -283,6 +282,19 @@ const tool::CommandTable& commands() {
         [](const util::Args& a) {
           return bundle::report_verify(operand(a, 0, "PATH"), a.required("trusted-root"), format_of(a), std::cout);
         }}},
+      {"self-test",
+       {"self-test\n  Runs known-answer checks of every linked library on this host.",
+        {},
+        {},
+        [](const util::Args&) { return about::run_self_test(std::cout) ? 0 : static_cast<int>(ExitCode::failure); }}},
+      {"version",
+       {"version\n  Prints the version, git revision, architecture and libraries.",
+        {},
+        {},
+        [](const util::Args&) {
+          std::cout << about::version_text("airlock-bundle");
+          return 0;
+        }}},
       {"inspect",
        {"inspect PATH [--json]\n  Describes a bundle or repository: roles, versions, expiry, keys and targets.",
         {},
@@ -292,31 +304,16 @@ const tool::CommandTable& commands() {
   return c;
 }
 
-int dispatch(int argc, const char* const* argv) {
-  if (argc < 2) {
-    std::cerr << usage_text;
-    return static_cast<int>(ExitCode::usage);
-  }
-  const std::string cmd = argv[1];
-  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
-    std::cout << usage_text;
-    return 0;
-  }
-  if (cmd == "--version" || cmd == "version") {
-    std::cout << about::version_text("airlock-bundle");
-    return 0;
-  }
-  if (cmd == "self-test") return about::run_self_test(std::cout) ? 0 : static_cast<int>(ExitCode::failure);
-  if (auto rc = tool::run_command("airlock-bundle", commands(), argc, argv)) return *rc;
-  fail(ExitCode::usage, "unknown command '" + cmd +
-                            (argc >= 3 && std::string(argv[2]).rfind("-", 0) != 0 ? std::string(" ") + argv[2] : "") +
-                            "'; run 'airlock-bundle --help' for the list");
+// "key frobnicate": an unknown command is named with its second word, unless that is an option.
+std::string describe_unknown(int argc, const char* const* argv) {
+  return std::string(argv[1]) +
+         (argc >= 3 && std::string(argv[2]).rfind("-", 0) != 0 ? std::string(" ") + argv[2] : "");
 }
 
 } // namespace
 
 int run(int argc, const char* const* argv) {
-  return tool::guarded("airlock-bundle", [&] { return dispatch(argc, argv); });
+  return tool::run_tool({"airlock-bundle", usage_text, commands(), describe_unknown}, argc, argv);
 }
 
 } // namespace airlock::bundle_tool
