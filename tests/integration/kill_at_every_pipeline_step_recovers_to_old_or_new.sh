@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The kill matrix (issue 5 item 6): the agent is SIGKILLed at every step of the upgrade path and of the rollback
-# path, through the test-only fault hook AIRLOCK_TEST_KILL_AT (the kill lands right after the step's work is done
-# and before its journal row is closed, the worst moment; "<step>:begin" lands right after the row is opened).
+# The kill matrix (issue 5 item 6, issue 11 item 2): the agent is SIGKILLed at every step of the pipeline's step
+# table, which it prints with the hidden `airlock debug steps` (name, phase, what a crash there means, the path
+# that reaches it), so a step added to the table is covered here without editing this file. The kill goes through
+# the one step hook of the shipped binary, AIRLOCK_TEST_KILL_AT: "<step>" lands right after the step's work is
+# done and before its journal row is closed (the worst moment), "<step>:begin" right after the row is opened;
+# every step is killed at its end, the steps after the stop at their begin too.
 # After each kill, `airlock recover` (or another command that changes the site) must leave the site fully on the
-# old release A or fully on the new release B: `current` names it, its service answers, the health gate passed,
-# the operator's data in data/ is byte-identical and never damaged, and history records the recovery.
-# Expected: a kill before the commit undoes the upgrade (A); a kill during the commit finishes it (B); a kill
-# anywhere in the rollback path finishes the rollback (A, with data/ restored from the pre-upgrade backup).
+# old or fully on the new release, as the table says: abandon and roll-back* -> old, roll-forward -> new; `current`
+# names it, its service answers, the health gate passed, the operator's data in data/ is byte-identical and never
+# damaged, and history records the recovery.
 . "$(dirname "$0")/lib.sh"
 need_docker
 : "${TESTSVC:?TESTSVC must point at the static testsvc binary}"
@@ -48,48 +50,76 @@ back_to_a() {
   assert_eq "$rc" 0 "manual rollback to $A ($out)"
   check_on $A "after the manual rollback"
 }
-unfinished() { sqlite3 "$E2E/site/state/state.db" "SELECT count(*) FROM journal j WHERE j.id = (SELECT max(k.id) FROM journal k WHERE k.upgrade_id = j.upgrade_id) AND NOT (j.step IN ('commit','rollback','staged') AND j.status = 'done')"; }
+# Upgrades whose last journal row is not a terminal step (from `debug steps --json`) done.
+unfinished() {
+  local terminal
+  terminal=$("$AIRLOCK" debug steps --json | python3 -c 'import json,sys; print(",".join("'"'"'%s'"'"'" % s["name"] for s in json.load(sys.stdin) if s["terminal"]))')
+  sqlite3 "$E2E/site/state/state.db" "SELECT count(*) FROM journal j WHERE j.id = (SELECT max(k.id) FROM journal k WHERE k.upgrade_id = j.upgrade_id) AND NOT (j.step IN ($terminal) AND j.status = 'done')"
+}
 
 check_on $A "after the first install"
-# point bundle expected-version recovery-command
-cases=(
-  "fetch $bB $A recover" "stage $bB $A recover" "load $bB $A recover" "stop:begin $bB $A recover"
-  "stop $bB $A backup" "backup $bB $A recover" "switch:begin $bB $A recover" "switch $bB $A recover"
-  "start $bB $A recover" "health $bB $A recover" "commit:begin $bB $B recover" "commit $bB $B backup"
-  "rb-stop $bC $A recover" "rb-switch $bC $A recover" "rb-restore:begin $bC $A recover" "rb-restore $bC $A backup"
-  "rb-start $bC $A recover" "rb-health $bC $A recover"
-)
-n=0
-for c in "${cases[@]}"; do
-  read -r point bundle expect how <<<"$c"
+run "$AIRLOCK" debug steps
+assert_eq "$rc" 0 "airlock debug steps ($out)"
+steps=$out
+[ "$(wc -l <<<"$steps")" -ge 19 ] || fail "debug steps lists too few steps: $steps"
+
+# Brings the site to where path $1 starts; sets old/new and the killed command (cmd).
+prepare() {
   back_to_a
-  set +e
-  AIRLOCK_TEST_KILL_AT=$point "$AIRLOCK" import "$bundle" "${CF[@]}" >"$T/kill.$n.log" 2>&1
-  st=$?
-  set -e
-  assert_eq "$st" 137 "import killed at '$point' (log: $(tail -3 "$T/kill.$n.log"))"
-  grep -q "AIRLOCK_TEST_KILL_AT=$point" "$T/kill.$n.log" || fail "the kill at '$point' was not the fault hook's"
-  assert_eq "$(unfinished)" 1 "journal after the kill at '$point': one unfinished upgrade"
-  if [ "$how" = recover ]; then
-    run "$AIRLOCK" recover "${CF[@]}"
-  else # any command that changes the site recovers first
-    run "$AIRLOCK" backup create --level 0 --note "after kill at $point" "${CF[@]}"
-  fi
-  assert_eq "$rc" 0 "recovery after the kill at '$point' via $how ($out)"
-  check_on "$expect" "after the kill at '$point' and $how"
-  assert_eq "$(unfinished)" 0 "journal after recovering from '$point'"
-  last=$("$AIRLOCK" history --json "${CF[@]}" | python3 -c '
+  case $1 in
+    upgrade) old=$A new=$B cmd=(import "$bB") ;;
+    rollback) old=$A new=$C cmd=(import "$bC") ;;
+    stage-only) old=$A new=$B cmd=(import --stage-only "$bB") ;;
+    apply)
+      run "$AIRLOCK" import --stage-only "$bB" "${CF[@]}"
+      assert_eq "$rc" 0 "stage-only before apply ($out)"
+      old=$A new=$B cmd=(apply --yes) ;;
+    manual-restore)
+      run "$AIRLOCK" import "$bB" "${CF[@]}"
+      assert_eq "$rc" 0 "upgrade to $B before the manual rollback ($out)"
+      old=$B new=$A cmd=(rollback --restore-data --yes) ;;
+    *) fail "the step table names path '$1', which this test does not know how to reach: add it to prepare()" ;;
+  esac
+}
+
+n=0
+while read -r name phase on_crash path; do
+  points=("$name")
+  [ "$phase" = before-stop ] || points+=("$name:begin")
+  for point in "${points[@]}"; do
+    prepare "$path"
+    case $on_crash in
+      abandon) expect=$old outcome=abandoned ;;
+      roll-back | roll-back-with-data) expect=$old outcome=rolled-back ;;
+      roll-forward) expect=$new outcome=ok ;;
+      *) fail "unknown crash meaning '$on_crash' of step $name" ;;
+    esac
+    how=recover
+    [ $((n % 3)) -ne 2 ] || how=backup # any command that changes the site recovers first
+    set +e
+    AIRLOCK_TEST_KILL_AT=$point "$AIRLOCK" "${cmd[@]}" "${CF[@]}" >"$T/kill.$n.log" 2>&1
+    st=$?
+    set -e
+    assert_eq "$st" 137 "'${cmd[*]}' killed at '$point' (log: $(tail -3 "$T/kill.$n.log"))"
+    grep -q "AIRLOCK_TEST_KILL_AT=$point" "$T/kill.$n.log" || fail "the kill at '$point' was not the fault hook's"
+    assert_eq "$(unfinished)" 1 "journal after the kill at '$point': one unfinished upgrade"
+    if [ "$how" = recover ]; then
+      run "$AIRLOCK" recover "${CF[@]}"
+    else
+      run "$AIRLOCK" backup create --level 0 --note "after kill at $point" "${CF[@]}"
+    fi
+    assert_eq "$rc" 0 "recovery after the kill at '$point' via $how ($out)"
+    check_on "$expect" "after the kill at '$point' ($path) and $how"
+    assert_eq "$(unfinished)" 0 "journal after recovering from '$point'"
+    last=$("$AIRLOCK" history --json "${CF[@]}" | python3 -c '
 import json, sys
 rows = [r for r in json.load(sys.stdin) if r["action"] == "recover"]
 print(rows[0]["outcome"] if rows else "none")')
-  case $point in # before the services stopped there is nothing to undo: the upgrade is closed as abandoned
-    fetch | stage | load) assert_eq "$last" abandoned "history after '$point': recover outcome" ;;
-    commit*) assert_eq "$last" ok "history after '$point': recover outcome" ;;
-    *) assert_eq "$last" rolled-back "history after '$point': recover outcome" ;;
-  esac
-  echo "kill at $point: recovered by $how to $expect" >&2
-  n=$((n + 1))
-done
+    assert_eq "$last" "$outcome" "history after '$point': recover outcome"
+    echo "kill at $point ($path, $on_crash): recovered by $how to $expect" >&2
+    n=$((n + 1))
+  done
+done <<<"$steps"
 # A second recover has nothing to do.
 run "$AIRLOCK" recover "${CF[@]}"
 assert_eq "$rc" 0 "recover with nothing to do ($out)"

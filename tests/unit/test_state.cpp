@@ -249,7 +249,8 @@ TEST_CASE("state::StateDb backups get distinct ids in the same second, newest fi
   CHECK(!db.backup_get(last));
   CHECK(db.backups().size() == 4);
   CHECK(error_of([&] { db.backup_delete(last); }).code() == ExitCode::not_found);
-  CHECK(error_of([&] { db.backup_finish(last, state::BackupStatus::complete, 0, "", 0); }).code() == ExitCode::not_found);
+  CHECK(error_of([&] { db.backup_finish(last, state::BackupStatus::complete, 0, "", 0); }).code() ==
+        ExitCode::not_found);
 }
 
 TEST_CASE("state::StateDb downloads upsert, get and delete by sha256") {

@@ -1,6 +1,7 @@
 #include "log/log.hpp"
 
 #include "util/error.hpp"
+#include "util/names.hpp"
 
 #include <fmt/format.h>
 
@@ -19,19 +20,10 @@ Options opts;
 std::ofstream file_out;
 bool file_failed = false;
 
-const char* level_name(Level l) {
-  switch (l) {
-  case Level::debug:
-    return "debug";
-  case Level::info:
-    return "info";
-  case Level::warning:
-    return "warning";
-  case Level::error:
-    return "error";
-  }
-  return "info";
-}
+constexpr util::NameTable<Level, 4> level_names{
+    {{Level::debug, "debug"}, {Level::info, "info"}, {Level::warning, "warning"}, {Level::error, "error"}}};
+
+const char* level_name(Level l) { return util::name_of(level_names, l, "info").data(); }
 
 std::string now_iso() {
   auto now = std::chrono::system_clock::now();
@@ -49,8 +41,7 @@ bool stderr_is_tty() { return ::isatty(2) == 1; }
 } // namespace
 
 Level parse_level(const std::string& s) {
-  for (Level l : {Level::debug, Level::info, Level::warning, Level::error})
-    if (s == level_name(l)) return l;
+  if (auto l = util::value_of(level_names, s)) return *l;
   fail(ExitCode::usage, "log level '" + s + "' is not one of debug, info, warning, error");
 }
 

@@ -41,8 +41,7 @@ bool judge_against_current(Context& ctx, Choice& ch, const bundle::Container& so
 
 } // namespace
 
-Choice choose(Context& ctx, trust::TrustedState& st, bundle::Container& source, const Options& o,
-              bool older_is_error) {
+Choice choose(Context& ctx, trust::TrustedState& st, bundle::Container& source, const Options& o, bool older_is_error) {
   Choice ch;
   const auto& l = ctx.layout();
   ch.current = site::current_version(l.app_dir());
@@ -70,9 +69,9 @@ Choice choose(Context& ctx, trust::TrustedState& st, bundle::Container& source, 
   }
   ch.m = read_manifest(st, source, *ch.c, &ch.release_json);
   if (release::compare_versions(about::airlock_version(), ch.m.min_agent_version) < 0)
-    fail(ExitCode::not_applicable, fmt::format("{} {} needs airlock {} or newer; this is {}: update the agent first",
-                                               ch.m.app, ch.m.version, ch.m.min_agent_version,
-                                               about::airlock_version()));
+    fail(ExitCode::not_applicable,
+         fmt::format("{} {} needs airlock {} or newer; this is {}: update the agent first", ch.m.app, ch.m.version,
+                     ch.m.min_agent_version, about::airlock_version()));
   return ch;
 }
 
@@ -98,8 +97,8 @@ void check_space(const Context& ctx, std::uint64_t state_bytes, std::uint64_t re
     std::uint64_t bytes = 0;
   };
   std::map<dev_t, Need> per_fs;
-  for (const auto& [dir, bytes] : {std::pair{ctx.layout().state_dir(), state_bytes},
-                                   std::pair{ctx.layout().releases_dir(), release_bytes}}) {
+  for (const auto& [dir, bytes] :
+       {std::pair{ctx.layout().state_dir(), state_bytes}, std::pair{ctx.layout().releases_dir(), release_bytes}}) {
     struct stat st {};
     if (::stat(dir.c_str(), &st) != 0) continue;
     Need& n = per_fs[st.st_dev];

@@ -26,8 +26,7 @@ struct Choice {
   std::string release_json; // the verified bytes of m's release.json
   std::vector<std::string> skipped;
 };
-Choice choose(Context& ctx, trust::TrustedState& st, bundle::Container& source, const Options& o,
-              bool older_is_error);
+Choice choose(Context& ctx, trust::TrustedState& st, bundle::Container& source, const Options& o, bool older_is_error);
 
 // Does the installed tree still match its release.json? (A patch applies only to an intact base.)
 bool installed_tree_intact(const site::Layout& l, const std::string& version);

@@ -21,9 +21,10 @@ void stop_and_back_up(Run& run, Downtime& d) {
   run.step(Step::stop, "stop the services of " + p.from,
            [&] { return fmt::format("{} container(s) stopped", run.engine().stop_project(run.ctx().project_name())); });
   run.step(Step::backup, "data/, site/ and current before " + p.to, [&] {
-    auto t = backup::take(run.layout(), run.db(), state::BackupKind::pre_upgrade, p.from,
-                          "before " + p.to + " (upgrade " + run.id() + ")", static_cast<int>(run.ctx().cfg().backup_level),
-                          [&](const std::string& id) { d.backup_id = id; }, run.ctx().disk_probe());
+    auto t = backup::take(
+        run.layout(), run.db(), state::BackupKind::pre_upgrade, p.from,
+        "before " + p.to + " (upgrade " + run.id() + ")", static_cast<int>(run.ctx().cfg().backup_level),
+        [&](const std::string& id) { d.backup_id = id; }, run.ctx().disk_probe());
     return fmt::format("{} complete: {}, {} entries", t.id, log::human_bytes(t.result.size), t.result.file_count);
   });
 }
@@ -60,13 +61,7 @@ void switch_and_start(Run& run, Downtime& d) {
 void commit(Run& run, const std::string& backup_id, std::int64_t downtime_ms) {
   const Plan& p = run.plan();
   run.step(Step::commit, "record " + p.to + " as installed", [&] {
-    state::Install inst;
-    inst.app = run.ctx().cfg().app_name;
-    inst.version = p.to;
-    inst.kind = release_kind(p.kind);
-    inst.bundle_sha256 = p.bundle_sha256;
-    inst.upgrade_id = run.id();
-    run.db().install_add(inst);
+    run.record_install();
     run.audit(p.action, "ok", backup_id, downtime_ms,
               fmt::format("{} upgrade {}; downtime {} ms", kind_name(p.kind), run.id(), downtime_ms));
     return fmt::format("installed {}; downtime {} ms", p.to, downtime_ms);

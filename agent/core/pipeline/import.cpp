@@ -11,6 +11,7 @@
 #include "site/stage.hpp"
 #include "util/error.hpp"
 #include "util/io.hpp"
+#include "util/names.hpp"
 
 #include <fmt/format.h>
 
@@ -140,29 +141,18 @@ void fetch_stage_load(Run& run, const trust::TrustedState& st, bundle::Container
   }
 }
 
+constexpr util::NameTable<Outcome, 8> outcome_names{{{Outcome::none, "none"},
+                                                     {Outcome::planned, "planned"},
+                                                     {Outcome::staged, "staged"},
+                                                     {Outcome::updated, "updated"},
+                                                     {Outcome::rolled_back, "rolled-back"},
+                                                     {Outcome::needs_attention, "needs-attention"},
+                                                     {Outcome::abandoned, "abandoned"},
+                                                     {Outcome::downloaded, "downloaded"}}};
+
 } // namespace
 
-const char* outcome_name(Outcome o) {
-  switch (o) {
-  case Outcome::none:
-    return "none";
-  case Outcome::planned:
-    return "planned";
-  case Outcome::staged:
-    return "staged";
-  case Outcome::updated:
-    return "updated";
-  case Outcome::rolled_back:
-    return "rolled-back";
-  case Outcome::needs_attention:
-    return "needs-attention";
-  case Outcome::abandoned:
-    return "abandoned";
-  case Outcome::downloaded:
-    return "downloaded";
-  }
-  return "?";
-}
+const char* outcome_name(Outcome o) { return util::name_of(outcome_names, o).data(); }
 
 Report import(Context& ctx, state::StateDb& db, bundle::Container& source, const Options& o) {
   auto st = trust::TrustedState::load(ctx.layout().trust_dir());
@@ -170,8 +160,13 @@ Report import(Context& ctx, state::StateDb& db, bundle::Container& source, const
   if (!ch.c) return ch.rep;
   if (!o.plan) prune_downloads(ctx, db, st);
   const Sizes z = sizes_of(ctx, st, ch);
-  Plan plan{ch.rep.from, ch.c->version, ch.c->patch ? UpgradeKind::patch : UpgradeKind::full, o.bundle_sha256,
-            o.source_label, "", o.action.empty() ? "import" : o.action};
+  Plan plan{ch.rep.from,
+            ch.c->version,
+            ch.c->patch ? UpgradeKind::patch : UpgradeKind::full,
+            o.bundle_sha256,
+            o.source_label,
+            "",
+            o.action.empty() ? "import" : o.action};
   Run run(ctx, db, state::new_id(), plan);
   Report rep = ch.rep;
   if (o.plan) {

@@ -63,8 +63,8 @@ void print_images(Context& ctx, const release::Manifest& m, const trust::Trusted
 void print_plan(Context& ctx, const release::Manifest& m, const trust::TrustedState& st,
                 const std::optional<std::string>& current, std::uint64_t read_bytes, std::uint64_t disk_bytes) {
   std::ostream& o = std::cout;
-  o << fmt::format("plan: {} {} -> {} ({})\n", ctx.cfg().app_name, current.value_or("(nothing installed)"),
-                   m.version, m.is_patch ? "patch from " + m.base_version : std::string("full release"));
+  o << fmt::format("plan: {} {} -> {} ({})\n", ctx.cfg().app_name, current.value_or("(nothing installed)"), m.version,
+                   m.is_patch ? "patch from " + m.base_version : std::string("full release"));
   std::optional<release::Manifest> old;
   if (current) old = stored_manifest(ctx.layout(), *current);
   const auto d = diff_files(m, old);

@@ -42,19 +42,7 @@ Decision decide(const std::vector<state::JournalEntry>& rows) {
 }
 
 Report roll_forward(Run& run, Report rep) {
-  const Plan& plan = run.plan();
-  bool recorded = false;
-  for (const auto& i : run.db().installs(run.ctx().cfg().app_name))
-    if (i.upgrade_id == run.id()) recorded = true;
-  if (!recorded) {
-    state::Install inst;
-    inst.app = run.ctx().cfg().app_name;
-    inst.version = plan.to;
-    inst.kind = release_kind(plan.kind);
-    inst.bundle_sha256 = plan.bundle_sha256;
-    inst.upgrade_id = run.id();
-    run.db().install_add(inst);
-  }
+  run.record_install();
   const std::string backup_id = backup_of(run.db(), run.id());
   run.mark(Step::commit, state::StepStatus::done, "finished by recovery");
   run.audit("recover", "ok", backup_id, 0,

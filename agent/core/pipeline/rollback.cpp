@@ -152,8 +152,8 @@ Report rollback(Context& ctx, state::StateDb& db, bool restore_data) {
     }
   }
   if (!prev || !fs::is_directory(l.release_dir(prev->version)))
-    fail(ExitCode::not_found, fmt::format("no earlier release of {} is staged to go back to (installed: {})",
-                                          ctx.cfg().app_name, *current));
+    fail(ExitCode::not_found,
+         fmt::format("no earlier release of {} is staged to go back to (installed: {})", ctx.cfg().app_name, *current));
   Plan plan{*current, prev->version, UpgradeKind::rollback, "", "manual rollback", "", "rollback"};
   if (restore_data) {
     plan.restore_backup = cur_install ? backup_of(db, cur_install->upgrade_id) : "";

@@ -5,6 +5,7 @@
 #include "site/stage.hpp"
 #include "util/error.hpp"
 #include "util/io.hpp"
+#include "util/names.hpp"
 
 #include <fmt/format.h>
 
@@ -13,17 +14,14 @@
 namespace airlock::pipeline {
 namespace fs = std::filesystem;
 
-const char* kind_name(UpgradeKind k) {
-  switch (k) {
-  case UpgradeKind::full:
-    return "full";
-  case UpgradeKind::patch:
-    return "patch";
-  case UpgradeKind::rollback:
-    return "rollback";
-  }
-  return "?";
-}
+namespace {
+
+constexpr util::NameTable<UpgradeKind, 3> kind_names{
+    {{UpgradeKind::full, "full"}, {UpgradeKind::patch, "patch"}, {UpgradeKind::rollback, "rollback"}}};
+
+} // namespace
+
+const char* kind_name(UpgradeKind k) { return util::name_of(kind_names, k).data(); }
 
 state::ReleaseKind release_kind(UpgradeKind k) {
   return k == UpgradeKind::patch ? state::ReleaseKind::patch : state::ReleaseKind::full;
@@ -47,8 +45,7 @@ Plan Plan::from_json(const std::string& text) {
   Plan p;
   p.from = str("from");
   p.to = str("to");
-  const std::string kind = str("kind");
-  p.kind = kind == "patch" ? UpgradeKind::patch : kind == "rollback" ? UpgradeKind::rollback : UpgradeKind::full;
+  p.kind = util::value_of(kind_names, str("kind")).value_or(UpgradeKind::full);
   p.bundle_sha256 = str("bundle_sha256");
   p.source = str("source");
   p.restore_backup = str("restore_backup");
@@ -118,6 +115,18 @@ void Run::mark(Step s, state::StepStatus status, const std::string& detail) {
   db_.journal_end(row, status, detail);
 }
 
+void Run::record_install() {
+  for (const auto& i : db_.installs(ctx_.cfg().app_name))
+    if (i.upgrade_id == id_) return;
+  state::Install inst;
+  inst.app = ctx_.cfg().app_name;
+  inst.version = plan_.to;
+  inst.kind = release_kind(plan_.kind);
+  inst.bundle_sha256 = plan_.bundle_sha256;
+  inst.upgrade_id = id_;
+  db_.install_add(inst);
+}
+
 void Run::audit(const std::string& action, const std::string& outcome, const std::string& backup_id,
                 std::int64_t downtime_ms, const std::string& detail) {
   auto a = state::audit_who(action);
@@ -148,8 +157,8 @@ health::Outcome Run::health_gate(const std::string& version) {
   defaults.timeout_s = static_cast<int>(ctx_.cfg().health_timeout_s);
   defaults.stable_s = static_cast<int>(ctx_.cfg().health_stable_s);
   defaults.interval_s = static_cast<int>(ctx_.cfg().health_interval_s);
-  const auto g = health::parse_gate(require_manifest(layout(), version).health, defaults,
-                                    layout().manifest_path(version));
+  const auto g =
+      health::parse_gate(require_manifest(layout(), version).health, defaults, layout().manifest_path(version));
   if (services_.empty()) services_ = engine().services(project(version));
   const std::string name = ctx_.project_name();
   auto containers = [&]() -> health::Result {

@@ -19,7 +19,7 @@
 namespace airlock::pipeline {
 
 enum class UpgradeKind { full, patch, rollback };
-const char* kind_name(UpgradeKind k); // "full" | "patch" | "rollback": the journal's and the report's text
+const char* kind_name(UpgradeKind k);           // "full" | "patch" | "rollback": the journal's and the report's text
 state::ReleaseKind release_kind(UpgradeKind k); // what an install of this kind records
 
 // What an upgrade does, journaled as JSON in its `begin` row so that apply and recover can resume it.
@@ -62,6 +62,8 @@ public:
   void step(Step s, const std::string& what, const std::function<std::string()>& work);
   // A row that records a decision rather than work (begin, staged, rollback), with the hook at both ends.
   void mark(Step s, state::StepStatus status, const std::string& detail);
+  // Records plan().to as installed by this upgrade (the commit's row in `installs`), unless it already is.
+  void record_install();
   // One audit row for this upgrade.
   void audit(const std::string& action, const std::string& outcome, const std::string& backup_id,
              std::int64_t downtime_ms, const std::string& detail);

@@ -34,8 +34,8 @@ release::Manifest stage_release(Context& ctx, state::StateDb& db, bundle::Contai
   const std::string arch = about::target_arch();
   auto sel = select(st, source, {ctx.cfg().app_name, arch, current, version, true});
   if (!sel.best)
-    fail(ExitCode::not_found, fmt::format("{} holds no release of {} for {}{}{}", source.describe(),
-                                          ctx.cfg().app_name, arch, version ? " at version " + *version : std::string(),
+    fail(ExitCode::not_found, fmt::format("{} holds no release of {} for {}{}{}", source.describe(), ctx.cfg().app_name,
+                                          arch, version ? " at version " + *version : std::string(),
                                           current ? " (patches need base version " + *current + ")" : std::string()));
   auto m = read_manifest(st, source, *sel.best);
   auto audit = state::audit_who("stage");

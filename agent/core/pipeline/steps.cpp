@@ -1,5 +1,7 @@
 #include "pipeline/steps.hpp"
 
+#include "util/names.hpp"
+
 #include <cstddef>
 
 namespace airlock::pipeline {
@@ -12,6 +14,18 @@ constexpr bool in_order() {
 }
 static_assert(in_order(), "pipeline::steps must list every Step once, in the enum's order");
 
+constexpr util::NameTable<Phase, 3> phase_names{
+    {{Phase::before_stop, "before-stop"}, {Phase::downtime, "downtime"}, {Phase::after_commit, "after-commit"}}};
+constexpr util::NameTable<OnCrash, 4> on_crash_names{{{OnCrash::abandon, "abandon"},
+                                                      {OnCrash::roll_back, "roll-back"},
+                                                      {OnCrash::roll_back_with_data, "roll-back-with-data"},
+                                                      {OnCrash::roll_forward, "roll-forward"}}};
+constexpr util::NameTable<Path, 5> path_names{{{Path::upgrade, "upgrade"},
+                                               {Path::rollback, "rollback"},
+                                               {Path::stage_only, "stage-only"},
+                                               {Path::apply, "apply"},
+                                               {Path::manual_restore, "manual-restore"}}};
+
 } // namespace
 
 const StepInfo& info(Step s) { return steps[static_cast<std::size_t>(s)]; }
@@ -22,46 +36,8 @@ std::optional<StepInfo> find_step(std::string_view name) {
   return std::nullopt;
 }
 
-std::string_view phase_name(Phase p) {
-  switch (p) {
-  case Phase::before_stop:
-    return "before-stop";
-  case Phase::downtime:
-    return "downtime";
-  case Phase::after_commit:
-    return "after-commit";
-  }
-  return "?";
-}
-
-std::string_view on_crash_name(OnCrash c) {
-  switch (c) {
-  case OnCrash::abandon:
-    return "abandon";
-  case OnCrash::roll_back:
-    return "roll-back";
-  case OnCrash::roll_back_with_data:
-    return "roll-back-with-data";
-  case OnCrash::roll_forward:
-    return "roll-forward";
-  }
-  return "?";
-}
-
-std::string_view path_name(Path p) {
-  switch (p) {
-  case Path::upgrade:
-    return "upgrade";
-  case Path::rollback:
-    return "rollback";
-  case Path::stage_only:
-    return "stage-only";
-  case Path::apply:
-    return "apply";
-  case Path::manual_restore:
-    return "manual-restore";
-  }
-  return "?";
-}
+std::string_view phase_name(Phase p) { return util::name_of(phase_names, p); }
+std::string_view on_crash_name(OnCrash c) { return util::name_of(on_crash_names, c); }
+std::string_view path_name(Path p) { return util::name_of(path_names, p); }
 
 } // namespace airlock::pipeline

@@ -2,6 +2,7 @@
 
 #include "util/error.hpp"
 #include "util/io.hpp"
+#include "util/names.hpp"
 #include "util/users.hpp"
 
 #include <fmt/format.h>
@@ -142,24 +143,19 @@ std::string random_hex6() {
 }
 
 // The text forms of the enums, as stored; a text that is none of them is a corrupt row.
-template <class E, std::size_t N> using Names = std::array<std::pair<E, const char*>, N>;
-constexpr Names<ReleaseKind, 3> release_kinds{
+constexpr util::NameTable<ReleaseKind, 3> release_kinds{
     {{ReleaseKind::full, "full"}, {ReleaseKind::patch, "patch"}, {ReleaseKind::adopted, "adopted"}}};
-constexpr Names<StepStatus, 3> step_statuses{
+constexpr util::NameTable<StepStatus, 3> step_statuses{
     {{StepStatus::started, "started"}, {StepStatus::done, "done"}, {StepStatus::failed, "failed"}}};
-constexpr Names<BackupKind, 2> backup_kinds{{{BackupKind::manual, "manual"}, {BackupKind::pre_upgrade, "pre-upgrade"}}};
-constexpr Names<BackupStatus, 3> backup_statuses{{{BackupStatus::in_progress, "in-progress"},
-                                                  {BackupStatus::complete, "complete"},
-                                                  {BackupStatus::failed, "failed"}}};
+constexpr util::NameTable<BackupKind, 2> backup_kinds{
+    {{BackupKind::manual, "manual"}, {BackupKind::pre_upgrade, "pre-upgrade"}}};
+constexpr util::NameTable<BackupStatus, 3> backup_statuses{{{BackupStatus::in_progress, "in-progress"},
+                                                            {BackupStatus::complete, "complete"},
+                                                            {BackupStatus::failed, "failed"}}};
 
-template <class E, std::size_t N> const char* name_in(const Names<E, N>& names, E e) {
-  for (const auto& [v, n] : names)
-    if (v == e) return n;
-  return "?";
-}
-template <class E, std::size_t N> E parse_in(const Names<E, N>& names, const std::string& text, const char* what) {
-  for (const auto& [v, n] : names)
-    if (text == n) return v;
+template <class E, std::size_t N>
+E parse_in(const util::NameTable<E, N>& names, const std::string& text, const char* what) {
+  if (auto v = util::value_of(names, text)) return *v;
   fail(ExitCode::failure, fmt::format("state.db holds an unknown {} '{}' (written by a newer airlock?)", what, text));
 }
 
@@ -204,10 +200,10 @@ using AuditRow =
 
 } // namespace
 
-const char* name(ReleaseKind k) { return name_in(release_kinds, k); }
-const char* name(StepStatus s) { return name_in(step_statuses, s); }
-const char* name(BackupKind k) { return name_in(backup_kinds, k); }
-const char* name(BackupStatus s) { return name_in(backup_statuses, s); }
+const char* name(ReleaseKind k) { return util::name_of(release_kinds, k).data(); }
+const char* name(StepStatus s) { return util::name_of(step_statuses, s).data(); }
+const char* name(BackupKind k) { return util::name_of(backup_kinds, k).data(); }
+const char* name(BackupStatus s) { return util::name_of(backup_statuses, s).data(); }
 
 std::string utc_now() { return utc_format(TimeFormat::iso); }
 
@@ -301,8 +297,8 @@ std::int64_t StateDb::install_add(const Install& i) {
     std::int64_t id = 0;
     Transaction t(s);
     s << "INSERT INTO installs (app, version, installed_at, kind, bundle_sha256, upgrade_id) VALUES (?,?,?,?,?,?)",
-        bind(i.app), bind(i.version), bind(stamp(i.installed_at)), bind(std::string(name(i.kind))), bind(i.bundle_sha256),
-        bind(i.upgrade_id), now;
+        bind(i.app), bind(i.version), bind(stamp(i.installed_at)), bind(std::string(name(i.kind))),
+        bind(i.bundle_sha256), bind(i.upgrade_id), now;
     s << "SELECT last_insert_rowid()", into(id), now;
     t.commit();
     return id;
@@ -335,8 +331,7 @@ void StateDb::journal_end(std::int64_t id, StepStatus status, const std::string&
   std::size_t changed = impl_->guard(path_, "journal_end", [&](Session& s) {
     Statement st(s);
     st << "UPDATE journal SET status = ?, ended_at = ?, detail = ? WHERE id = ?", bind(std::string(name(status))),
-        bind(utc_now()),
-        bind(detail), bind(id);
+        bind(utc_now()), bind(detail), bind(id);
     return st.execute();
   });
   if (changed == 0) fail(ExitCode::not_found, path_ + ": no journal row " + std::to_string(id));
@@ -393,20 +388,18 @@ std::string StateDb::backup_add(const Backup& b) {
     s << "INSERT INTO backups (id, path, app_version, kind, status, size, sha256, file_count, note, created_at)"
          " VALUES (?,?,?,?,?,?,?,?,?,?)",
         bind(id), bind(b.path), bind(b.app_version), bind(std::string(name(b.kind))), bind(std::string(name(b.status))),
-        bind(b.size), bind(b.sha256),
-        bind(b.file_count), bind(b.note), bind(stamp(b.created_at)), now;
+        bind(b.size), bind(b.sha256), bind(b.file_count), bind(b.note), bind(stamp(b.created_at)), now;
     t.commit();
     return id;
   });
 }
 
-void StateDb::backup_finish(const std::string& id, BackupStatus status, std::int64_t size,
-                            const std::string& sha256, std::int64_t file_count) {
+void StateDb::backup_finish(const std::string& id, BackupStatus status, std::int64_t size, const std::string& sha256,
+                            std::int64_t file_count) {
   std::size_t changed = impl_->guard(path_, "backup_finish", [&](Session& s) {
     Statement st(s);
     st << "UPDATE backups SET status = ?, size = ?, sha256 = ?, file_count = ? WHERE id = ?",
-        bind(std::string(name(status))), bind(size),
-        bind(sha256), bind(file_count), bind(id);
+        bind(std::string(name(status))), bind(size), bind(sha256), bind(file_count), bind(id);
     return st.execute();
   });
   if (changed == 0) fail(ExitCode::not_found, "no backup " + id + " in " + path_ + "; list them with airlock backups");

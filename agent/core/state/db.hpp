@@ -37,9 +37,9 @@ enum class ReleaseKind { full, patch, adopted };
 enum class StepStatus { started, done, failed };
 enum class BackupKind { manual, pre_upgrade };
 enum class BackupStatus { in_progress, complete, failed };
-const char* name(ReleaseKind k); // "full" | "patch" | "adopted"
-const char* name(StepStatus s);  // "started" | "done" | "failed"
-const char* name(BackupKind k);  // "manual" | "pre-upgrade"
+const char* name(ReleaseKind k);  // "full" | "patch" | "adopted"
+const char* name(StepStatus s);   // "started" | "done" | "failed"
+const char* name(BackupKind k);   // "manual" | "pre-upgrade"
 const char* name(BackupStatus s); // "in-progress" | "complete" | "failed"
 
 struct Install {

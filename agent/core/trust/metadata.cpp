@@ -2,6 +2,7 @@
 
 #include "util/error.hpp"
 #include "util/hash.hpp"
+#include "util/names.hpp"
 
 #include <fmt/format.h>
 
@@ -80,21 +81,12 @@ json::Value metafile_json(const MetaFile& m) {
   return v;
 }
 
+constexpr util::NameTable<Role, 4> role_names{
+    {{Role::root, "root"}, {Role::timestamp, "timestamp"}, {Role::snapshot, "snapshot"}, {Role::targets, "targets"}}};
+
 } // namespace
 
-const char* role_name(Role r) {
-  switch (r) {
-  case Role::root:
-    return "root";
-  case Role::timestamp:
-    return "timestamp";
-  case Role::snapshot:
-    return "snapshot";
-  case Role::targets:
-    return "targets";
-  }
-  return "?";
-}
+const char* role_name(Role r) { return util::name_of(role_names, r).data(); }
 
 Envelope parse_envelope(std::string_view bytes, const std::string& what, std::size_t max_bytes) {
   if (bytes.size() > max_bytes)

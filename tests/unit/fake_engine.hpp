@@ -1,0 +1,50 @@
+// A fake container engine for the pipeline's unit tests (the real dockerd is tested black-box in
+// tests/integration). It keeps its state in a JSON file, so what a forked child did (up, load, stop) is what the
+// parent sees after the child was killed, as with a real engine that outlives the agent.
+//
+// What it does: `load` reads the docker-save archive's manifest.json and holds its image IDs and tags; `up`
+// replaces the project's containers by one running container per service of the compose file (the lines
+// "  <name>:" under "services:"), each started container writes data/written-by-<release> (an app that changes
+// its data), and a release listed in `crashing` starts containers that exit with code 3 at once (a release that
+// fails its health gate); `stop_project` stops the running ones; `validate` refuses a compose file holding the
+// line "invalid: true".
+// Thread-safety: one thread; one file per test.
+#pragma once
+
+#include "docker/docker.hpp"
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace testutil {
+
+class FakeEngine final : public airlock::docker::Engine {
+public:
+  explicit FakeEngine(std::string state_file);
+  std::set<std::string> crashing; // releases whose containers exit at once
+
+  void set_observer(airlock::docker::Observer o) override { observer_ = std::move(o); }
+  void ping() override;
+  const std::vector<std::string>& compose_command() override;
+  void validate(const airlock::docker::Project& p) override;
+  std::vector<std::string> services(const airlock::docker::Project& p) override;
+  void up(const airlock::docker::Project& p) override;
+  bool image_present(const std::string& id) override;
+  void load(const std::string& archive, const std::string& id, const std::vector<std::string>& tags) override;
+  bool remove_image(const std::string& id) override;
+  int stop_project(const std::string& project) override;
+  std::vector<airlock::docker::Container> containers(const std::string& project) override;
+
+  // The release whose containers run in `project` ("" when none runs).
+  std::string running_release(const std::string& project);
+  // Every call so far, one line each ("up shop 1.1.0"), across processes.
+  std::vector<std::string> calls();
+
+private:
+  void record(const std::string& line);
+  std::string file_;
+  airlock::docker::Observer observer_;
+};
+
+} // namespace testutil

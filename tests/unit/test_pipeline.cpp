@@ -1,0 +1,383 @@
+// The pipeline as a state machine, against a fake engine and a fake clock (in the style of Mender's
+// state_test.cpp): for each step, a crash there (a forked child that the step hook ends with _exit) followed by
+// recover() gives the expected chain of journal rows and end state. The same crashes on the static binary and
+// the real dockerd are tests/integration/kill_at_every_pipeline_step_recovers_to_old_or_new.sh.
+#include "archive/tar.hpp"
+#include "bundle/container.hpp"
+#include "log/log.hpp"
+#include "pipeline/steps.hpp"
+#include "pipeline/upgrade.hpp"
+#include "publish/builder.hpp"
+#include "repo/repository.hpp"
+#include "site/stage.hpp"
+#include "state/db.hpp"
+#include "trust/keys.hpp"
+#include "util/clock.hpp"
+#include "util/error.hpp"
+#include "util/hash.hpp"
+#include "util/io.hpp"
+
+#include "fake_engine.hpp"
+#include "testutil.hpp"
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <ctime>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using namespace airlock;
+using pipeline::Outcome;
+using pipeline::Path;
+using pipeline::When;
+
+namespace {
+
+constexpr const char* A = "1.0.0";
+constexpr const char* B = "1.1.0";
+constexpr const char* C = "1.2.0"; // its service exits at once: it fails the health gate
+
+// A docker-save archive holding only manifest.json, for image `id_seed` tagged shop/web:<version>.
+void write_image_archive(const std::string& path, const std::string& version) {
+  const std::string config_hex = util::sha256_hex("config of " + version);
+  const std::string manifest =
+      R"([{"Config":")" + config_hex + R"(.json","RepoTags":["shop/web:)" + version + R"("],"Layers":[]}])";
+  util::AtomicFile f(path);
+  archive::TarWriter tar(f);
+  archive::Entry e;
+  e.path = "manifest.json";
+  e.mode = 0644;
+  e.size = manifest.size();
+  util::StringSource src(manifest);
+  tar.add(e, &src);
+  tar.finish();
+  f.commit();
+}
+
+// A signed repository with releases A, B and C of app "shop", one image each; built once.
+struct Repo {
+  testutil::TempDir tmp;
+  std::string dir = tmp / "repo";
+  Repo() {
+    const std::int64_t now = std::time(nullptr);
+    std::vector<std::string> keys;
+    for (const char* k : {"root", "targets", "snapshot", "timestamp"}) keys.push_back(tmp / (std::string(k) + ".pem"));
+    for (const auto& k : keys) trust::generate_key(k);
+    bundle_tool::KeyRing ring;
+    ring.load(keys);
+    auto pub = [](const std::string& pem) { return trust::public_key_from_pem(util::read_file(pem, 65536), pem); };
+    bundle_tool::InitOptions o;
+    o.app = "shop";
+    o.root_keys = {pub(keys[0])};
+    o.targets_key = pub(keys[1]);
+    o.snapshot_key = pub(keys[2]);
+    o.timestamp_key = pub(keys[3]);
+    bundle_tool::Repository::init(dir, o, ring, now);
+    for (const char* v : {A, B, C}) {
+      const std::string src = tmp / (std::string("src-") + v);
+      fs::create_directories(src);
+      testutil::write_file(src + "/docker-compose.yml",
+                           std::string("services:\n  web:\n    image: shop/web:") + v + "\n    network_mode: host\n");
+      testutil::write_file(src + "/app.txt", std::string("app ") + v + "\n");
+      testutil::write_file(src + "/airlock-release.json", std::string(R"({"version": ")") + v + R"("})");
+      const std::string image = tmp / (std::string("image-") + v + ".tar");
+      write_image_archive(image, v);
+      bundle_tool::Repository repo(dir);
+      bundle_tool::add_release(repo, {src, about_arch(), {image}, {}}, ring, now);
+    }
+  }
+  static std::string about_arch();
+};
+
+const Repo& repo() {
+  static Repo r;
+  return r;
+}
+
+class FakeClock final : public util::Clock {
+public:
+  std::int64_t unix_seconds() const override { return static_cast<std::int64_t>(std::time(nullptr)); }
+  steady_time steady() const override { return now_; }
+  void sleep_until(steady_time t) override { now_ = std::max(now_, t); }
+
+private:
+  steady_time now_ = steady_time{} + std::chrono::hours(1);
+};
+
+std::string digest_of(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    files[fs::relative(e.path(), dir).string()] =
+        e.is_regular_file() ? util::sha256_hex(testutil::read_file(e.path().string())) : "dir";
+  std::string all;
+  for (const auto& [k, v] : files) all += k + "=" + v + "\n";
+  return all;
+}
+
+// One site of app "shop" on the fake engine, with operator data in data/.
+struct Site {
+  testutil::TempDir tmp{testutil::memory_dir()};
+  config::Config cfg;
+  testutil::FakeEngine engine{tmp / "engine.json"};
+  FakeClock clock;
+
+  Site() {
+    cfg.app_name = "shop";
+    cfg.install_root = tmp / "opt";
+    cfg.state_dir = tmp / "state";
+    cfg.health_timeout_s = 30;
+    cfg.health_stable_s = 2;
+    cfg.health_interval_s = 1;
+    cfg.backup_level = 1;
+    engine.crashing = {C};
+    const auto l = site::Layout::of(cfg);
+    for (const auto& d :
+         {l.releases_dir(), l.data_dir(), l.site_dir(), l.trust_dir(), l.downloads_dir(), l.backups_dir()})
+      fs::create_directories(d);
+    fs::copy_file(repo().dir + "/metadata/1.root.json", l.trusted_root());
+    testutil::write_file(l.data_dir() + "/orders.db", "precious rows\n");
+    log::init({"", log::Level::error, false, true});
+  }
+  site::Layout layout() const { return site::Layout::of(cfg); }
+  pipeline::Seams seams(pipeline::StepHook hook = {}) { return {&engine, &clock, {}, std::move(hook)}; }
+
+  pipeline::Report import(const char* version, bool stage_only = false, pipeline::StepHook hook = {}) {
+    pipeline::Context ctx(cfg, seams(std::move(hook)));
+    state::StateDb db(cfg.state_dir);
+    auto source = bundle::open_container(repo().dir);
+    pipeline::Options o;
+    o.version = version;
+    o.stage_only = stage_only;
+    return pipeline::import(ctx, db, *source, o);
+  }
+  std::optional<pipeline::Report> recover() {
+    pipeline::Context ctx(cfg, seams());
+    state::StateDb db(cfg.state_dir);
+    return pipeline::recover(ctx, db);
+  }
+  std::string current() { return site::current_version(layout().app_dir()).value_or(""); }
+  // "step:status ..." of the newest upgrade.
+  std::string chain() {
+    state::StateDb db(cfg.state_dir);
+    std::string out;
+    for (const auto& r : db.journal_for(db.latest_upgrade()->upgrade_id))
+      out += (out.empty() ? "" : " ") + r.step + ":" + state::name(r.status);
+    return out;
+  }
+  bool unfinished() {
+    state::StateDb db(cfg.state_dir);
+    std::vector<std::string> terminal;
+    for (const auto& s : pipeline::steps)
+      if (s.terminal) terminal.emplace_back(s.name);
+    return db.unfinished_upgrade(terminal).has_value();
+  }
+};
+
+std::string Repo::about_arch() {
+#if defined(__aarch64__)
+  return "aarch64";
+#else
+  return "x86_64";
+#endif
+}
+
+// The site a path starts from, and the operation that a crash interrupts.
+struct Scenario {
+  std::string old_version, new_version;
+  std::function<void(Site&, pipeline::StepHook)> run;
+};
+
+Scenario prepare(Site& s, Path path) {
+  REQUIRE(s.import(A).outcome == Outcome::updated);
+  switch (path) {
+  case Path::upgrade:
+    return {A, B, [](Site& x, pipeline::StepHook h) { x.import(B, false, std::move(h)); }};
+  case Path::rollback:
+    return {A, C, [](Site& x, pipeline::StepHook h) { x.import(C, false, std::move(h)); }};
+  case Path::stage_only:
+    return {A, B, [](Site& x, pipeline::StepHook h) { x.import(B, true, std::move(h)); }};
+  case Path::apply:
+    REQUIRE(s.import(B, true).outcome == Outcome::staged);
+    return {A, B, [](Site& x, pipeline::StepHook h) {
+              pipeline::Context ctx(x.cfg, x.seams(std::move(h)));
+              state::StateDb db(x.cfg.state_dir);
+              pipeline::apply(ctx, db);
+            }};
+  case Path::manual_restore:
+    REQUIRE(s.import(B).outcome == Outcome::updated);
+    return {B, A, [](Site& x, pipeline::StepHook h) {
+              pipeline::Context ctx(x.cfg, x.seams(std::move(h)));
+              state::StateDb db(x.cfg.state_dir);
+              pipeline::rollback(ctx, db, true);
+            }};
+  }
+  FAIL("unknown path");
+  return {};
+}
+
+// Runs `sc.run` in a forked child that exits with 137 when the hook reaches (step, when); returns its status.
+int crash_at(Site& s, const Scenario& sc, std::string_view step, When when) {
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    try {
+      sc.run(s, [&](const pipeline::StepInfo& si, When w) {
+        if (si.name == step && w == when) ::_exit(137);
+      });
+    } catch (...) {
+      ::_exit(1);
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+const char* const F = "begin:done fetch:done stage:done load:done";
+const char* const RB = "rb-stop:done rb-switch:done rb-start:done rb-health:done rollback:done";
+const char* const RBD = "rb-stop:done rb-switch:done rb-restore:done rb-start:done rb-health:done rollback:done";
+const char* const H = "stop:done backup:done switch:done start:done health:failed";
+
+struct Case {
+  const char* point; // step killed at the end of its work
+  Path path;
+  std::string chain; // the journal of the upgrade after the crash and recover()
+  Outcome outcome;   // what recover() reports
+  bool on_new;       // the site ends on the new release
+};
+
+std::string cat(std::initializer_list<std::string> parts) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : " ") + p;
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("pipeline: a healthy upgrade journals every step once and commits") {
+  Site s;
+  REQUIRE(s.import(A).outcome == Outcome::updated);
+  const std::string data_before = digest_of(s.layout().data_dir());
+  auto r = s.import(B);
+  CHECK(r.outcome == Outcome::updated);
+  CHECK(r.from == A);
+  CHECK(r.to == B);
+  CHECK(s.chain() == cat({F, "stop:done backup:done switch:done start:done health:done commit:done"}));
+  CHECK(s.current() == B);
+  CHECK(s.engine.running_release("shop") == B);
+  CHECK(fs::exists(s.layout().data_dir() + "/written-by-1.1.0"));
+  CHECK(data_before.find("orders.db") != std::string::npos);
+  CHECK(!s.recover());
+}
+
+TEST_CASE("pipeline: a release that fails its health gate is rolled back with data/ as before") {
+  Site s;
+  REQUIRE(s.import(A).outcome == Outcome::updated);
+  const std::string data_before = digest_of(s.layout().data_dir());
+  auto r = s.import(C);
+  CHECK(r.outcome == Outcome::rolled_back);
+  CHECK(r.reason.find("service web exited with code 3") != std::string::npos);
+  CHECK(s.chain() == cat({F, H, RBD}));
+  CHECK(s.current() == A);
+  CHECK(s.engine.running_release("shop") == A);
+  CHECK(digest_of(s.layout().data_dir()) == data_before);
+}
+
+TEST_CASE("pipeline: a crash at each step, then recover(), gives the expected journal and end state") {
+  const std::string SD = "stop:done backup:done switch:done";
+  const std::vector<Case> cases = {
+      {"begin", Path::upgrade, "begin:started rollback:done", Outcome::abandoned, false},
+      {"fetch", Path::upgrade, "begin:done fetch:started rollback:done", Outcome::abandoned, false},
+      {"stage", Path::upgrade, "begin:done fetch:done stage:started rollback:done", Outcome::abandoned, false},
+      {"load", Path::upgrade, "begin:done fetch:done stage:done load:started rollback:done", Outcome::abandoned, false},
+      {"staged", Path::stage_only, cat({F, "staged:started rollback:done"}), Outcome::abandoned, false},
+      {"verify-staged", Path::apply, cat({F, "staged:done verify-staged:started rollback:done"}), Outcome::abandoned,
+       false},
+      {"stop", Path::upgrade, cat({F, "stop:started", RB}), Outcome::rolled_back, false},
+      {"backup", Path::upgrade, cat({F, "stop:done backup:started", RB}), Outcome::rolled_back, false},
+      {"switch", Path::upgrade, cat({F, "stop:done backup:done switch:started", RB}), Outcome::rolled_back, false},
+      {"restore", Path::manual_restore, cat({"begin:done", SD, "restore:started", RBD}), Outcome::rolled_back, false},
+      {"start", Path::upgrade, cat({F, SD, "start:started", RBD}), Outcome::rolled_back, false},
+      {"health", Path::upgrade, cat({F, SD, "start:done health:started", RBD}), Outcome::rolled_back, false},
+      {"commit", Path::upgrade, cat({F, SD, "start:done health:done commit:started commit:done"}), Outcome::updated,
+       true},
+      {"rb-stop", Path::rollback, cat({F, H, "rb-stop:started", RBD}), Outcome::rolled_back, false},
+      {"rb-switch", Path::rollback, cat({F, H, "rb-stop:done rb-switch:started", RBD}), Outcome::rolled_back, false},
+      {"rb-restore", Path::rollback, cat({F, H, "rb-stop:done rb-switch:done rb-restore:started", RBD}),
+       Outcome::rolled_back, false},
+      {"rb-start", Path::rollback, cat({F, H, "rb-stop:done rb-switch:done rb-restore:done rb-start:started", RBD}),
+       Outcome::rolled_back, false},
+      {"rb-health", Path::rollback,
+       cat({F, H, "rb-stop:done rb-switch:done rb-restore:done rb-start:done rb-health:started", RBD}),
+       Outcome::rolled_back, false},
+      {"rollback", Path::rollback,
+       cat({F, H, "rb-stop:done rb-switch:done rb-restore:done rb-start:done rb-health:done rollback:started", RBD}),
+       Outcome::rolled_back, false},
+  };
+  // Every step of the table has its case here: a new step needs its expected chain.
+  for (const auto& st : pipeline::steps) {
+    const bool listed = std::any_of(cases.begin(), cases.end(), [&](const Case& c) { return c.point == st.name; });
+    CHECK_MESSAGE(listed, "no case for step " << st.name);
+  }
+  for (const auto& c : cases) {
+    CAPTURE(c.point);
+    Site s;
+    const auto sc = prepare(s, c.path);
+    const std::string data_before = digest_of(s.layout().data_dir());
+    REQUIRE(crash_at(s, sc, c.point, When::end) == 137);
+    CHECK(s.unfinished());
+    auto r = s.recover();
+    REQUIRE(r);
+    CHECK(r->outcome == c.outcome);
+    CHECK(s.chain() == c.chain);
+    const std::string want = c.on_new ? sc.new_version : sc.old_version;
+    CHECK(s.current() == want);
+    CHECK(s.engine.running_release("shop") == want);
+    if (!c.on_new) CHECK(digest_of(s.layout().data_dir()) == data_before);
+    CHECK(!s.unfinished());
+    CHECK(!s.recover());
+  }
+}
+
+TEST_CASE("pipeline: every step of the table, crashed at its begin and at its end, recovers to old or new") {
+  int n = 0;
+  for (const auto& st : pipeline::steps)
+    for (When when : {When::begin, When::end}) {
+      CAPTURE(st.name);
+      CAPTURE(when == When::begin ? "begin" : "end");
+      Site s;
+      const auto sc = prepare(s, st.path);
+      const std::string data_before = digest_of(s.layout().data_dir());
+      REQUIRE_MESSAGE(crash_at(s, sc, st.name, when) == 137,
+                      "the step is not reached by its path " << pipeline::path_name(st.path));
+      REQUIRE(s.recover());
+      const bool forward = st.on_crash == pipeline::OnCrash::roll_forward;
+      const std::string want = forward ? sc.new_version : sc.old_version;
+      CHECK(s.current() == want);
+      CHECK(s.engine.running_release("shop") == want);
+      if (!forward) CHECK(digest_of(s.layout().data_dir()) == data_before);
+      CHECK(!s.unfinished());
+      ++n;
+    }
+  CHECK(n == static_cast<int>(2 * pipeline::steps.size()));
+}
+
+TEST_CASE("pipeline: the step table names each step once and ends upgrades only at commit, staged and rollback") {
+  std::vector<std::string> names, terminal;
+  for (const auto& s : pipeline::steps) {
+    names.emplace_back(s.name);
+    if (s.terminal) terminal.emplace_back(s.name);
+    CHECK(pipeline::find_step(s.name)->step == s.step);
+  }
+  auto sorted = names;
+  std::sort(sorted.begin(), sorted.end());
+  CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end());
+  CHECK(terminal == std::vector<std::string>{"staged", "commit", "rollback"});
+  CHECK(!pipeline::find_step("no-such-step"));
+  CHECK(pipeline::info(pipeline::Step::switch_current).name == "switch");
+}
