@@ -20,6 +20,12 @@
 namespace airlock::commands {
 namespace {
 
+// The one backup ID of `backup <verb> ID`; Error(usage) otherwise.
+std::string backup_id(const util::Args& a, const char* verb) {
+  if (a.operands().size() != 1) fail(ExitCode::usage, std::string("backup ") + verb + " takes one backup ID");
+  return a.operands()[0];
+}
+
 state::Backup complete_backup(state::StateDb& db, const std::string& id) {
   auto b = db.backup_get(id);
   if (!b) fail(ExitCode::not_found, "no backup " + id + " ('airlock backup list' shows them)");
@@ -94,9 +100,9 @@ int backup_list(const util::Args& a) {
 
 int backup_verify(const util::Args& a) {
   Session s(a);
-  if (a.operands().size() != 1) fail(ExitCode::usage, "backup verify takes one backup ID");
+  const auto id = backup_id(a, "verify");
   s.open_read_only();
-  auto b = complete_backup(s.db(), a.operands()[0]);
+  const auto b = complete_backup(s.db(), id);
   backup::verify(s.layout().backup_path(b.id), b.sha256);
   std::cout << fmt::format("backup {}: ok (sha256 {})\n", b.id, b.sha256);
   return 0;
@@ -104,9 +110,9 @@ int backup_verify(const util::Args& a) {
 
 int backup_restore(const util::Args& a) {
   Session s(a);
-  if (a.operands().size() != 1) fail(ExitCode::usage, "backup restore takes one backup ID");
+  const auto id = backup_id(a, "restore");
   s.open_for_change();
-  auto b = complete_backup(s.db(), a.operands()[0]);
+  const auto b = complete_backup(s.db(), id);
   if (!confirmed(a,
                  fmt::format("Replace data/ and site/ of {} with backup {} (v{}, {})?", s.cfg().app_name, b.id,
                              b.app_version, b.created_at),
