@@ -48,7 +48,7 @@ health_s=$(sqlite3 "$E2E_STATE/state.db" "SELECT CAST(round((julianday(ended_at)
 [ "$health_s" -le 8 ] || fail "the health gate took ${health_s}s to notice the crash loop (timeout 20 s)"
 [ "$took" -lt 20 ] || fail "the whole import took ${took}s; the gate should not wait for its 20 s timeout"
 assert_eq "$(e2e_last_steps)" \
-  "begin:done fetch:done stage:done load:done stop:done backup:done switch:done start:done health:failed rb-stop:done rb-switch:done rb-restore:done rb-start:done rb-health:done rollback:done" \
+  "begin:done fetch:done stage:done load:done pre-copy:done stop:done snapshot:done switch:done start:done health:failed rb-stop:done rb-switch:done rb-restore:done rb-start:done rb-health:done rollback:done" \
   "journal of the rolled-back upgrade"
 
 e2e_wait_body "ok 1.0.0" 5
@@ -63,9 +63,11 @@ assert_eq "$(e2e_data_sum)" "$want_data" "data/ after the rollback (log: $(tr '\
 row=$(e2e_history | e2e_py 'json.dumps(d[0])')
 assert_eq "$(e2e_py '(d["action"], d["from"], d["to"], d["outcome"])' <<<"$row")" \
   "('import', '1.0.0', '1.1.0', 'rolled-back')" "newest history row"
-backup=$(e2e_py 'd["backup_id"]' <<<"$row")
-assert_eq "$("$AIRLOCK" backup list --json "${CF[@]}" | e2e_py "[b['status'] for b in d if b['id'] == '$backup']")" \
-  "['complete']" "the backup the rollback restored ($backup)"
+# data/ came back from the snapshot taken in the window (swapped in by rename): no tar.gz, no snapshot left.
+assert_eq "$(e2e_py 'd["backup_id"]' <<<"$row")" "" "backup of the rolled-back upgrade"
+assert_contains "$(sqlite3 "$E2E/site/state/state.db" "SELECT detail FROM journal WHERE step = 'rb-restore' ORDER BY id DESC LIMIT 1")" \
+  "swapped back in" "the rb-restore row"
+[ -z "$(ls -A "$E2E_SITE" | grep -E '^\.airlock-' || true)" ] || fail "snapshots left in the app dir: $(ls -A "$E2E_SITE")"
 assert_contains "$(e2e_py 'd["detail"]' <<<"$row")" "restarted" "history detail"
 "$AIRLOCK" history --json "${CF[@]}" | e2e_strict_json "history --json after the rollback"
 echo "ok: the crash loop was caught after ${health_s}s of health gate and rolled back to 1.0.0 (import exit $rc in ${took}s)"

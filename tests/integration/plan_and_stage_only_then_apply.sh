@@ -101,7 +101,7 @@ row=$(e2e_history | e2e_py 'json.dumps(d[0])')
 assert_eq "$(e2e_py '(d["action"], d["from"], d["to"], d["outcome"])' <<<"$row")" "('apply', '1.0.0', '1.1.0', 'ok')" "newest history row after apply"
 assert_eq "$(e2e_py 'd["downtime_ms"] > 0 and d["backup_id"] != ""' <<<"$row")" True "downtime and backup of the apply row ($row)"
 steps=$(e2e_last_steps)
-assert_contains "$steps" "staged:done verify-staged:done stop:done backup:done switch:done start:done health:done commit:done" "journal after apply"
+assert_contains "$steps" "staged:done verify-staged:done pre-copy:done stop:done snapshot:done switch:done start:done health:done commit:done archive:done" "journal after apply"
 
 # Nothing staged any more.
 run "$AIRLOCK" apply --yes "${CF[@]}"

@@ -139,18 +139,21 @@ bool FakeEngine::remove_image(const std::string& id) {
   return true;
 }
 
-int FakeEngine::stop_project(const std::string& project) {
-  record("stop " + project);
+std::vector<airlock::docker::Stopped> FakeEngine::stop(const airlock::docker::Project* running,
+                                                       const std::string& project) {
+  record("stop " + project + (running ? " " + running->release : std::string()));
   auto v = load_state(file_);
-  int n = 0;
+  std::vector<airlock::docker::Stopped> out;
   for (auto& c : v["containers"].as_array())
     if (c.find("project")->as_string() == project && c.find("status")->as_string() == "running") {
       c["status"] = "exited";
-      ++n;
+      out.push_back({c.find("id")->as_string(), c.find("service")->as_string(), 0, false});
     }
   save_state(file_, v);
-  return n;
+  return out;
 }
+
+std::vector<airlock::docker::Volume> FakeEngine::volumes(const std::string&) { return {}; }
 
 std::vector<airlock::docker::Container> FakeEngine::containers(const std::string& project) {
   auto v = load_state(file_);

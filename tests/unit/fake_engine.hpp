@@ -6,9 +6,8 @@
 // replaces the project's containers by one running container per service of the compose file (the lines
 // "  <name>:" under "services:"), each started container writes data/written-by-<release> (an app that changes
 // its data), and a release listed in `crashing` starts containers that exit with code 3 at once (a release that
-// fails its health gate); `stop_project` stops the running ones; `validate` refuses a compose file holding the
-// line "invalid: true".
-// Thread-safety: one thread; one file per test.
+// fails its health gate); `stop` stops the running ones (each exits by itself with code 0); it has no volumes;
+// `validate` refuses a compose file holding the line "invalid: true". Thread-safety: one thread; one file per test.
 #pragma once
 
 #include "docker/docker.hpp"
@@ -33,7 +32,9 @@ public:
   bool image_present(const std::string& id) override;
   void load(const std::string& archive, const std::string& id, const std::vector<std::string>& tags) override;
   bool remove_image(const std::string& id) override;
-  int stop_project(const std::string& project) override;
+  std::vector<airlock::docker::Stopped> stop(const airlock::docker::Project* running,
+                                             const std::string& project) override;
+  std::vector<airlock::docker::Volume> volumes(const std::string& project) override;
   std::vector<airlock::docker::Container> containers(const std::string& project) override;
 
   // The release whose containers run in `project` ("" when none runs).

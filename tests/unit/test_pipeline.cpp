@@ -241,7 +241,7 @@ int crash_at(Site& s, const Scenario& sc, std::string_view step, When when) {
 const char* const F = "begin:done fetch:done stage:done load:done";
 const char* const RB = "rb-stop:done rb-switch:done rb-start:done rb-health:done rollback:done";
 const char* const RBD = "rb-stop:done rb-switch:done rb-restore:done rb-start:done rb-health:done rollback:done";
-const char* const H = "stop:done backup:done switch:done start:done health:failed";
+const char* const H = "pre-copy:done stop:done snapshot:done switch:done start:done health:failed";
 
 struct Case {
   const char* point; // step killed at the end of its work
@@ -267,7 +267,8 @@ TEST_CASE("pipeline: a healthy upgrade journals every step once and commits") {
   CHECK(r.outcome == Outcome::updated);
   CHECK(r.from == A);
   CHECK(r.to == B);
-  CHECK(s.chain() == cat({F, "stop:done backup:done switch:done start:done health:done commit:done"}));
+  CHECK(s.chain() ==
+        cat({F, "pre-copy:done stop:done snapshot:done switch:done start:done health:done commit:done archive:done"}));
   CHECK(s.current() == B);
   CHECK(s.engine.running_release("shop") == B);
   CHECK(fs::exists(s.layout().data_dir() + "/written-by-1.1.0"));
@@ -289,7 +290,7 @@ TEST_CASE("pipeline: a release that fails its health gate is rolled back with da
 }
 
 TEST_CASE("pipeline: a crash at each step, then recover(), gives the expected journal and end state") {
-  const std::string SD = "stop:done backup:done switch:done";
+  const std::string SD = "pre-copy:done stop:done snapshot:done switch:done";
   const std::vector<Case> cases = {
       {"begin", Path::upgrade, "begin:started rollback:done", Outcome::abandoned, false},
       {"fetch", Path::upgrade, "begin:done fetch:started rollback:done", Outcome::abandoned, false},
@@ -298,13 +299,19 @@ TEST_CASE("pipeline: a crash at each step, then recover(), gives the expected jo
       {"staged", Path::stage_only, cat({F, "staged:started rollback:done"}), Outcome::abandoned, false},
       {"verify-staged", Path::apply, cat({F, "staged:done verify-staged:started rollback:done"}), Outcome::abandoned,
        false},
-      {"stop", Path::upgrade, cat({F, "stop:started", RB}), Outcome::rolled_back, false},
-      {"backup", Path::upgrade, cat({F, "stop:done backup:started", RB}), Outcome::rolled_back, false},
-      {"switch", Path::upgrade, cat({F, "stop:done backup:done switch:started", RB}), Outcome::rolled_back, false},
+      {"pre-copy", Path::upgrade, cat({F, "pre-copy:started rollback:done"}), Outcome::abandoned, false},
+      {"stop", Path::upgrade, cat({F, "pre-copy:done stop:started", RB}), Outcome::rolled_back, false},
+      {"snapshot", Path::upgrade, cat({F, "pre-copy:done stop:done snapshot:started", RB}), Outcome::rolled_back,
+       false},
+      {"switch", Path::upgrade, cat({F, "pre-copy:done stop:done snapshot:done switch:started", RB}),
+       Outcome::rolled_back, false},
       {"restore", Path::manual_restore, cat({"begin:done", SD, "restore:started", RBD}), Outcome::rolled_back, false},
       {"start", Path::upgrade, cat({F, SD, "start:started", RBD}), Outcome::rolled_back, false},
       {"health", Path::upgrade, cat({F, SD, "start:done health:started", RBD}), Outcome::rolled_back, false},
-      {"commit", Path::upgrade, cat({F, SD, "start:done health:done commit:started commit:done"}), Outcome::updated,
+      {"commit", Path::upgrade, cat({F, SD, "start:done health:done commit:started commit:done archive:done"}),
+       Outcome::updated, true},
+      {"archive", Path::upgrade,
+       cat({F, SD, "start:done health:done commit:done archive:started commit:done archive:done"}), Outcome::updated,
        true},
       {"rb-stop", Path::rollback, cat({F, H, "rb-stop:started", RBD}), Outcome::rolled_back, false},
       {"rb-switch", Path::rollback, cat({F, H, "rb-stop:done rb-switch:started", RBD}), Outcome::rolled_back, false},
@@ -367,7 +374,7 @@ TEST_CASE("pipeline: every step of the table, crashed at its begin and at its en
   CHECK(n == static_cast<int>(2 * pipeline::steps.size()));
 }
 
-TEST_CASE("pipeline: the step table names each step once and ends upgrades only at commit, staged and rollback") {
+TEST_CASE("pipeline: the step table names each step once and ends upgrades only at staged, archive and rollback") {
   std::vector<std::string> names, terminal;
   for (const auto& s : pipeline::steps) {
     names.emplace_back(s.name);
@@ -377,7 +384,48 @@ TEST_CASE("pipeline: the step table names each step once and ends upgrades only 
   auto sorted = names;
   std::sort(sorted.begin(), sorted.end());
   CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end());
-  CHECK(terminal == std::vector<std::string>{"staged", "commit", "rollback"});
+  CHECK(terminal == std::vector<std::string>{"staged", "archive", "rollback"});
   CHECK(!pipeline::find_step("no-such-step"));
   CHECK(pipeline::info(pipeline::Step::switch_current).name == "switch");
+}
+
+TEST_CASE("pipeline: a disk that fills during the pre-copy fails the upgrade before the stop, leaving nothing") {
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: needs root to mount a tmpfs");
+    return;
+  }
+  Site s;
+  REQUIRE(s.import(A).outcome == Outcome::updated);
+  // The app directory on a 4 MiB tmpfs holding 3 MiB of data: the pre-copy cannot fit. The disk probe says there
+  // is room (a fault injector), so the copy itself meets ENOSPC.
+  const std::string app = s.layout().app_dir(), moved = s.tmp / "app-moved";
+  fs::rename(app, moved);
+  fs::create_directories(app);
+  if (::system(("mount -t tmpfs -o size=4m tmpfs " + app).c_str()) != 0) {
+    MESSAGE("skipped: cannot mount a tmpfs here");
+    return;
+  }
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { ::system(("umount -l " + dir).c_str()); }
+  } unmount{app};
+  REQUIRE(::system(("cp -a " + moved + "/. " + app).c_str()) == 0);
+  testutil::write_file(app + "/data/big", std::string(3 << 20, 'd'));
+  const std::string data_before = digest_of(s.layout().data_dir());
+  pipeline::Seams seams = s.seams();
+  seams.free_bytes = [](const std::string&) -> std::uint64_t { return std::uint64_t{1} << 40; };
+  pipeline::Context ctx(s.cfg, seams);
+  state::StateDb db(s.cfg.state_dir);
+  auto source = bundle::open_container(repo().dir);
+  pipeline::Options o;
+  o.version = B;
+  auto e = testutil::error_of([&] { pipeline::import(ctx, db, *source, o); });
+  CHECK(e.code() == ExitCode::failure);
+  CHECK(std::string(e.what()).find("no space left") != std::string::npos);
+  CHECK(s.chain() == cat({F, "pre-copy:failed rollback:done"}));
+  CHECK(s.current() == A);
+  CHECK(s.engine.running_release("shop") == A);
+  CHECK(digest_of(s.layout().data_dir()) == data_before);
+  for (const auto& f : fs::directory_iterator(app)) CHECK(f.path().filename().string().rfind(".airlock-", 0) != 0);
+  CHECK(!s.unfinished());
 }

@@ -2,6 +2,7 @@
 
 #include "archive/gzip.hpp"
 #include "archive/tar.hpp"
+#include "dataset/snapshot.hpp"
 #include "log/log.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
@@ -14,9 +15,11 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <dirent.h>
 #include <fcntl.h>
 #include <filesystem>
+#include <optional>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
@@ -161,8 +164,9 @@ std::vector<std::string> split_path(const std::string& archive, const std::strin
     parts.push_back(std::move(c));
     start = slash + 1;
   }
-  bool ok = parts[0] == "data" || parts[0] == "site" || (allow_current && parts.size() == 1 && parts[0] == "current");
-  if (!ok) refuse(archive, raw, "outside data/ and site/");
+  bool ok = parts[0] == "data" || parts[0] == "site" || (allow_current && parts.size() == 1 && parts[0] == "current") ||
+            (parts[0] == "volumes" && parts.size() >= 2);
+  if (!ok) refuse(archive, raw, "outside data/, site/ and volumes/");
   return parts;
 }
 
@@ -362,31 +366,50 @@ std::vector<std::string> list_dir(const std::string& dir) {
 
 } // namespace
 
-BackupResult create(const std::string& app_dir, const std::string& out_path, int level,
-                    const util::FreeBytes& free_bytes) {
-  TreeSize t;
-  for (const char* name : kTrees) {
-    const std::string dir = app_dir + "/" + name;
-    struct stat st {};
-    if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-      fail(ExitCode::not_found, "cannot back up " + app_dir + ": " + dir + " is not a directory");
-    measure(dir, t);
-  }
-  const std::string current = app_dir + "/current";
-  struct stat cur {};
-  bool has_current = ::lstat(current.c_str(), &cur) == 0;
-  if (!has_current && errno != ENOENT) fail(ExitCode::failure, sys_error("cannot stat", current));
-  if (has_current && !S_ISLNK(cur.st_mode))
-    fail(ExitCode::bad_input, current + " is not a symlink; it must point at a release in releases/");
-  if (has_current) t.entries += 1;
-  t.bytes += 1536 + 1024;
+namespace {
 
+// The `current` entry of a backup: the link at `path` as it is (mode, owner, mtime, target).
+std::optional<Entry> current_entry(const std::string& path) {
+  struct stat cur {};
+  if (::lstat(path.c_str(), &cur) != 0) {
+    if (errno != ENOENT) fail(ExitCode::failure, sys_error("cannot stat", path));
+    return std::nullopt;
+  }
+  if (!S_ISLNK(cur.st_mode))
+    fail(ExitCode::bad_input, path + " is not a symlink; it must point at a release in releases/");
+  Entry e;
+  e.path = "current";
+  e.type = Entry::Type::symlink;
+  e.mode = static_cast<std::uint32_t>(cur.st_mode & 07777);
+  e.uid = cur.st_uid;
+  e.gid = cur.st_gid;
+  e.uname = util::user_name(e.uid);
+  e.gname = util::group_name(e.gid);
+  e.mtime = cur.st_mtim.tv_sec;
+  std::vector<char> target(static_cast<std::size_t>(cur.st_size) + 2);
+  ssize_t n = ::readlink(path.c_str(), target.data(), target.size());
+  if (n < 0 || static_cast<std::size_t>(n) >= target.size())
+    fail(ExitCode::failure, sys_error("cannot read symlink", path, n < 0 ? errno : EAGAIN));
+  e.link_target.assign(target.data(), static_cast<std::size_t>(n));
+  return e;
+}
+
+BackupResult write_backup(const std::vector<Tree>& trees, const std::optional<Entry>& current,
+                          const std::string& out_path, int level, const util::FreeBytes& free_bytes) {
+  TreeSize t;
+  for (const auto& tree : trees) {
+    struct stat st {};
+    if (::lstat(tree.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      fail(ExitCode::not_found, "cannot back up " + tree.name + ": " + tree.dir + " is not a directory");
+    measure(tree.dir, t);
+  }
+  if (current) t.entries += 1;
+  t.bytes += 1536 + 1024;
   const std::string out_dir = parent_dir(out_path);
   const std::uint64_t free = free_bytes(out_dir);
   if (free < t.bytes)
     fail(ExitCode::failure, "backup " + out_path + " needs about " + mib(t.bytes) + " MiB in " + out_dir + ", " +
                                 std::to_string(free >> 20) + " MiB free; free space or lower retention");
-
   BackupResult r;
   r.path = out_path;
   r.file_count = t.entries;
@@ -394,32 +417,16 @@ BackupResult create(const std::string& app_dir, const std::string& out_path, int
     util::AtomicFile file(out_path, 0600);
     HashSink tee(file);
     archive::GzipSink gz(tee, level);
-    log::Progress progress("backup " + app_dir, t.bytes);
+    log::Progress progress("backup " + (trees.empty() ? out_path : parent_dir(trees.front().dir)), t.bytes);
     log::ProgressSink counted(gz, progress);
     archive::TarWriter tar(counted);
-    for (const char* name : kTrees) tar.add_tree(app_dir + "/" + name, name);
+    for (const auto& tree : trees) tar.add_tree(tree.dir, tree.name);
     for (const auto& sock : tar.skipped_sockets())
       log::event(log::Level::warning, "backup", "socket-skipped",
                  fmt::format("{}: socket not backed up (a tar archive cannot hold one; its server makes a new one "
                              "when it starts)",
                              sock));
-    if (has_current) {
-      Entry e;
-      e.path = "current";
-      e.type = Entry::Type::symlink;
-      e.mode = static_cast<std::uint32_t>(cur.st_mode & 07777);
-      e.uid = cur.st_uid;
-      e.gid = cur.st_gid;
-      e.uname = util::user_name(e.uid);
-      e.gname = util::group_name(e.gid);
-      e.mtime = cur.st_mtim.tv_sec;
-      std::vector<char> target(static_cast<std::size_t>(cur.st_size) + 2);
-      ssize_t n = ::readlink(current.c_str(), target.data(), target.size());
-      if (n < 0 || static_cast<std::size_t>(n) >= target.size())
-        fail(ExitCode::failure, sys_error("cannot read symlink", current, n < 0 ? errno : EAGAIN));
-      e.link_target.assign(target.data(), static_cast<std::size_t>(n));
-      tar.add(e, nullptr);
-    }
+    if (current) tar.add(*current, nullptr);
     tar.finish();
     progress.finish();
     gz.finish();
@@ -432,6 +439,34 @@ BackupResult create(const std::string& app_dir, const std::string& out_path, int
   return r;
 }
 
+} // namespace
+
+BackupResult create(const std::string& app_dir, const std::string& out_path, int level,
+                    const util::FreeBytes& free_bytes) {
+  std::vector<Tree> trees;
+  for (const char* name : kTrees) trees.push_back({name, app_dir + "/" + name});
+  return write_backup(trees, current_entry(app_dir + "/current"), out_path, level, free_bytes);
+}
+
+BackupResult create(const std::vector<Tree>& trees, const std::string& current_target, const std::string& out_path,
+                    int level, const util::FreeBytes& free_bytes) {
+  std::optional<Entry> current;
+  if (!current_target.empty()) {
+    Entry e;
+    e.path = "current";
+    e.type = Entry::Type::symlink;
+    e.mode = 0777;
+    e.uid = ::geteuid();
+    e.gid = ::getegid();
+    e.uname = util::user_name(e.uid);
+    e.gname = util::group_name(e.gid);
+    e.mtime = static_cast<std::int64_t>(std::time(nullptr));
+    e.link_target = current_target;
+    current = e;
+  }
+  return write_backup(trees, current, out_path, level, free_bytes);
+}
+
 void verify(const std::string& path, const std::string& sha256) {
   std::string got = hash_file(path);
   if (got != lower(sha256))
@@ -439,8 +474,35 @@ void verify(const std::string& path, const std::string& sha256) {
          "backup " + path + " is damaged: SHA-256 is " + got + ", recorded " + lower(sha256) + "; do not restore it");
 }
 
-void restore(const std::string& app_dir, const std::string& path, const std::string& sha256) {
+namespace {
+
+std::vector<std::string> stage_volumes(const std::string& rdir, const std::string& path, const std::string& pid,
+                                       const std::map<std::string, std::string>& volume_dirs) {
+  std::vector<std::string> staged;
+  const std::string vdir = rdir + "/volumes";
+  if (!exists_nofollow(vdir)) return staged;
+  for (const auto& key : list_dir(vdir)) {
+    auto it = volume_dirs.find(key);
+    if (it == volume_dirs.end()) {
+      log::event(log::Level::warning, "backup", "volume-skipped",
+                 fmt::format("backup {} holds volume {}, which the project does not have now; it was left out "
+                             "(restore it by hand: tar -xzf {} -C <mountpoint> --strip-components=2 volumes/{})",
+                             path, key, path, key));
+      continue;
+    }
+    dataset::copy_tree(vdir + "/" + key, dataset::snapshot_path(it->second, "restore-" + pid));
+    staged.push_back(key);
+  }
+  remove_tree(vdir);
+  return staged;
+}
+
+} // namespace
+
+void restore(const std::string& app_dir, const std::string& path, const std::string& sha256,
+             const std::map<std::string, std::string>& volume_dirs) {
   recover(app_dir);
+  std::vector<std::string> volumes; // keys staged next to their mountpoints
   verify(path, sha256);
   const std::string pid = std::to_string(::getpid());
   const std::string rdir = app_dir + "/.restore-" + pid;
@@ -476,14 +538,17 @@ void restore(const std::string& app_dir, const std::string& path, const std::str
       Fd fd(::open(rdir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       if (fd.get() < 0 || ::syncfs(fd.get()) != 0) fail(ExitCode::failure, sys_error("cannot sync", rdir));
     }
+    volumes = stage_volumes(rdir, path, pid, volume_dirs);
     util::write_file_atomic(rdir + "/" + kMarker, "");
     util::fsync_dir(app_dir);
   } catch (...) {
     std::error_code ec;
     fs::remove_all(rdir, ec);
+    for (const auto& [key, dir] : volume_dirs) fs::remove_all(dataset::snapshot_path(dir, "restore-" + pid), ec);
     throw;
   }
   roll_forward(app_dir, rdir, pid);
+  for (const auto& key : volumes) dataset::swap_in(volume_dirs.at(key), "restore-" + pid);
 }
 
 void recover(const std::string& app_dir) {

@@ -20,7 +20,9 @@
 #include "util/disk.hpp"
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 namespace airlock::backup {
 
@@ -45,6 +47,20 @@ struct BackupResult {
 BackupResult create(const std::string& app_dir, const std::string& out_path, int level,
                     const util::FreeBytes& free_bytes = util::statvfs_free_bytes);
 
+// One directory of a backup: archived as `name` ("data", "site", "volumes/<key>") from `dir` on disk (the live
+// directory, or its snapshot).
+struct Tree {
+  std::string name;
+  std::string dir;
+};
+
+// As create(app_dir, ...), from any trees (the pipeline passes the snapshots of its data set, named volumes
+// under volumes/<compose key>), with a `current` symlink entry to `current_target` (empty: none). GNU tar restores
+// it by hand the same way: `tar -xzf B -C <app> data site current` and `tar -xzf B -C <mountpoint>
+// --strip-components=2 volumes/<key>` for a volume.
+BackupResult create(const std::vector<Tree>& trees, const std::string& current_target, const std::string& out_path,
+                    int level, const util::FreeBytes& free_bytes = util::statvfs_free_bytes);
+
 // Re-hashes `path` and compares with the recorded `sha256` (hex, any case).
 // Error(verify_failed, "backup <path> is damaged: ...; do not restore it") on a mismatch,
 // Error(not_found) when path does not exist, Error(failure) when it cannot be read.
@@ -66,7 +82,11 @@ void verify(const std::string& path, const std::string& sha256);
 //    site.old-<pid> and .restore-<pid>. An archive without `current` leaves the live one alone.
 // Limitation: data/ and site/ must be plain directories on the same filesystem as app_dir (not mount
 // points), since the swap is rename(2).
-void restore(const std::string& app_dir, const std::string& path, const std::string& sha256);
+// 5. Volumes (volumes/<key>/ in the archive): each whose key is in `volume_dirs` (compose key -> the volume's
+//    mountpoint) is copied next to its mountpoint and swapped in by rename (dataset::swap_in) once data/ and
+//    site/ are in place; a volume the map lacks is left out with a warning (restore it by hand, see create()).
+void restore(const std::string& app_dir, const std::string& path, const std::string& sha256,
+             const std::map<std::string, std::string>& volume_dirs = {});
 
 // Finishes or undoes a restore that was interrupted (crash, kill, power loss). Idempotent; a no-op on a
 // clean app_dir. The rule, for each app_dir/.restore-<pid>:

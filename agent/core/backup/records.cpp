@@ -4,9 +4,11 @@
 
 namespace airlock::backup {
 
-Taken take(const site::Layout& l, state::StateDb& db, state::BackupKind kind, const std::string& app_version,
-           const std::string& note, int level, const std::function<void(const std::string& id)>& on_id,
-           const util::FreeBytes& free_bytes) {
+namespace {
+
+Taken take_with(state::StateDb& db, state::BackupKind kind, const std::string& app_version, const std::string& note,
+                const std::function<void(const std::string& id)>& on_id,
+                const std::function<BackupResult(const std::string& id)>& write) {
   state::Backup b;
   b.app_version = app_version;
   b.kind = kind;
@@ -16,7 +18,7 @@ Taken take(const site::Layout& l, state::StateDb& db, state::BackupKind kind, co
   t.id = db.backup_add(b);
   try {
     if (on_id) on_id(t.id);
-    t.result = create(l.app_dir(), l.backup_path(t.id), level, free_bytes);
+    t.result = write(t.id);
   } catch (...) {
     db.backup_finish(t.id, state::BackupStatus::failed, 0, "", 0);
     throw;
@@ -24,6 +26,23 @@ Taken take(const site::Layout& l, state::StateDb& db, state::BackupKind kind, co
   db.backup_finish(t.id, state::BackupStatus::complete, static_cast<std::int64_t>(t.result.size), t.result.sha256,
                    static_cast<std::int64_t>(t.result.file_count));
   return t;
+}
+
+} // namespace
+
+Taken take(const site::Layout& l, state::StateDb& db, state::BackupKind kind, const std::string& app_version,
+           const std::string& note, int level, const std::function<void(const std::string& id)>& on_id,
+           const util::FreeBytes& free_bytes) {
+  return take_with(db, kind, app_version, note, on_id,
+                   [&](const std::string& id) { return create(l.app_dir(), l.backup_path(id), level, free_bytes); });
+}
+
+Taken take(const site::Layout& l, state::StateDb& db, state::BackupKind kind, const std::string& app_version,
+           const std::string& note, int level, const std::vector<Tree>& trees, const std::string& current_target,
+           const std::function<void(const std::string& id)>& on_id, const util::FreeBytes& free_bytes) {
+  return take_with(db, kind, app_version, note, on_id, [&](const std::string& id) {
+    return create(trees, current_target, l.backup_path(id), level, free_bytes);
+  });
 }
 
 Pruned prune(const site::Layout& l, state::StateDb& db, long keep, std::optional<state::BackupKind> only) {

@@ -11,6 +11,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace airlock::backup {
 
@@ -26,6 +27,12 @@ struct Taken {
 // `free_bytes` is the disk probe for the space check.
 Taken take(const site::Layout& l, state::StateDb& db, state::BackupKind kind, const std::string& app_version,
            const std::string& note, int level, const std::function<void(const std::string& id)>& on_id = {},
+           const util::FreeBytes& free_bytes = util::statvfs_free_bytes);
+
+// As take(), writing the given trees (the pipeline's snapshots) with a `current` entry to `current_target`.
+Taken take(const site::Layout& l, state::StateDb& db, state::BackupKind kind, const std::string& app_version,
+           const std::string& note, int level, const std::vector<Tree>& trees, const std::string& current_target,
+           const std::function<void(const std::string& id)>& on_id = {},
            const util::FreeBytes& free_bytes = util::statvfs_free_bytes);
 
 struct Pruned {

@@ -69,6 +69,17 @@ const std::map<std::string, Key>& keys() {
        {Kind::integer, 1, 86400, {}, [](Config& c, const std::string& v) { c.docker_timeout_s = to_int(v); }}},
       {"backup.keep", {Kind::integer, 1, 1000, {}, [](Config& c, const std::string& v) { c.backup_keep = to_int(v); }}},
       {"backup.level", {Kind::integer, 0, 9, {}, [](Config& c, const std::string& v) { c.backup_level = to_int(v); }}},
+      {"backup.snapshots_keep",
+       {Kind::integer, 0, 10, {}, [](Config& c, const std::string& v) { c.snapshots_keep = to_int(v); }}},
+      {"backup.exclude_volumes",
+       {Kind::list,
+        0,
+        0,
+        {},
+        [](Config& c, const std::string& v) {
+          std::istringstream in(v);
+          for (std::string u; in >> u;) c.exclude_volumes.push_back(u);
+        }}},
       {"health.timeout",
        {Kind::integer, 1, 86400, {}, [](Config& c, const std::string& v) { c.health_timeout_s = to_int(v); }}},
       {"health.stable_window",

@@ -32,6 +32,8 @@ struct Config {
   std::int64_t docker_timeout_s = 600;
   // [backup]
   std::int64_t backup_keep = 5, backup_level = 6;
+  std::int64_t snapshots_keep = 0;          // point-in-time snapshots kept after a commit (0: none once archived)
+  std::vector<std::string> exclude_volumes; // named volumes left out of the data set (compose key or engine name)
   // [health]
   std::int64_t health_timeout_s = 120, health_stable_s = 10, health_interval_s = 2;
   // [log]

@@ -277,6 +277,12 @@ CopyStats Snapshot::update() {
 
 void Snapshot::discard() { remove_tree(path_); }
 
+CopyStats copy_tree(const std::string& src, const std::string& dst) {
+  Snapshot s(src, "copy");
+  s.path_ = dst;
+  return s.copy();
+}
+
 void swap_in(const std::string& dir, const std::string& tag) {
   const std::string snap = snapshot_path(dir, tag);
   const std::string old = parent_of(dir) + "/.airlock-old-" + tag + "-" + name_of(dir);

@@ -54,6 +54,7 @@ public:
   void discard();
 
 private:
+  friend CopyStats copy_tree(const std::string& src, const std::string& dst);
   struct Seen {
     unsigned type = 0;
     std::int64_t size = 0, mtime_ns = 0, ctime_ns = 0;
@@ -62,6 +63,10 @@ private:
   std::string dir_, path_;
   std::map<std::string, Seen> seen_; // relative path -> what copy() saw
 };
+
+// Copies the tree `src` to `dst` (which must not exist) as Snapshot::copy() does, durable when it returns. For a
+// tree on another filesystem than its destination (a restore staged elsewhere).
+CopyStats copy_tree(const std::string& src, const std::string& dst);
 
 // Puts the snapshot of `dir` made with `tag` in the place of `dir`: dir -> <parent>/.airlock-old-<tag>-<name>,
 // snapshot -> dir, fsync of the parent, then the old tree is removed. Idempotent after a crash at any point:

@@ -168,16 +168,57 @@ bool Docker::remove_image(const std::string& id) {
   return r.exit_code == 0 && !r.timed_out;
 }
 
-int Docker::stop_project(const std::string& project) {
-  const int grace_s = 10;
-  auto ids = lines(call({"docker", "ps", "-q", "--no-trunc", "--filter", "label=com.docker.compose.project=" + project},
-                        std::min(s_.timeout_s, 60), true)
-                       .out);
-  if (ids.empty()) return 0;
-  std::vector<std::string> argv = {"docker", "stop", "-t", std::to_string(grace_s)};
+std::vector<Stopped> Docker::stop(const Project* running, const std::string& project) {
+  const auto label = "label=com.docker.compose.project=" + project;
+  auto ids = lines(call({"docker", "ps", "-q", "--no-trunc", "--filter", label}, std::min(s_.timeout_s, 60), true).out);
+  if (ids.empty()) return {};
+  if (running) call(compose_argv(*running, {"stop"}), s_.timeout_s, true, env_for(*running));
+  auto left =
+      lines(call({"docker", "ps", "-q", "--no-trunc", "--filter", label}, std::min(s_.timeout_s, 60), true).out);
+  if (!left.empty()) { // containers of the project that this compose file does not name: their own StopTimeout
+    std::vector<std::string> argv = {"docker", "stop"};
+    argv.insert(argv.end(), left.begin(), left.end());
+    call(argv, s_.timeout_s, true);
+  }
+  std::vector<std::string> argv = {
+      "docker",
+      "inspect",
+      "--type",
+      "container",
+      "--format",
+      R"({"id":{{json .Id}},"service":{{json (index .Config.Labels "com.docker.compose.service")}},"exit":{{.State.ExitCode}}})"};
   argv.insert(argv.end(), ids.begin(), ids.end());
-  call(argv, s_.timeout_s, true);
-  return static_cast<int>(ids.size());
+  auto r = call(argv, std::min(s_.timeout_s, 60), false);
+  std::vector<Stopped> out;
+  for (const auto& line : lines(r.out)) {
+    auto c = json::parse(line, "docker inspect output");
+    Stopped k;
+    k.id = json::string_or(c, "id", "");
+    k.service = json::string_or(c, "service", "");
+    if (const auto* v = c.find("exit")) k.exit_code = static_cast<int>(v->as_int());
+    k.killed = k.exit_code == 137;
+    out.push_back(k);
+  }
+  return out;
+}
+
+std::vector<Volume> Docker::volumes(const std::string& project) {
+  auto names = lines(call({"docker", "volume", "ls", "-q", "--filter", "label=com.docker.compose.project=" + project},
+                          std::min(s_.timeout_s, 60), true)
+                         .out);
+  std::vector<Volume> out;
+  if (names.empty()) return out;
+  std::vector<std::string> argv = {
+      "docker", "volume", "inspect", "--format",
+      R"({"name":{{json .Name}},"driver":{{json .Driver}},"mountpoint":{{json .Mountpoint}},"key":{{json (index .Labels "com.docker.compose.volume")}}})"};
+  argv.insert(argv.end(), names.begin(), names.end());
+  for (const auto& line : lines(call(argv, std::min(s_.timeout_s, 60), true).out)) {
+    auto v = json::parse(line, "docker volume inspect output");
+    out.push_back({json::string_or(v, "name", ""), json::string_or(v, "key", ""), json::string_or(v, "driver", ""),
+                   json::string_or(v, "mountpoint", "")});
+  }
+  std::sort(out.begin(), out.end(), [](const Volume& a, const Volume& b) { return a.name < b.name; });
+  return out;
 }
 
 std::vector<Container> Docker::containers(const std::string& project) {

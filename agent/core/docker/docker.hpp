@@ -51,6 +51,21 @@ struct Container {
   bool oom_killed = false;
 };
 
+// A named volume of a compose project, as the engine reports it.
+struct Volume {
+  std::string name;        // the engine's name, e.g. "shop_pgdata"
+  std::string compose_key; // the key in the compose file ("pgdata"): label com.docker.compose.volume
+  std::string driver;      // "local" for a directory on this host
+  std::string mountpoint;  // the directory that holds its data (local driver)
+};
+
+// How one container ended when it was stopped.
+struct Stopped {
+  std::string id, service;
+  int exit_code = 0;
+  bool killed = false; // SIGKILLed at the end of its grace period (exit code 137)
+};
+
 // The project name compose would use for `name`: lowercased, only [a-z0-9_-] kept; "airlock" when empty.
 std::string project_name(const std::string& name);
 
@@ -79,9 +94,13 @@ public:
   virtual void load(const std::string& archive, const std::string& id, const std::vector<std::string>& tags) = 0;
   // false (never throws) when the engine refuses, e.g. because a container uses it.
   virtual bool remove_image(const std::string& id) = 0;
-  // Stops every running container of compose project `project`, found by its label, whichever release started
-  // it. Returns how many were running.
-  virtual int stop_project(const std::string& project) = 0;
+  // Stops the project as compose stops it: `compose stop` of `running` (the release that runs: dependency order
+  // and each service's stop_grace_period), then every container of the project still running that compose did
+  // not know (another release's), each with its own StopTimeout. `running` may be null (nothing staged runs:
+  // only the second part). Returns how each container that was running ended.
+  virtual std::vector<Stopped> stop(const Project* running, const std::string& project) = 0;
+  // The named volumes that compose created for `project` (found by label; external volumes are not its own).
+  virtual std::vector<Volume> volumes(const std::string& project) = 0;
   // The containers of compose project `project`, in all states.
   virtual std::vector<Container> containers(const std::string& project) = 0;
 };
@@ -107,8 +126,10 @@ public:
   void load(const std::string& archive, const std::string& id, const std::vector<std::string>& tags) override;
   // `docker image rm id`.
   bool remove_image(const std::string& id) override;
-  // `docker stop -t 10` of the running containers with the project's label.
-  int stop_project(const std::string& project) override;
+  // `compose stop`, then `docker stop` (no -t) of what is left, then `docker inspect` of each for its exit code.
+  std::vector<Stopped> stop(const Project* running, const std::string& project) override;
+  // `docker volume ls --filter label=...` and `docker volume inspect`.
+  std::vector<Volume> volumes(const std::string& project) override;
   // `docker ps -a --filter label=...` and `docker inspect`.
   std::vector<Container> containers(const std::string& project) override;
 

@@ -1,4 +1,5 @@
 // Crash recovery, decided by the step table (steps.hpp): the strongest OnCrash among the begun steps.
+#include "pipeline/data_set.hpp"
 #include "pipeline/run.hpp"
 
 #include "backup/backup.hpp"
@@ -42,12 +43,9 @@ Decision decide(const std::vector<state::JournalEntry>& rows) {
 }
 
 Report roll_forward(Run& run, Report rep) {
-  run.record_install();
-  const std::string backup_id = backup_of(run.db(), run.id());
-  run.mark(Step::commit, state::StepStatus::done, "finished by recovery");
-  run.audit("recover", "ok", backup_id, 0,
+  commit_and_archive(run, rep, true);
+  run.audit("recover", "ok", rep.backup_id, 0,
             fmt::format("upgrade {} was interrupted while committing; the commit was finished", run.id()));
-  prune_after_commit(run);
   rep.outcome = Outcome::updated;
   rep.reason = "finished the interrupted commit";
   return rep;
@@ -76,6 +74,7 @@ std::optional<Report> recover(Context& ctx, state::StateDb& db) {
   const Decision d = decide(rows);
   if (d.what == OnCrash::roll_forward) return roll_forward(run, rep);
   if (d.what == OnCrash::abandon) {
+    discard_snapshots(run);
     run.mark(Step::rollback, state::StepStatus::done, "interrupted before the services stopped; nothing to undo");
     run.audit("recover", "abandoned", "", 0,
               fmt::format("upgrade {} was interrupted at '{}', before the services stopped; the site was untouched",
@@ -85,7 +84,7 @@ std::optional<Report> recover(Context& ctx, state::StateDb& db) {
     return rep;
   }
   return roll_back(run, fmt::format("upgrade {} was interrupted at '{}'", last->upgrade_id, last->step), d.with_data,
-                   backup_of(db, last->upgrade_id), -1, "recover");
+                   -1, "recover");
 }
 
 void clean_interrupted(Context& ctx, state::StateDb& db) {

@@ -1,4 +1,5 @@
 // The way back: the rollback after a failed downtime, `apply` of a staged upgrade, and `rollback` by hand.
+#include "pipeline/data_set.hpp"
 #include "pipeline/run.hpp"
 
 #include "backup/backup.hpp"
@@ -16,23 +17,11 @@ namespace airlock::pipeline {
 namespace fs = std::filesystem;
 namespace {
 
-void rb_restore(Run& run, const std::string& backup_id) {
-  run.step(Step::rb_restore, "restore data/ and site/ from backup " + backup_id, [&] {
-    auto b = backup_id.empty() ? std::nullopt : run.db().backup_get(backup_id);
-    if (!b || b->status != state::BackupStatus::complete)
-      fail(ExitCode::failure, "the pre-upgrade backup " + (backup_id.empty() ? std::string("(none)") : backup_id) +
-                                  " is not complete; data/ cannot be restored");
-    backup::restore(run.layout().app_dir(), run.layout().backup_path(b->id), b->sha256);
-    return backup_id + " restored";
-  });
-}
-
 // rb-stop .. rb-health: back to `from` (or to nothing installed after a first install).
-void roll_back_steps(Run& run, bool restore_data, const std::string& backup_id) {
+void roll_back_steps(Run& run, bool restore_data) {
   const Plan& p = run.plan();
   const auto& l = run.layout();
-  run.step(Step::rb_stop, "stop the services of " + p.to,
-           [&] { return fmt::format("{} container(s) stopped", run.engine().stop_project(run.ctx().project_name())); });
+  run.step(Step::rb_stop, "stop the services of " + p.to, [&] { return run.stop(p.to); });
   run.step(Step::rb_switch, p.from.empty() ? std::string("remove current") : "current -> releases/" + p.from, [&] {
     if (p.from.empty()) { // the first install: back to nothing installed
       std::error_code ec;
@@ -43,11 +32,8 @@ void roll_back_steps(Run& run, bool restore_data, const std::string& backup_id) 
     site::switch_current(l.app_dir(), p.from);
     return std::string("switched");
   });
-  if (restore_data) rb_restore(run, backup_id);
-  if (restore_data && p.from.empty()) { // the backup of a first install has no `current` to bring back
-    std::error_code ec;
-    fs::remove(l.current_link(), ec);
-  }
+  if (restore_data)
+    run.step(Step::rb_restore, "the data set from its snapshot", [&] { return swap_snapshots_in(run); });
   if (p.from.empty()) return;
   run.step(Step::rb_start, "start " + p.from, [&] {
     run.start(p.from);
@@ -60,35 +46,39 @@ void roll_back_steps(Run& run, bool restore_data, const std::string& backup_id) 
   });
 }
 
+// Where the data set as it was before the upgrade is, for the operator.
+std::string snapshots_text(Run& run) {
+  std::string out;
+  for (const auto& d : journaled_data_set(run.db(), run.id()))
+    if (dataset::snapshot_exists(d.path, run.id())) out += "\n  " + dataset::snapshot_path(d.path, run.id());
+  return out.empty() ? "" : "; the data set as it was before the upgrade is in" + out;
+}
+
 } // namespace
 
-Report roll_back(Run& run, const std::string& reason, bool restore_data, const std::string& backup_id,
-                 std::int64_t downtime_ms, const std::string& action) {
+Report roll_back(Run& run, const std::string& reason, bool restore_data, std::int64_t downtime_ms,
+                 const std::string& action) {
   const Plan& p = run.plan();
   const auto t0 = run.ctx().clock().steady();
   log::event(log::Level::warning, "upgrade", "rollback", fmt::format("rolling back to {}: {}", p.from, reason));
   Report rep = report_of(run);
-  rep.backup_id = backup_id;
   try {
-    roll_back_steps(run, restore_data, backup_id);
+    roll_back_steps(run, restore_data);
+    discard_snapshots(run); // swapped in already, or not needed: the new release never ran
     rep.outcome = Outcome::rolled_back;
     rep.downtime_ms = downtime_ms >= 0 ? downtime_ms + ms_since(run.ctx(), t0) : 0;
     rep.reason = reason;
     run.mark(Step::rollback, state::StepStatus::done,
              "rolled back to " + (p.from.empty() ? "nothing installed" : p.from) + ": " + reason);
-    run.audit(action, "rolled-back", backup_id, rep.downtime_ms, reason);
+    run.audit(action, "rolled-back", "", rep.downtime_ms, reason);
   } catch (const std::exception& e) {
     rep.outcome = Outcome::needs_attention;
     rep.reason = fmt::format(
         "{}\nthe rollback failed too: {}\nsite state:\n{}what to do: fix the cause above, then run 'airlock recover' "
         "(it retries the rollback to {}){}",
-        reason, e.what(), run.site_state_text(), p.from,
-        backup_id.empty() ? ""
-                          : fmt::format("; data/ as it was before the upgrade is in backup {} ('airlock backup "
-                                        "restore {} --yes')",
-                                        backup_id, backup_id));
+        reason, e.what(), run.site_state_text(), p.from, snapshots_text(run));
     run.mark(Step::rollback, state::StepStatus::failed, rep.reason);
-    run.audit(action, "rollback-failed", backup_id, 0, rep.reason);
+    run.audit(action, "rollback-failed", "", 0, rep.reason);
   }
   return rep;
 }

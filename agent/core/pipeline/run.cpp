@@ -144,6 +144,18 @@ docker::Project Run::project(const std::string& version) {
   return ctx_.project(version, require_manifest(layout(), version).compose_file);
 }
 
+std::string Run::stop(const std::string& running) {
+  std::optional<docker::Project> p;
+  if (!running.empty() && stored_manifest(layout(), running)) p = project(running);
+  const auto stopped = engine().stop(p ? &*p : nullptr, ctx_.project_name());
+  std::string detail = fmt::format("{} container(s) stopped", stopped.size());
+  for (const auto& c : stopped)
+    detail += fmt::format("\n  {} {}: {}", c.service.empty() ? "(no service)" : c.service, c.id.substr(0, 12),
+                          c.killed ? "killed at the end of its grace period (exit 137)"
+                                   : fmt::format("exited by itself with code {}", c.exit_code));
+  return detail;
+}
+
 void Run::start(const std::string& version) {
   auto p = project(version);
   services_ = engine().services(p);
@@ -207,7 +219,7 @@ Report report_of(const Run& run) {
 std::string backup_of(state::StateDb& db, const std::string& upgrade_id) {
   std::string id;
   for (const auto& r : db.journal_for(upgrade_id))
-    if (r.step == info(Step::backup).name && r.status == state::StepStatus::done)
+    if (r.step == info(Step::archive).name && r.status == state::StepStatus::done && r.detail.rfind("failed", 0) != 0)
       id = r.detail.substr(0, r.detail.find_first_of(" :\n"));
   return id;
 }

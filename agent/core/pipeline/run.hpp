@@ -70,6 +70,10 @@ public:
 
   // The compose project of a staged `version`.
   docker::Project project(const std::string& version);
+  // Stops the project as compose does, `running` being the release whose compose file describes what runs ("" or
+  // a release without a stored release.json: only the containers found by label). Returns the journal detail:
+  // per container whether it exited by itself or was killed at the end of its grace period.
+  std::string stop(const std::string& running);
   // `up` of `version`, then the restart counts the health gate compares against.
   void start(const std::string& version);
   health::Outcome health_gate(const std::string& version);
@@ -91,13 +95,15 @@ Report report_of(const Run& run);
 
 // Steps 8 to 13 for an upgrade whose `to` release is staged and whose images are loaded (finish.cpp).
 Report finish(Run& run);
+// The commit (or, after a crash, its roll forward), then the archive step and retention (finish.cpp).
+void commit_and_archive(Run& run, Report& rep, bool by_recovery);
 // The rollback after a failure once the services were stopped (rollback.cpp). `restore_data`: the new release
 // may have written data/, which is restored from `backup_id`. `downtime_ms`: the downtime so far (-1: unknown,
 // as in recovery).
-Report roll_back(Run& run, const std::string& reason, bool restore_data, const std::string& backup_id,
-                 std::int64_t downtime_ms, const std::string& action);
-// The pre-upgrade backup of an upgrade, from its journal: the ID that starts the detail of its `backup` row once
-// done ("" when it took none, or was interrupted while writing it).
+Report roll_back(Run& run, const std::string& reason, bool restore_data, std::int64_t downtime_ms,
+                 const std::string& action);
+// The pre-upgrade backup of an upgrade, from its journal: the ID that starts the detail of its `archive` row once
+// done ("" when it took none, or could not write it).
 std::string backup_of(state::StateDb& db, const std::string& upgrade_id);
 // Old releases, their images and old pre-upgrade backups after a commit (prune.cpp). Failures are warnings.
 void prune_after_commit(Run& run);

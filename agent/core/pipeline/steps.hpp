@@ -23,13 +23,15 @@ enum class Step {
   load,          // images loaded (those already present are skipped)
   staged,        // --stage-only ends here; `apply` continues
   verify_staged, // apply: the staged tree and its images are still intact
+  pre_copy,      // the data set is copied next to itself while the old release runs (not where reflinks work)
   stop,          // the services are stopped: the downtime starts
-  backup,        // data/, site/ and current into a pre-upgrade backup
+  snapshot,      // the point-in-time snapshot of the data set: the pre-copy brought up to date, or a reflink clone
   switch_current,
   restore, // manual rollback with --restore-data: data/ from a backup
   start,   // compose up of <to>
   health,  // the health gate of <to>
   commit,  // install recorded, audit written
+  archive, // the tar.gz backup written from the snapshot and verified; snapshots and old releases pruned
   rb_stop,
   rb_switch,
   rb_restore, // data/ and site/ from the pre-upgrade backup (only when <to> may have written them)
@@ -66,20 +68,22 @@ struct StepInfo {
   Path path;
 };
 
-inline constexpr std::array<StepInfo, 19> steps{{
+inline constexpr std::array<StepInfo, 21> steps{{
     {Step::begin, "begin", Phase::before_stop, OnCrash::abandon, false, Path::upgrade},
     {Step::fetch, "fetch", Phase::before_stop, OnCrash::abandon, false, Path::upgrade},
     {Step::stage, "stage", Phase::before_stop, OnCrash::abandon, false, Path::upgrade},
     {Step::load, "load", Phase::before_stop, OnCrash::abandon, false, Path::upgrade},
     {Step::staged, "staged", Phase::before_stop, OnCrash::abandon, true, Path::stage_only},
     {Step::verify_staged, "verify-staged", Phase::before_stop, OnCrash::abandon, false, Path::apply},
+    {Step::pre_copy, "pre-copy", Phase::before_stop, OnCrash::abandon, false, Path::upgrade},
     {Step::stop, "stop", Phase::downtime, OnCrash::roll_back, false, Path::upgrade},
-    {Step::backup, "backup", Phase::downtime, OnCrash::roll_back, false, Path::upgrade},
+    {Step::snapshot, "snapshot", Phase::downtime, OnCrash::roll_back, false, Path::upgrade},
     {Step::switch_current, "switch", Phase::downtime, OnCrash::roll_back, false, Path::upgrade},
     {Step::restore, "restore", Phase::downtime, OnCrash::roll_back_with_data, false, Path::manual_restore},
     {Step::start, "start", Phase::downtime, OnCrash::roll_back_with_data, false, Path::upgrade},
     {Step::health, "health", Phase::downtime, OnCrash::roll_back_with_data, false, Path::upgrade},
-    {Step::commit, "commit", Phase::after_commit, OnCrash::roll_forward, true, Path::upgrade},
+    {Step::commit, "commit", Phase::after_commit, OnCrash::roll_forward, false, Path::upgrade},
+    {Step::archive, "archive", Phase::after_commit, OnCrash::roll_forward, true, Path::upgrade},
     {Step::rb_stop, "rb-stop", Phase::downtime, OnCrash::roll_back, false, Path::rollback},
     {Step::rb_switch, "rb-switch", Phase::downtime, OnCrash::roll_back, false, Path::rollback},
     {Step::rb_restore, "rb-restore", Phase::downtime, OnCrash::roll_back, false, Path::rollback},
