@@ -1,3 +1,3 @@
-#include "cli/agent_cli.hpp"
+#include "commands/airlock.hpp"
 
-int main(int argc, char** argv) { return airlock::agent::run(argc, argv); }
+int main(int argc, char** argv) { return airlock::commands::run(argc, argv); }

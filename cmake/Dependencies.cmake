@@ -15,10 +15,24 @@ foreach(l ssl crypto sqlite3 mbedcrypto xxhash z pcre expat)
   airlock_static_lib(DEP_${l}_LIB ${l} ${_libdir})
 endforeach()
 
+# One target per vendor library, so each folder links only what its .cpp files use (PRIVATE: no core header
+# includes a vendor header). The order inside each list is the static-link order (users before providers).
+function(airlock_vendor name)
+  add_library(airlock_vendor_${name} INTERFACE)
+  target_link_libraries(airlock_vendor_${name} INTERFACE ${ARGN})
+  add_library(airlock::${name} ALIAS airlock_vendor_${name})
+endfunction()
+airlock_vendor(zlib ${DEP_z_LIB})
+airlock_vendor(xxhash ${DEP_xxhash_LIB})
+airlock_vendor(mbedtls ${DEP_mbedcrypto_LIB})
+airlock_vendor(openssl ${DEP_ssl_LIB} ${DEP_crypto_LIB} pthread dl)
+airlock_vendor(sqlite ${DEP_sqlite3_LIB} pthread dl m)
+airlock_vendor(poco ${AIRLOCK_POCO_LIBS} airlock::openssl airlock::sqlite ${DEP_pcre_LIB} ${DEP_expat_LIB} airlock::zlib
+  pthread dl m)
+target_include_directories(airlock_vendor_poco SYSTEM INTERFACE ${POCO_PREFIX}/include)
+target_compile_definitions(airlock_vendor_poco INTERFACE POCO_STATIC POCO_NO_AUTOMATIC_LIBS)
+
+# All of them, for code that uses several directly (the unit tests).
 add_library(airlock_deps INTERFACE)
-target_include_directories(airlock_deps SYSTEM INTERFACE ${POCO_PREFIX}/include)
-target_compile_definitions(airlock_deps INTERFACE POCO_STATIC POCO_NO_AUTOMATIC_LIBS)
-target_link_libraries(airlock_deps INTERFACE
-  ${AIRLOCK_POCO_LIBS}
-  ${DEP_ssl_LIB} ${DEP_crypto_LIB} ${DEP_sqlite3_LIB} ${DEP_mbedcrypto_LIB} ${DEP_xxhash_LIB}
-  ${DEP_pcre_LIB} ${DEP_expat_LIB} ${DEP_z_LIB} pthread dl m)
+target_link_libraries(airlock_deps INTERFACE airlock::poco airlock::openssl airlock::mbedtls airlock::sqlite
+  airlock::xxhash airlock::zlib)

@@ -1,6 +1,6 @@
 #include "fake_engine.hpp"
 
-#include "release/builder.hpp"
+#include "publish/builder.hpp"
 #include "repo/repository.hpp"
 #include "util/error.hpp"
 #include "util/io.hpp"

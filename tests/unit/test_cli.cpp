@@ -1,7 +1,7 @@
-#include "cli/agent_cli.hpp"
 #include "about/build_info.hpp"
-#include "cli/bundle_cli.hpp"
 #include "about/selftest.hpp"
+#include "bundle_commands/airlock_bundle.hpp"
+#include "commands/airlock.hpp"
 
 #include <doctest/doctest.h>
 
@@ -24,9 +24,9 @@ TEST_CASE("about::run_self_test passes every check on the build host") {
 
 TEST_CASE("both CLIs map an unknown command to exit code 2 and --version to 0") {
   const char* bad[] = {"airlock", "no-such-command"};
-  CHECK(airlock::agent::run(2, bad) == 2);
+  CHECK(airlock::commands::run(2, bad) == 2);
   CHECK(airlock::bundle_tool::run(2, bad) == 2);
   const char* version[] = {"airlock", "--version"};
-  CHECK(airlock::agent::run(2, version) == 0);
+  CHECK(airlock::commands::run(2, version) == 0);
   CHECK(airlock::bundle_tool::run(2, version) == 0);
 }

@@ -7,7 +7,7 @@
 #include "net/download.hpp"
 #include "net/http.hpp"
 #include "net/repository.hpp"
-#include "release/builder.hpp"
+#include "publish/builder.hpp"
 #include "repo/repository.hpp"
 #include "state/db.hpp"
 #include "trust/client.hpp"

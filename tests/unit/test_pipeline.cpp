@@ -7,7 +7,7 @@
 #include "log/log.hpp"
 #include "pipeline/steps.hpp"
 #include "pipeline/upgrade.hpp"
-#include "release/builder.hpp"
+#include "publish/builder.hpp"
 #include "repo/repository.hpp"
 #include "site/stage.hpp"
 #include "state/db.hpp"

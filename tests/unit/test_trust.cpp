@@ -3,7 +3,7 @@
 // own message; valid repositories and rotations must pass.
 #include "bundle/container.hpp"
 #include "bundle/verify.hpp"
-#include "release/builder.hpp"
+#include "publish/builder.hpp"
 #include "repo/repository.hpp"
 #include "trust/client.hpp"
 #include "trust/target.hpp"

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <functional>
+#include <string>
 
 using airlock::ExitCode;
 using airlock::util::Args;
@@ -43,4 +44,40 @@ TEST_CASE("util::Args refuses unknown options, missing values and values on flag
   const char* none[] = {"tool"};
   Args empty(1, none, 1, {"out"}, {});
   CHECK(code_of([&] { (void)empty.required("out"); }) == ExitCode::usage);
+}
+
+namespace {
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const airlock::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+} // namespace
+
+TEST_CASE("util::Args::number reads whole numbers in range and absent options as nullopt") {
+  const char* argv[] = {"tool", "--limit", "25", "--keep=0", "--offset", "-3"};
+  Args a(6, argv, 1, {"limit", "keep", "offset", "level"}, {});
+  CHECK(a.number("limit", 1, 10000) == 25);
+  CHECK(a.number("keep", 0, 100) == 0);
+  CHECK(a.number("offset", -5, 5) == -3);
+  CHECK(a.number("level", 0, 9) == std::nullopt);
+  CHECK(a.number("limit", 25, 25) == 25);
+}
+
+TEST_CASE("util::Args::number refuses text, trailing junk, signs, blanks and out-of-range values as usage errors") {
+  for (const char* bad :
+       {"abc", "", "12x", "+5", " 5", "5 ", "0x10", "1.5", "10001", "0", "-1", "99999999999999999999999"}) {
+    const char* argv[] = {"tool", "--limit", bad};
+    Args a(3, argv, 1, {"limit"}, {});
+    CHECK_MESSAGE(code_of([&] { (void)a.number("limit", 1, 10000); }) == ExitCode::usage, bad);
+    CHECK(message_of([&] { (void)a.number("limit", 1, 10000); }) ==
+          std::string("--limit takes a whole number from 1 to 10000, not '") + bad + "'");
+  }
+  const char* argv[] = {"tool", "--max-delay", "soon"};
+  Args a(3, argv, 1, {"max-delay"}, {});
+  CHECK(message_of([&] { (void)a.number("max-delay", 0, 1000000, "a number of seconds (0 or more)"); }) ==
+        "--max-delay takes a number of seconds (0 or more), not 'soon'");
 }

@@ -2,6 +2,9 @@
 
 #include "util/error.hpp"
 
+#include <charconv>
+#include <string>
+
 namespace airlock::util {
 
 Args::Args(int argc, const char* const* argv, int first, const std::set<std::string>& valued,
@@ -58,6 +61,20 @@ std::string Args::required(const std::string& name) const {
   auto v = value(name);
   if (!v) fail(ExitCode::usage, "option --" + name + " is required (see --help)");
   return *v;
+}
+
+std::optional<long> Args::number(const std::string& name, long min, long max, const std::string& what) const {
+  const auto v = value(name);
+  if (!v) return std::nullopt;
+  long n = 0;
+  const char* const end = v->data() + v->size();
+  const auto [ptr, ec] = std::from_chars(v->data(), end, n); // no '+', no spaces, no hex
+  if (v->empty() || ec != std::errc() || ptr != end || n < min || n > max)
+    fail(ExitCode::usage,
+         "--" + name + " takes " +
+             (what.empty() ? "a whole number from " + std::to_string(min) + " to " + std::to_string(max) : what) +
+             ", not '" + *v + "'");
+  return n;
 }
 
 } // namespace airlock::util

@@ -25,6 +25,10 @@ public:
   std::vector<std::string> values(const std::string& name) const;
   // The value of a required option; Error(usage) names it when absent.
   std::string required(const std::string& name) const;
+  // The value of a numeric option as a whole number in [min, max] (decimal digits, a leading '-' for negative
+  // numbers, nothing else); nullopt when the option is absent. Anything else throws Error(usage)
+  // "--<name> takes <what>, not '<value>'", where `what` defaults to "a whole number from <min> to <max>".
+  std::optional<long> number(const std::string& name, long min, long max, const std::string& what = {}) const;
   const std::vector<std::string>& operands() const { return operands_; }
 
 private:

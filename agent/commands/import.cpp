@@ -1,0 +1,48 @@
+#include "commands/import.hpp"
+
+#include "bundle/container.hpp"
+#include "commands/options.hpp"
+#include "commands/outcome.hpp"
+#include "commands/session.hpp"
+#include "pipeline/upgrade.hpp"
+#include "util/error.hpp"
+#include "util/hash.hpp"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace airlock::commands {
+namespace fs = std::filesystem;
+
+int import(const util::Args& a) {
+  Session s(a);
+  const bool scan = a.has("scan");
+  if (a.operands().size() != 1)
+    fail(ExitCode::usage, scan ? "import --scan takes one DIR" : "import takes one BUNDLE (or --scan DIR)");
+  s.open_for_change();
+  std::string path = a.operands()[0];
+  if (scan) {
+    std::vector<std::string> skipped;
+    auto best = pipeline::scan(s.ctx(), path, skipped);
+    for (const auto& k : skipped) std::cerr << "skipped " << k << "\n";
+    if (!best) {
+      std::cout << fmt::format("no bundle in {} updates {}\n", path, s.cfg().app_name);
+      return 0;
+    }
+    std::cerr << "chose " << *best << "\n";
+    path = *best;
+  }
+  auto source = bundle::open_container(path);
+  auto o = update_options(a);
+  o.download_only = false;
+  if (fs::is_regular_file(path)) o.bundle_sha256 = util::sha256_file_hex(path);
+  o.source_label = source->describe();
+  const auto r = pipeline::import(s.ctx(), s.db(), *source, o);
+  return print_outcome(r, a.has("json") && !o.plan ? Output::json : Output::text);
+}
+
+} // namespace airlock::commands

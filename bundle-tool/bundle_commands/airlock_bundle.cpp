@@ -1,0 +1,319 @@
+#include "bundle_commands/airlock_bundle.hpp"
+
+#include "about/build_info.hpp"
+#include "about/selftest.hpp"
+#include "bundle/report.hpp"
+#include "publish/builder.hpp"
+#include "repo/repository.hpp"
+#include "tool/table.hpp"
+#include "util/args.hpp"
+#include "util/error.hpp"
+#include "util/io.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <ctime>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+
+namespace airlock::bundle_tool {
+namespace {
+
+const char* const usage_text = R"(usage: airlock-bundle [--version] [--help] <command> [options]
+
+Builds signed airlock repositories (TUF 1.0) and offline bundles, for CI pipelines.
+
+commands:
+  key generate --out FILE         new ECDSA P-256 private key (PEM, mode 0600); prints its key ID
+  key public FILE                 print the public key (PEM) and key ID of a key file
+  repo init REPO ...              new repository for one app (root, targets, snapshot, timestamp keys)
+  release add REPO SRC_DIR ...    publish a release from a source directory and docker images
+  patch add REPO --from V1 --to V2 --arch A --key ...   publish a patch between two releases
+  repo refresh REPO --key ...     re-sign timestamp (and snapshot) before they expire
+  root rotate REPO ...            write root N+1: add or remove root keys, replace role keys
+  bundle export REPO --version V --arch A [--from V1] --out FILE.airlock
+  verify PATH --trusted-root ROOT.json [--json]    verify a bundle or repository
+  inspect PATH [--json]           describe a bundle or repository
+  self-test                       known-answer checks of every linked library
+
+Run 'airlock-bundle <command> --help' for its options. Exit codes: docs/cli.md. Guide: docs/repository.md.
+)";
+
+std::int64_t now() {
+  // AIRLOCK_NOW (seconds since the epoch) pins the clock, for reproducible test repositories.
+  if (const char* n = std::getenv("AIRLOCK_NOW")) {
+    const std::string_view text(n);
+    std::int64_t t = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), t);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || t < 0)
+      fail(ExitCode::usage, "AIRLOCK_NOW takes seconds since the epoch, not '" + std::string(text) + "'");
+    return t;
+  }
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+// A root threshold beyond any sensible number of root keys is a typo (the key count check follows).
+constexpr long max_threshold = 1000;
+
+bundle::Format format_of(const util::Args& a) { return a.has("json") ? bundle::Format::json : bundle::Format::text; }
+
+std::string operand(const util::Args& a, std::size_t i, const char* what) {
+  if (a.operands().size() <= i) fail(ExitCode::usage, std::string("missing ") + what + " (see --help)");
+  return a.operands()[i];
+}
+
+trust::PublicKey key_of(const std::string& file) {
+  return trust::public_key_from_pem(util::read_file(file, 64 * 1024), file);
+}
+
+int key_generate(const util::Args& a) {
+  const std::string out = a.required("out");
+  auto pub = trust::generate_key(out);
+  std::cout << pub.keyid() << "\n";
+  std::cerr << "wrote " << out << " (mode 0600); keep it offline if it is a root key\n";
+  return 0;
+}
+
+int key_public(const util::Args& a) {
+  auto pub = key_of(operand(a, 0, "key FILE"));
+  if (a.has("keyid"))
+    std::cout << pub.keyid() << "\n";
+  else
+    std::cout << pub.public_pem << "# keyid " << pub.keyid() << "\n";
+  return 0;
+}
+
+int repo_init(const util::Args& a) {
+  InitOptions o;
+  o.root_threshold = a.number("root-threshold", 1, max_threshold).value_or(1);
+  o.app = a.required("app");
+  for (const auto& f : a.values("root-key")) o.root_keys.push_back(key_of(f));
+  o.targets_key = key_of(a.required("targets-key"));
+  o.snapshot_key = key_of(a.required("snapshot-key"));
+  o.timestamp_key = key_of(a.required("timestamp-key"));
+  for (const auto& e : a.values("expires")) o.expiry.set(e);
+  KeyRing ring;
+  // The private keys that sign now: root keys (threshold) and the three online roles.
+  std::vector<std::string> files = a.values("root-key");
+  for (const char* r : {"targets-key", "snapshot-key", "timestamp-key"}) files.push_back(*a.value(r));
+  for (const auto& f : files) {
+    try {
+      ring.add(trust::load_pem_signer(f));
+    } catch (const Error&) {
+      // a public key only: fine if enough private ones are given (for_role says otherwise)
+    }
+  }
+  const std::string dir = operand(a, 0, "REPO directory");
+  Repository::init(dir, o, ring, now());
+  Repository repo(dir);
+  std::cout << fmt::format("created repository {} for app {}: root v{}, trusted root file {}/metadata/1.root.json\n",
+                           dir, repo.app(), repo.root().version, dir);
+  return 0;
+}
+
+int release_add(const util::Args& a) {
+  Repository repo(operand(a, 0, "REPO directory"));
+  ReleaseInput in;
+  in.source_dir = operand(a, 1, "SRC_DIR");
+  in.arch = a.required("arch");
+  in.image_archives = a.values("image-archive");
+  in.image_names = a.values("image");
+  KeyRing ring;
+  ring.load(a.values("key"));
+  auto m = add_release(repo, in, ring, now());
+  std::cout << fmt::format("published {} {} for {}: {} files, {} images; targets v{}\n", m.app, m.version, m.arch,
+                           m.files.size(), m.images.size(), repo.targets().version);
+  return 0;
+}
+
+int patch_add(const util::Args& a) {
+  Repository repo(operand(a, 0, "REPO directory"));
+  KeyRing ring;
+  ring.load(a.values("key"));
+  auto m = add_patch(repo, a.required("from"), a.required("to"), a.required("arch"), ring, now());
+  std::size_t images = 0;
+  for (const auto& i : m.images) images += i.archive ? 1 : 0;
+  std::cout << fmt::format("published patch {} -> {} for {}: {} deletions, {} changed images; targets v{}\n",
+                           m.base_version, m.version, m.arch, m.deletes.size(), images, repo.targets().version);
+  return 0;
+}
+
+int repo_refresh(const util::Args& a) {
+  Repository repo(operand(a, 0, "REPO directory"));
+  for (const auto& e : a.values("expires")) repo.expiry().set(e);
+  KeyRing ring;
+  ring.load(a.values("key"));
+  repo.refresh(ring, now(), a.has("snapshot"));
+  std::cout << fmt::format("timestamp v{} expires {}; snapshot v{} expires {}\n", repo.timestamp().version,
+                           trust::format_time(repo.timestamp().expires_at), repo.snapshot().version,
+                           trust::format_time(repo.snapshot().expires_at));
+  return 0;
+}
+
+int root_rotate(const util::Args& a) {
+  const auto threshold = a.number("root-threshold", 1, max_threshold);
+  Repository repo(operand(a, 0, "REPO directory"));
+  trust::Root next = repo.root();
+  auto& root_ids = next.roles[trust::Role::root].keyids;
+  for (const auto& f : a.values("add-root-key")) {
+    auto k = key_of(f);
+    next.keys[k.keyid()] = k;
+    if (std::find(root_ids.begin(), root_ids.end(), k.keyid()) == root_ids.end()) root_ids.push_back(k.keyid());
+  }
+  for (const auto& id : a.values("remove-root-key")) {
+    std::vector<std::string> matches;
+    for (const auto& k : root_ids)
+      if (id.size() >= 8 && k.rfind(id, 0) == 0) matches.push_back(k);
+    if (matches.size() != 1)
+      fail(ExitCode::usage,
+           fmt::format("--remove-root-key '{}' matches {} root keys; give at least 8 leading hex digits "
+                       "of exactly one key ID ('airlock-bundle inspect {}' lists them)",
+                       id, matches.size(), repo.dir()));
+    root_ids.erase(std::find(root_ids.begin(), root_ids.end(), matches.front()));
+  }
+  if (threshold) next.roles[trust::Role::root].threshold = *threshold;
+  const std::map<std::string, trust::Role> role_opts = {{"targets-key", trust::Role::targets},
+                                                        {"snapshot-key", trust::Role::snapshot},
+                                                        {"timestamp-key", trust::Role::timestamp}};
+  for (const auto& [opt, role] : role_opts)
+    if (auto f = a.value(opt)) {
+      auto k = key_of(*f);
+      next.keys[k.keyid()] = k;
+      next.roles[role] = {{k.keyid()}, 1};
+    }
+  if (root_ids.empty()) fail(ExitCode::usage, "a root needs at least one root key");
+  if (next.roles[trust::Role::root].threshold > static_cast<std::int64_t>(root_ids.size()))
+    fail(ExitCode::usage, "the root threshold is larger than the number of root keys");
+  // Drop keys that no role uses any more.
+  std::set<std::string> used;
+  for (const auto& [r, rk] : next.roles) used.insert(rk.keyids.begin(), rk.keyids.end());
+  for (auto it = next.keys.begin(); it != next.keys.end();)
+    it = used.count(it->first) ? std::next(it) : next.keys.erase(it);
+  for (const auto& e : a.values("expires")) repo.expiry().set(e);
+  KeyRing ring;
+  ring.load(a.values("key"));
+  repo.rotate_root(next, ring, now());
+  std::cout << fmt::format("wrote root v{} ({} root keys, threshold {})\n", repo.root().version, root_ids.size(),
+                           repo.root().roles.at(trust::Role::root).threshold);
+  return 0;
+}
+
+int bundle_export(const util::Args& a) {
+  Repository repo(operand(a, 0, "REPO directory"));
+  ExportOptions o;
+  o.version = a.required("version");
+  o.arch = a.required("arch");
+  o.from = a.value("from");
+  o.patch_only = a.has("patch-only");
+  o.out = a.required("out");
+  auto n = export_bundle(repo, o);
+  std::cout << fmt::format("wrote {} with {} targets\n", o.out, n);
+  return 0;
+}
+
+const tool::CommandTable& commands() {
+  static const tool::CommandTable c = {
+      {"key generate",
+       {"key generate --out FILE\n  Writes a new ECDSA P-256 private key (PEM, mode 0600) and prints its key ID.",
+        {"out"},
+        {},
+        key_generate}},
+      {"key public",
+       {"key public FILE [--keyid]\n  Prints the public key (PEM) of a private or public key file, and its key ID.",
+        {},
+        {"keyid"},
+        key_public}},
+      {"repo init",
+       {"repo init REPO --app NAME --root-key FILE [--root-key FILE ...] [--root-threshold N]\n"
+        "          --targets-key FILE --snapshot-key FILE --timestamp-key FILE [--expires ROLE=DAYS ...]\n"
+        "  Creates a repository. Root keys may be public-key files as long as a threshold of them are private.\n"
+        "  One key may serve several roles in small setups. Default expiry: root, targets and snapshot 365 days,\n"
+        "  timestamp 30 days.",
+        {"app", "root-key", "root-threshold", "targets-key", "snapshot-key", "timestamp-key", "expires"},
+        {},
+        repo_init}},
+      {"release add",
+       {"release add REPO SRC_DIR --arch x86_64|aarch64 [--image-archive FILE ...] [--image NAME ...] --key FILE ...\n"
+        "  Publishes SRC_DIR (compose file, app files, airlock-release.json) and its docker images as release\n"
+        "  targets, then re-signs targets, snapshot and timestamp with the --key files.",
+        {"arch", "image-archive", "image", "key"},
+        {},
+        release_add}},
+      {"patch add",
+       {"patch add REPO --from V1 --to V2 --arch A --key FILE ...\n"
+        "  Publishes a patch from release V1 to release V2: changed and added files, a delete list, new images.",
+        {"from", "to", "arch", "key"},
+        {},
+        patch_add}},
+      {"repo refresh",
+       {"repo refresh REPO --key FILE ... [--snapshot] [--expires ROLE=DAYS ...]\n"
+        "  Re-signs timestamp.json (and the snapshot with --snapshot) with fresh expiry dates.",
+        {"key", "expires"},
+        {"snapshot"},
+        repo_refresh}},
+      {"root rotate",
+       {"root rotate REPO --key FILE ... [--add-root-key FILE ...] [--remove-root-key KEYID ...]\n"
+        "          [--root-threshold N] [--targets-key F] [--snapshot-key F] [--timestamp-key F]\n"
+        "  Writes root N+1, signed by a threshold of the current root keys and of the new ones (give both as\n"
+        "  --key). A new targets/snapshot/timestamp key replaces the old one for that role; the roles it signs\n"
+        "  are re-signed, so --key must include the new online keys too.",
+        {"key", "add-root-key", "remove-root-key", "root-threshold", "targets-key", "snapshot-key", "timestamp-key",
+         "expires"},
+        {},
+        root_rotate}},
+      {"bundle export",
+       {"bundle export REPO --version V --arch A [--from V1 [--patch-only]] --out FILE.airlock\n"
+        "  Writes an offline bundle: all metadata with the full root chain plus the targets of release V\n"
+        "  (and the patch from V1). --patch-only leaves the full app archive out.",
+        {"version", "arch", "from", "out"},
+        {"patch-only"},
+        bundle_export}},
+      {"verify",
+       {"verify PATH --trusted-root ROOT.json [--json]\n  Verifies a bundle file or repository directory: exit 0 when "
+        "the TUF chain and every contained target verify.",
+        {"trusted-root"},
+        {"json"},
+        [](const util::Args& a) {
+          return bundle::report_verify(operand(a, 0, "PATH"), a.required("trusted-root"), format_of(a), std::cout);
+        }}},
+      {"self-test",
+       {"self-test\n  Runs known-answer checks of every linked library on this host.",
+        {},
+        {},
+        [](const util::Args&) { return about::run_self_test(std::cout) ? 0 : static_cast<int>(ExitCode::failure); }}},
+      {"version",
+       {"version\n  Prints the version, git revision, architecture and libraries.",
+        {},
+        {},
+        [](const util::Args&) {
+          std::cout << about::version_text("airlock-bundle");
+          return 0;
+        }}},
+      {"inspect",
+       {"inspect PATH [--json]\n  Describes a bundle or repository: roles, versions, expiry, keys and targets.",
+        {},
+        {"json"},
+        [](const util::Args& a) { return bundle::report_inspect(operand(a, 0, "PATH"), format_of(a), std::cout); }}},
+  };
+  return c;
+}
+
+// "key frobnicate": an unknown command is named with its second word, unless that is an option.
+std::string describe_unknown(int argc, const char* const* argv) {
+  return std::string(argv[1]) +
+         (argc >= 3 && std::string(argv[2]).rfind("-", 0) != 0 ? std::string(" ") + argv[2] : "");
+}
+
+} // namespace
+
+int run(int argc, const char* const* argv) {
+  return tool::run_tool({"airlock-bundle", usage_text, commands(), describe_unknown}, argc, argv);
+}
+
+} // namespace airlock::bundle_tool

@@ -1,0 +1,392 @@
+#include "publish/builder.hpp"
+
+#include "archive/gzip.hpp"
+#include "archive/tar.hpp"
+#include "release/version.hpp"
+#include "trust/target.hpp"
+#include "util/error.hpp"
+#include "util/hash.hpp"
+#include "util/io.hpp"
+#include "util/json.hpp"
+#include "util/process.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace airlock::bundle_tool {
+namespace fs = std::filesystem;
+using release::FileEntry;
+using release::Manifest;
+
+namespace {
+
+const char* const release_source_file = "airlock-release.json";
+
+// A scratch directory removed on every exit path.
+struct WorkDir {
+  std::string path;
+  WorkDir() {
+    std::string t = (fs::temp_directory_path() / "airlock-bundle.XXXXXX").string();
+    if (!::mkdtemp(t.data()))
+      fail(ExitCode::failure, "cannot create a temporary directory in " + fs::temp_directory_path().string());
+    path = t;
+  }
+  ~WorkDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  WorkDir(const WorkDir&) = delete;
+  WorkDir& operator=(const WorkDir&) = delete;
+};
+
+void copy_all(util::Source& in, util::Sink& out) {
+  std::vector<char> buf(1 << 20);
+  for (std::size_t n; (n = in.read(buf.data(), buf.size())) > 0;) out.write(buf.data(), n);
+}
+
+// Walks the release source tree: every entry with its kind, mode, size and SHA-256. Refuses what an app tree
+// must never hold. Sorted by path, so a tree always gives the same archive and manifest.
+std::vector<FileEntry> scan_tree(const std::string& root) {
+  std::vector<FileEntry> out;
+  const fs::path real_root = fs::canonical(root);
+  std::vector<fs::path> paths;
+  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it)
+    paths.push_back(it->path());
+  std::sort(paths.begin(), paths.end());
+  for (const auto& p : paths) {
+    const std::string rel = p.lexically_relative(root).generic_string(); // never follows links
+    if (rel == release_source_file) continue;
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0) fail(ExitCode::failure, "cannot stat " + p.string());
+    FileEntry e;
+    e.path = rel;
+    e.mode = st.st_mode & 07777;
+    if (S_ISREG(st.st_mode)) {
+      e.type = FileEntry::Type::file;
+      e.size = static_cast<std::uint64_t>(st.st_size);
+      e.sha256 = util::sha256_file_hex(p.string());
+    } else if (S_ISDIR(st.st_mode)) {
+      e.type = FileEntry::Type::dir;
+    } else if (S_ISLNK(st.st_mode)) {
+      e.type = FileEntry::Type::symlink;
+      e.target = fs::read_symlink(p).string();
+      // The target must stay inside the tree, judged lexically from the link's own directory.
+      // Lexically, and then through the filesystem, so a chain of in-tree links cannot lead out either.
+      fs::path resolved = (fs::path(rel).parent_path() / e.target).lexically_normal();
+      const fs::path real = fs::weakly_canonical(p).lexically_relative(real_root);
+      if (fs::path(e.target).is_absolute() || resolved.empty() || *resolved.begin() == ".." || real.empty() ||
+          *real.begin() == "..")
+        fail(ExitCode::bad_input, fmt::format("{}: symlink {} -> {} points outside the app tree; releases may only "
+                                              "hold links within the tree",
+                                              root, rel, e.target));
+    } else {
+      fail(ExitCode::bad_input, fmt::format("{}: {} is a device, fifo or socket; an app tree holds only files, "
+                                            "directories and symlinks",
+                                            root, rel));
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+archive::Entry tar_entry(const FileEntry& f, std::int64_t mtime) {
+  archive::Entry e;
+  e.path = f.path;
+  e.mode = f.mode;
+  e.mtime = mtime;
+  switch (f.type) {
+  case FileEntry::Type::file:
+    e.type = archive::Entry::Type::file;
+    e.size = f.size;
+    break;
+  case FileEntry::Type::dir:
+    e.type = archive::Entry::Type::directory;
+    e.path += "/";
+    break;
+  case FileEntry::Type::symlink:
+    e.type = archive::Entry::Type::symlink;
+    e.link_target = f.target;
+    break;
+  }
+  return e;
+}
+
+// Writes a tar.gz of the given entries of `root` (owners root:root, mtimes kept).
+void write_tree_archive(const std::string& root, const std::vector<FileEntry>& entries, const std::string& out_path) {
+  util::AtomicFile out(out_path);
+  archive::GzipSink gz(out, 6);
+  archive::TarWriter tar(gz);
+  for (const auto& f : entries) {
+    struct stat st {};
+    ::lstat((root + "/" + f.path).c_str(), &st);
+    archive::Entry e = tar_entry(f, st.st_mtime);
+    if (f.type == FileEntry::Type::file) {
+      util::FileSource src(root + "/" + f.path);
+      tar.add(e, &src);
+    } else {
+      tar.add(e, nullptr);
+    }
+  }
+  tar.finish();
+  gz.finish();
+  out.commit();
+}
+
+bool is_gzip(const std::string& path) {
+  util::FileSource f(path);
+  unsigned char magic[2] = {0, 0};
+  return f.pread(magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+}
+
+std::string image_id_from_config(const std::string& config, const std::string& what) {
+  // "blobs/sha256/<hex>" (docker >= 25, OCI layout) or "<hex>.json" (legacy layout).
+  std::string hex = config;
+  if (hex.rfind("blobs/sha256/", 0) == 0)
+    hex = hex.substr(13);
+  else if (hex.size() > 5 && hex.compare(hex.size() - 5, 5, ".json") == 0)
+    hex.resize(hex.size() - 5);
+  if (!util::is_sha256_hex(hex))
+    fail(ExitCode::bad_input,
+         fmt::format("{}: manifest.json names config '{}', which is not an image ID", what, config));
+  return "sha256:" + hex;
+}
+
+std::string load_manifest(Repository& repo, const std::string& dir, std::string* target_name, Manifest* m) {
+  const std::string name = dir + "/release.json";
+  auto it = repo.targets().targets.find(name);
+  if (it == repo.targets().targets.end()) return "";
+  std::string bytes = util::read_file(repo.target_file(it->second), 8u << 20);
+  if (util::sha256_hex(bytes) != it->second.sha256)
+    fail(ExitCode::verify_failed,
+         repo.target_file(it->second) + " does not match its signed hash; the repository is damaged");
+  *m = release::parse_manifest(bytes, name);
+  if (target_name) *target_name = name;
+  return bytes;
+}
+
+json::Value custom_for(const Manifest& m, const char* role) {
+  json::Value c;
+  c["app"] = m.app;
+  c["version"] = m.version;
+  c["arch"] = m.arch;
+  c["kind"] = m.is_patch ? "patch" : "full";
+  if (m.is_patch) c["base_version"] = m.base_version;
+  c["role"] = role;
+  return c;
+}
+
+} // namespace
+
+std::vector<release::Image> read_image_archive(const std::string& path) {
+  util::FileSource file(path);
+  std::unique_ptr<archive::GzipSource> gz;
+  util::Source* src = &file;
+  if (is_gzip(path)) {
+    gz = std::make_unique<archive::GzipSource>(file, path);
+    src = gz.get();
+  }
+  archive::TarReader tar(*src, path);
+  archive::Entry e;
+  std::string manifest;
+  while (tar.next(e)) {
+    if (e.path == "manifest.json" || e.path == "./manifest.json") {
+      if (e.size > (4u << 20)) fail(ExitCode::bad_input, path + ": manifest.json is implausibly large");
+      manifest.resize(static_cast<std::size_t>(e.size));
+      std::size_t got = 0;
+      while (got < manifest.size()) {
+        std::size_t n = tar.read(manifest.data() + got, manifest.size() - got);
+        if (n == 0) break;
+        got += n;
+      }
+      break;
+    }
+  }
+  if (manifest.empty()) fail(ExitCode::bad_input, path + " holds no manifest.json: it is not a `docker save` archive");
+  json::Value doc = json::parse(manifest, path + " manifest.json");
+  if (!doc.is_array() || doc.as_array().empty()) fail(ExitCode::bad_input, path + ": manifest.json lists no image");
+  std::vector<release::Image> out;
+  for (const auto& img : doc.as_array()) {
+    const auto* cfg = img.find("Config");
+    if (!cfg || !cfg->is_string()) fail(ExitCode::bad_input, path + ": an image in manifest.json has no Config");
+    release::Image i;
+    i.id = image_id_from_config(cfg->as_string(), path);
+    if (const auto* tags = img.find("RepoTags"); tags && tags->is_array())
+      for (const auto& t : tags->as_array())
+        if (t.is_string()) i.tags.push_back(t.as_string());
+    out.push_back(std::move(i));
+  }
+  return out;
+}
+
+Manifest add_release(Repository& repo, const ReleaseInput& in, const KeyRing& keys, std::int64_t now) {
+  if (in.arch != "x86_64" && in.arch != "aarch64")
+    fail(ExitCode::usage, "--arch must be x86_64 or aarch64, got '" + in.arch + "'");
+  repo.require_publish_keys(keys);
+  const std::string src_json = in.source_dir + "/" + release_source_file;
+  if (!fs::exists(src_json))
+    fail(ExitCode::not_found, src_json + " is missing: a release source directory needs it (see docs/repository.md)");
+  json::Value rs = json::parse(util::read_file(src_json, 1 << 20), src_json);
+  Manifest m;
+  m.app = repo.app();
+  if (const auto* app = rs.find("app"); app && app->is_string() && app->as_string() != repo.app())
+    fail(ExitCode::usage, fmt::format("{} is for app '{}' but repository {} is for '{}'", src_json, app->as_string(),
+                                      repo.dir(), repo.app()));
+  const auto* version = rs.find("version");
+  if (!version || !version->is_string() || !release::is_valid_version(version->as_string()))
+    fail(ExitCode::bad_input, src_json + ": 'version' is missing or not a version such as 1.2.3");
+  m.version = version->as_string();
+  m.arch = in.arch;
+  if (const auto* c = rs.find("compose_file"); c && c->is_string()) m.compose_file = c->as_string();
+  if (const auto* v = rs.find("min_agent_version"); v && v->is_string()) m.min_agent_version = v->as_string();
+  if (const auto* h = rs.find("health")) m.health = *h;
+  const std::string dir = release::release_dir(m.app, m.version, m.arch);
+  if (repo.targets().targets.count(dir + "/release.json"))
+    fail(ExitCode::usage, fmt::format("version {} for {} is already published in {}; a published release never "
+                                      "changes, so give the new build a new version",
+                                      m.version, m.arch, repo.dir()));
+
+  m.files = scan_tree(in.source_dir);
+  bool has_compose = false;
+  for (const auto& f : m.files)
+    has_compose = has_compose || (f.path == m.compose_file && f.type == FileEntry::Type::file);
+  if (!has_compose)
+    fail(ExitCode::bad_input,
+         fmt::format("{}: the compose file '{}' is not in the source tree", in.source_dir, m.compose_file));
+
+  WorkDir work;
+  const std::string app_archive = work.path + "/app.tar.gz";
+  write_tree_archive(in.source_dir, m.files, app_archive);
+  m.payload = dir + "/app.tar.gz";
+
+  // Images: archives given as files, plus names saved with docker now.
+  std::vector<std::string> archives = in.image_archives;
+  std::vector<std::string> names = in.image_names;
+  if (const auto* imgs = rs.find("images"); imgs && imgs->is_array())
+    for (const auto& n : imgs->as_array())
+      if (n.is_string()) names.push_back(n.as_string());
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::string out = work.path + "/saved-" + std::to_string(i) + ".tar";
+    auto r = util::run_process({"docker", "save", "-o", out, names[i]}, 3600);
+    if (r.exit_code != 0)
+      fail(ExitCode::failure, fmt::format("docker save {} failed (exit {}): {}", names[i], r.exit_code, r.output));
+    archives.push_back(out);
+  }
+  std::vector<std::pair<std::string, std::string>> image_targets; // target name, file
+  std::set<std::string> seen_ids;
+  for (const auto& a : archives) {
+    auto images = read_image_archive(a);
+    const std::string name = dir + "/images/" + images.front().id.substr(7, 12) + ".tar.gz";
+    std::string file = a;
+    if (!is_gzip(a)) {
+      file = work.path + "/" + images.front().id.substr(7, 12) + ".tar.gz";
+      util::FileSource src(a);
+      util::AtomicFile out(file);
+      archive::GzipSink gz(out, 6);
+      copy_all(src, gz);
+      gz.finish();
+      out.commit();
+    }
+    for (auto& img : images) {
+      if (!seen_ids.insert(img.id).second) continue;
+      img.archive = name;
+      m.images.push_back(img);
+    }
+    image_targets.emplace_back(name, file);
+  }
+
+  const std::string manifest_file = work.path + "/release.json";
+  util::write_file_atomic(manifest_file, release::to_json_text(m));
+  repo.stage_target(m.payload, app_archive, custom_for(m, "payload"));
+  for (const auto& [name, file] : image_targets) repo.stage_target(name, file, custom_for(m, "image"));
+  repo.stage_target(dir + "/release.json", manifest_file, custom_for(m, "release"));
+  repo.publish(keys, now);
+  return m;
+}
+
+Manifest add_patch(Repository& repo, const std::string& from, const std::string& to, const std::string& arch,
+                   const KeyRing& keys, std::int64_t now) {
+  repo.require_publish_keys(keys);
+  Manifest base, full;
+  if (load_manifest(repo, release::release_dir(repo.app(), from, arch), nullptr, &base).empty())
+    fail(ExitCode::not_found,
+         fmt::format("release {} for {} is not in {}; publish it with 'release add' first", from, arch, repo.dir()));
+  if (load_manifest(repo, release::release_dir(repo.app(), to, arch), nullptr, &full).empty())
+    fail(ExitCode::not_found,
+         fmt::format("release {} for {} is not in {}; publish it with 'release add' first", to, arch, repo.dir()));
+  if (release::compare_versions(from, to) >= 0)
+    fail(ExitCode::usage, fmt::format("a patch goes forward: --from {} must be older than --to {}", from, to));
+  const std::string dir = release::patch_dir(repo.app(), to, arch, from);
+  if (repo.targets().targets.count(dir + "/release.json"))
+    fail(ExitCode::usage, fmt::format("the patch from {} to {} for {} is already published", from, to, arch));
+
+  std::map<std::string, const FileEntry*> old_files;
+  for (const auto& f : base.files) old_files[f.path] = &f;
+  std::set<std::string> changed;
+  for (const auto& f : full.files) {
+    auto it = old_files.find(f.path);
+    const FileEntry* o = it == old_files.end() ? nullptr : it->second;
+    bool same = o && o->type == f.type && o->mode == f.mode && o->sha256 == f.sha256 && o->target == f.target;
+    if (!same) changed.insert(f.path);
+  }
+  std::set<std::string> new_paths;
+  for (const auto& f : full.files) new_paths.insert(f.path);
+  Manifest p = full;
+  p.is_patch = true;
+  p.base_version = from;
+  p.payload = dir + "/patch.tar.gz";
+  for (auto it = base.files.rbegin(); it != base.files.rend(); ++it) // deepest first
+    if (!new_paths.count(it->path)) p.deletes.push_back(it->path);
+  std::set<std::string> old_ids;
+  for (const auto& i : base.images) old_ids.insert(i.id);
+  for (auto& i : p.images)
+    if (old_ids.count(i.id)) i.archive.reset(); // already on any site running `from`
+
+  // The patch archive: the changed entries, copied from the verified full app archive.
+  const auto& app_target = repo.targets().targets.at(full.payload);
+  WorkDir work;
+  const std::string patch_file = work.path + "/patch.tar.gz";
+  {
+    const std::string app_path = repo.target_file(app_target);
+    util::FileSource check(app_path);
+    trust::verify_target(app_target, check, "repository " + repo.dir());
+    util::FileSource file(app_path);
+    archive::GzipSource gin(file, app_path);
+    archive::TarReader tin(gin, app_path);
+    util::AtomicFile out(patch_file);
+    archive::GzipSink gz(out, 6);
+    archive::TarWriter tar(gz);
+    archive::Entry e;
+    while (tin.next(e)) {
+      std::string path = e.path;
+      if (!path.empty() && path.back() == '/') path.pop_back();
+      if (!changed.count(path)) continue;
+      if (e.type == archive::Entry::Type::file) {
+        struct EntrySource : util::Source {
+          archive::TarReader& r;
+          explicit EntrySource(archive::TarReader& rr) : r(rr) {}
+          std::size_t read(void* b, std::size_t n) override { return r.read(b, n); }
+        } content(tin);
+        tar.add(e, &content);
+      } else {
+        tar.add(e, nullptr);
+      }
+    }
+    tar.finish();
+    gz.finish();
+    out.commit();
+  }
+  const std::string manifest_file = work.path + "/release.json";
+  util::write_file_atomic(manifest_file, release::to_json_text(p));
+  repo.stage_target(p.payload, patch_file, custom_for(p, "payload"));
+  repo.stage_target(dir + "/release.json", manifest_file, custom_for(p, "release"));
+  repo.publish(keys, now);
+  return p;
+}
+
+} // namespace airlock::bundle_tool
