@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <string>
 
 namespace airlock::commands {
@@ -87,14 +88,16 @@ int backup_list(const util::Args& a) {
       v["file_count"] = b.file_count;
       v["note"] = b.note;
       v["created_at"] = b.created_at;
+      v["contents"] = b.contents;
       arr.push_back(v);
     }
     std::cout << json::compact(json::Value(arr)) << "\n";
     return 0;
   }
   for (const auto& b : all)
-    std::cout << fmt::format("{}  {:<11} {:<11} v{:<10} {:>10}  {}\n", b.id, state::name(b.kind), state::name(b.status),
-                             b.app_version, log::human_bytes(static_cast<std::uint64_t>(b.size)), b.note);
+    std::cout << fmt::format("{}  {:<11} {:<11} v{:<10} {:>10}  {}{}\n", b.id, state::name(b.kind),
+                             state::name(b.status), b.app_version, log::human_bytes(static_cast<std::uint64_t>(b.size)),
+                             b.note, b.contents.find("volumes/") == std::string::npos ? "" : "  [" + b.contents + "]");
   return 0;
 }
 
@@ -108,6 +111,24 @@ int backup_verify(const util::Args& a) {
   return 0;
 }
 
+// The volumes a backup holds, compose key -> the project's volume mountpoint. A volume is swapped under its
+// containers' feet otherwise, so a backup holding volumes is restored only while the project is stopped.
+std::map<std::string, std::string> volume_dirs_for_restore(Session& s, const state::Backup& b) {
+  std::map<std::string, std::string> out;
+  if (b.contents.find("volumes/") == std::string::npos) return out;
+  auto& engine = s.ctx().engine();
+  const std::string project = s.ctx().project_name();
+  for (const auto& c : engine.containers(project))
+    if (c.status == "running")
+      fail(ExitCode::usage,
+           fmt::format("backup {} holds named volumes ({}); stop the project first ('docker-compose -p "
+                       "{} stop'), or use 'airlock rollback --restore-data', which stops it",
+                       b.id, b.contents, project));
+  for (const auto& v : engine.volumes(project))
+    if (!v.mountpoint.empty()) out[v.compose_key.empty() ? v.name : v.compose_key] = v.mountpoint;
+  return out;
+}
+
 int backup_restore(const util::Args& a) {
   Session s(a);
   const auto id = backup_id(a, "restore");
@@ -119,12 +140,13 @@ int backup_restore(const util::Args& a) {
                  WithoutTerminal::refuse,
                  "restore replaces " + s.layout().data_dir() + " and site; add --yes to confirm (no terminal to ask)"))
     return refused();
+  const auto volumes = volume_dirs_for_restore(s, b);
   auto audit = state::audit_who("restore");
   audit.backup_id = b.id;
   audit.to_version = b.app_version;
   audited(s.db(), audit, [&](state::AuditEntry&) {
     log::event(log::Level::info, "backup", "restore-start", "restoring backup " + b.id, {{"id", json::Value(b.id)}});
-    backup::restore(s.layout().app_dir(), s.layout().backup_path(b.id), b.sha256);
+    backup::restore(s.layout().app_dir(), s.layout().backup_path(b.id), b.sha256, volumes);
   });
   std::cout << fmt::format("restored backup {} into {}\n", b.id, s.layout().app_dir());
   return 0;

@@ -1,5 +1,7 @@
 #include "commands/session.hpp"
 
+#include "site/layout.hpp"
+
 #include "commands/outcome.hpp"
 #include "log/log.hpp"
 #include "pipeline/steps.hpp"
@@ -20,12 +22,12 @@ namespace {
 
 config::Config load_site(const util::Args& a) {
   config::Config cfg = config::load(a.value("config").value_or(config::default_path));
-  const std::string log_file = cfg.log_file.empty() ? cfg.state_dir + "/airlock.jsonl" : cfg.log_file;
+  const std::string log_file = cfg.log_file.empty() ? site::Layout::of(cfg).default_log_file() : cfg.log_file;
   log::init({fs::is_directory(fs::path(log_file).parent_path()) ? log_file : "", log::parse_level(cfg.log_level),
              a.has("json"), a.has("cron")});
   if (cfg.app_name.empty())
     fail(ExitCode::usage, "no [app] name in the configuration; run 'airlock init' first or pass --config FILE");
-  if (!fs::is_directory(cfg.app_dir()) || !fs::exists(cfg.state_dir + "/state.db"))
+  if (!fs::is_directory(cfg.app_dir()) || !fs::exists(site::Layout::of(cfg).state_db()))
     fail(ExitCode::not_found, fmt::format("{} is not initialised (no {} or no state database in {}); run 'airlock "
                                           "init' first",
                                           cfg.app_name, cfg.app_dir(), cfg.state_dir));

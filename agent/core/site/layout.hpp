@@ -35,6 +35,8 @@ public:
   std::string data_dir() const { return app_ + "/data"; }
   std::string site_dir() const { return app_ + "/site"; }
 
+  std::string state_db() const { return state_ + "/state.db"; }
+  std::string default_log_file() const { return state_ + "/airlock.jsonl"; } // when [log] file is not set
   std::string trust_dir() const { return state_ + "/trust"; }
   std::string trusted_root() const { return trusted_metadata("root"); }
   // trust/<role>.json for a top-level TUF role (root, timestamp, snapshot, targets).
