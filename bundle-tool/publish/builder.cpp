@@ -2,6 +2,8 @@
 
 #include "archive/gzip.hpp"
 #include "archive/tar.hpp"
+#include "docker/compose_model.hpp"
+#include "docker/docker.hpp"
 #include "release/version.hpp"
 #include "trust/target.hpp"
 #include "util/error.hpp"
@@ -9,11 +11,13 @@
 #include "util/io.hpp"
 #include "util/json.hpp"
 #include "util/process.hpp"
+#include "util/yaml.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <set>
 #include <sys/stat.h>
@@ -224,6 +228,58 @@ std::vector<release::Image> read_image_archive(const std::string& path) {
   return out;
 }
 
+namespace {
+
+// What sites refuse at stage, refused before signing: a bind mount whose source lies in the release tree (the
+// next release replaces the tree, so the data would be left behind; "./data" resolves there). Read from compose's
+// own effective configuration, with the site's variables pointing outside the tree; without a compose on this
+// machine the check is left to the sites (said on stderr).
+void refuse_binds_into_the_tree(const std::string& src, const std::string& compose_file, const std::string& app) {
+  std::vector<std::string> compose;
+  for (std::vector<std::string> c : {std::vector<std::string>{"docker", "compose"}, {"docker-compose"}}) {
+    auto probe = c;
+    probe.push_back("version");
+    try {
+      if (util::run_process(probe, 30).exit_code == 0) {
+        compose = c;
+        break;
+      }
+    } catch (const Error&) { // not installed
+    }
+  }
+  if (compose.empty()) {
+    std::cerr << "note: no docker compose here: bind mounts from the release tree are checked by the sites at stage\n";
+    return;
+  }
+  const std::string root = fs::weakly_canonical(src).string();
+  util::ProcessOptions o;
+  o.timeout_seconds = 120;
+  o.extra_env = {"AIRLOCK_DATA=/airlock-site/data", "AIRLOCK_SITE=/airlock-site/site", "AIRLOCK_RELEASE=" + root};
+  auto argv = compose;
+  argv.insert(argv.end(), {"--project-name", docker::project_name(app), "--project-directory", root, "-f",
+                           root + "/" + compose_file, "config"});
+  auto r = util::run_process(argv, o);
+  if (r.exit_code != 0 || r.timed_out)
+    fail(ExitCode::bad_input, fmt::format("{}/{} is refused by {}: {}", src, compose_file, util::describe_argv(compose),
+                                          r.output.substr(0, 1500)));
+  const std::string what = src + "/" + compose_file;
+  const std::size_t first = r.out.find_first_not_of(" \n");
+  const json::Value doc =
+      first != std::string::npos && r.out[first] == '{' ? json::parse(r.out, what) : yaml::parse(r.out, what);
+  const auto inside =
+      docker::bind_sources_inside(docker::parse_compose_config(doc, docker::project_name(app), what), root);
+  if (inside.empty()) return;
+  std::string list;
+  for (const auto& p : inside) list += (list.empty() ? "" : ", ") + p.substr(root.size() + 1);
+  fail(ExitCode::bad_input,
+       fmt::format("{} bind-mounts {} from the release tree, which the next release replaces: the data would be "
+                   "left behind on every site. Mount it from ${{AIRLOCK_DATA}} instead (e.g. \"${{AIRLOCK_DATA}}/"
+                   "pgdata:/var/lib/postgresql/data\"), or use a named volume. Nothing was published.",
+                   what, list));
+}
+
+} // namespace
+
 Manifest add_release(Repository& repo, const ReleaseInput& in, const KeyRing& keys, std::int64_t now) {
   if (in.arch != "x86_64" && in.arch != "aarch64")
     fail(ExitCode::usage, "--arch must be x86_64 or aarch64, got '" + in.arch + "'");
@@ -258,6 +314,8 @@ Manifest add_release(Repository& repo, const ReleaseInput& in, const KeyRing& ke
   if (!has_compose)
     fail(ExitCode::bad_input,
          fmt::format("{}: the compose file '{}' is not in the source tree", in.source_dir, m.compose_file));
+
+  refuse_binds_into_the_tree(in.source_dir, m.compose_file, m.app);
 
   WorkDir work;
   const std::string app_archive = work.path + "/app.tar.gz";

@@ -41,6 +41,21 @@ assert_eq "$rc" 4 "release add with a FIFO: exit code ($out)"
 assert_contains "$out" "config/pipe is a device, fifo or socket"
 unchanged "release add with a FIFO"
 
+# 3b. A bind mount whose source is in the release tree (here the usual "./pgdata"): the next release would
+# start without that data on every site. Refused before signing, as the sites refuse it at stage (needs a compose).
+if command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1; then
+  rm -f "$T/src/config/pipe"
+  printf '    volumes: [ "./pgdata:/var/lib/postgresql/data", "${AIRLOCK_DATA}/ok:/ok" ]\n' >>"$T/src/docker-compose.yml"
+  # shellcheck disable=SC2086
+  run "$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $keys
+  assert_eq "$rc" 4 "release add with a bind mount from the release tree: exit code ($out)"
+  assert_contains "$out" "bind-mounts pgdata from the release tree"
+  assert_contains "$out" '${AIRLOCK_DATA}'
+  unchanged "release add with a bind mount from the release tree"
+  new_src 1.2.0
+  printf '    volumes: [ "${AIRLOCK_DATA}/pgdata:/var/lib/postgresql/data" ]\n' >>"$T/src/docker-compose.yml"
+fi
+
 # 4. key generate never overwrites a file.
 cp "$T/keys/targets.pem" "$T/keys/targets.pem.orig"
 run "$AIRLOCK_BUNDLE" key generate --out "$T/keys/targets.pem"
@@ -54,7 +69,7 @@ assert_eq "$(cat "$T/other.txt")" "not a key" "the existing file after key gener
 
 # 5. Signing needs every online role's key; the message names the missing role. (On a copy: the refused
 # release leaves its unsigned target files behind, which refused_signing_leaves_the_repository_unchanged checks.)
-rm "$T/src/config/pipe"
+rm -f "$T/src/config/pipe"
 cp -a "$T/repo" "$T/repo-copy"
 run "$AIRLOCK_BUNDLE" release add "$T/repo-copy" "$T/src" --arch x86_64 --key "$T/keys/targets.pem" --key "$T/keys/snapshot.pem"
 assert_eq "$rc" 2 "release add without the timestamp key: exit code ($out)"
