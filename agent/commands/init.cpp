@@ -47,8 +47,14 @@ void adopt(const config::Config& cfg, const site::Layout& layout, state::StateDb
   fs::copy(dir, partial, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
   fs::rename(partial, layout.release_dir("0"));
   util::fsync_dir(layout.releases_dir());
-  site::switch_current(layout.app_dir(), "0");
   pipeline::Context ctx(cfg);
+  try {
+    for (const auto& line : pipeline::adopt_relative_data(ctx, *compose_file)) std::cout << line << "\n";
+  } catch (...) {
+    fs::remove_all(layout.release_dir("0"));
+    throw;
+  }
+  site::switch_current(layout.app_dir(), "0");
   pipeline::record_adopted_release(ctx, *compose_file);
   state::Install inst;
   inst.app = cfg.app_name;

@@ -267,7 +267,7 @@ void refuse_binds_into_the_tree(const std::string& src, const std::string& compo
   const json::Value doc =
       first != std::string::npos && r.out[first] == '{' ? json::parse(r.out, what) : yaml::parse(r.out, what);
   const auto inside =
-      docker::bind_sources_inside(docker::parse_compose_config(doc, docker::project_name(app), what), root);
+      docker::writable_bind_sources_inside(docker::parse_compose_config(doc, docker::project_name(app), what), root);
   if (inside.empty()) return;
   std::string list;
   for (const auto& p : inside) list += (list.empty() ? "" : ", ") + p.substr(root.size() + 1);

@@ -428,12 +428,25 @@ bool inside(const std::string& path, const std::string& dir) {
   return std::find(p.begin() + static_cast<std::ptrdiff_t>(d.size()), p.end(), "..") == p.end();
 }
 
-std::vector<std::string> bind_sources_inside(const ComposeModel& model, const std::string& dir) {
+namespace {
+
+std::vector<std::string> binds_inside(const ComposeModel& model, const std::string& dir, bool writable_only) {
   std::set<std::string> found;
   for (const auto& [_, s] : model.services)
     for (const Mount& m : s.mounts)
-      if (m.type == Mount::Type::bind && inside(m.source, dir)) found.insert(m.source);
+      if (m.type == Mount::Type::bind && (!writable_only || !m.read_only) && inside(m.source, dir))
+        found.insert(m.source);
   return {found.begin(), found.end()};
+}
+
+} // namespace
+
+std::vector<std::string> bind_sources_inside(const ComposeModel& model, const std::string& dir) {
+  return binds_inside(model, dir, false);
+}
+
+std::vector<std::string> writable_bind_sources_inside(const ComposeModel& model, const std::string& dir) {
+  return binds_inside(model, dir, true);
 }
 
 } // namespace airlock::docker

@@ -99,5 +99,8 @@ bool inside(const std::string& path, const std::string& dir);
 // The sources of the bind mounts (of every service) that lie inside `dir`, sorted, each once: for "no bind mount
 // into the release tree" checks. Empty when there are none.
 std::vector<std::string> bind_sources_inside(const ComposeModel& model, const std::string& dir);
+// As bind_sources_inside, counting only the mounts that are not read-only: where a service keeps data. A
+// read-only bind of a file the release ships (a config file) belongs to the release and changes with it.
+std::vector<std::string> writable_bind_sources_inside(const ComposeModel& model, const std::string& dir);
 
 } // namespace airlock::docker

@@ -99,7 +99,7 @@ std::string load_images(Run& run, const release::Manifest& m, const std::map<std
 // there): refused before anything stops.
 void refuse_binds_into_the_release(const docker::ComposeModel& model, const std::string& release_dir,
                                    const std::string& compose_file) {
-  const auto inside = docker::bind_sources_inside(model, release_dir);
+  const auto inside = docker::writable_bind_sources_inside(model, release_dir);
   if (inside.empty()) return;
   std::string list;
   for (const auto& p : inside) list += (list.empty() ? "" : ", ") + p.substr(release_dir.size() + 1);

@@ -4,6 +4,7 @@
 #include "pipeline/upgrade.hpp"
 
 #include "about/build_info.hpp"
+#include "docker/compose_model.hpp"
 #include "log/log.hpp"
 #include "site/stage.hpp"
 #include "util/error.hpp"
@@ -66,6 +67,41 @@ release::Manifest stage_release(Context& ctx, state::StateDb& db, bundle::Contai
   audit.detail = kind_text(m) + " from " + source.describe();
   db.audit_add(audit);
   return m;
+}
+
+std::vector<std::string> adopt_relative_data(Context& ctx, const std::string& compose_file) {
+  const auto& l = ctx.layout();
+  const std::string tree = l.release_dir("0"), file = tree + "/" + compose_file;
+  const auto inside = docker::writable_bind_sources_inside(ctx.engine().model(ctx.project("0", compose_file)), tree);
+  if (inside.empty()) return {};
+  for (const auto& c : ctx.engine().containers(ctx.project_name()))
+    if (c.status == "running")
+      fail(ExitCode::usage, fmt::format("{} mounts data from its own directory, which airlock moves into {}; stop "
+                                        "the project first (docker-compose -p {} stop), then run init --adopt again",
+                                        compose_file, l.data_dir(), ctx.project_name()));
+  std::string text = util::read_file(file, 1 << 20);
+  std::vector<std::pair<std::string, std::string>> moves; // relative path, its line for the operator
+  for (const auto& src : inside) {
+    const std::string rel = src.substr(tree.size() + 1), was = "./" + rel;
+    if (text.find(was) == std::string::npos)
+      fail(ExitCode::usage, fmt::format("{} mounts {} from its own directory but does not write it as '{}'; change "
+                                        "it to '${{AIRLOCK_DATA}}/{}', move the data into {}, and adopt again",
+                                        compose_file, rel, was, rel, l.data_dir()));
+    moves.emplace_back(rel, fmt::format("moved {} to {}/{}; {} now mounts ${{AIRLOCK_DATA}}/{}", was, l.data_dir(), rel,
+                                        compose_file, rel));
+  }
+  std::vector<std::string> out;
+  for (const auto& [rel, line] : moves) {
+    for (std::size_t at = 0; (at = text.find("./" + rel, at)) != std::string::npos;)
+      text.replace(at, rel.size() + 2, "${AIRLOCK_DATA}/" + rel);
+    const std::string to = l.data_dir() + "/" + rel;
+    fs::create_directories(fs::path(to).parent_path());
+    if (fs::exists(tree + "/" + rel)) fs::rename(tree + "/" + rel, to);
+    out.push_back(line);
+  }
+  util::write_file_atomic(file, text);
+  util::fsync_dir(l.data_dir());
+  return out;
 }
 
 void record_adopted_release(Context& ctx, const std::string& compose_file) {

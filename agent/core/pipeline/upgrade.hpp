@@ -97,6 +97,13 @@ std::optional<std::string> scan(Context& ctx, const std::string& dir, std::vecto
 release::Manifest stage_release(Context& ctx, state::StateDb& db, bundle::Container& source,
                                 const std::optional<std::string>& version);
 
+// `init --adopt`: the adopted tree releases/0 bind-mounts data from inside itself ("./pgdata", as most compose
+// files are written), which the first upgrade would leave behind. Moves each such source into data/ (same
+// relative path) and rewrites "./<path>" to "${AIRLOCK_DATA}/<path>" in the compose file. Returns one line per
+// move for the operator. Refused (Error(usage), nothing moved) while the project runs (the copy of a live database
+// is not consistent: stop it first), or when a source is not written as "./<path>" in the compose file.
+std::vector<std::string> adopt_relative_data(Context& ctx, const std::string& compose_file);
+
 // Writes <state>/releases/<version>.json for a site adopted as version 0 (compose_file found in the tree).
 void record_adopted_release(Context& ctx, const std::string& compose_file);
 
