@@ -112,12 +112,15 @@ TEST_CASE("dataset::swap_in puts the snapshot in place and finishes after a cras
   dataset::swap_in(data, "u");
   CHECK(testutil::read_file(data + "/f") == "before");
   CHECK(!fs::exists(snap));
+  CHECK(testutil::read_file(old + "/f") == "after: damaged by the new release"); // kept until removed
+  dataset::remove_swapped_out(data, "u");
   CHECK(!fs::exists(old));
   // Crash after the first rename: data is gone, the old tree and the snapshot are there.
   fresh();
   fs::rename(data, old);
   dataset::swap_in(data, "u");
   CHECK(testutil::read_file(data + "/f") == "before");
+  dataset::remove_swapped_out(data, "u");
   CHECK(!fs::exists(old));
   // Crash after the second rename: the old tree is still there.
   fresh();
@@ -125,6 +128,7 @@ TEST_CASE("dataset::swap_in puts the snapshot in place and finishes after a cras
   fs::rename(snap, data);
   dataset::swap_in(data, "u");
   CHECK(testutil::read_file(data + "/f") == "before");
+  dataset::remove_swapped_out(data, "u");
   CHECK(!fs::exists(old));
   // Run again after it finished: nothing to do.
   dataset::swap_in(data, "u");

@@ -676,7 +676,7 @@ TEST_CASE("net::HttpRepository serves trust::refresh and downloads targets at th
   bundle_tool::Repository::init(repo_dir, o, ring, t0);
   const std::string src = tmp / "src";
   fs::create_directories(src);
-  testutil::write_file(src + "/docker-compose.yml", "services: {}\n");
+  testutil::write_file(src + "/docker-compose.yml", "version: \"2.4\"\nservices: {}\n");
   testutil::write_file(src + "/app.txt", random_bytes(300000, 3));
   testutil::write_file(src + "/airlock-release.json", R"({"version": "1.0.0"})");
   {

@@ -54,7 +54,7 @@ struct Fixture {
   void add_release(const std::string& version, const std::string& content = "hello") {
     const std::string src = tmp / ("src-" + version);
     fs::create_directories(src);
-    testutil::write_file(src + "/docker-compose.yml", "services: {}\n");
+    testutil::write_file(src + "/docker-compose.yml", "version: \"2.4\"\nservices: {}\n");
     testutil::write_file(src + "/app.txt", content);
     testutil::write_file(src + "/airlock-release.json", R"({"version": ")" + version + R"("})");
     bundle_tool::Repository repo(repo_dir);

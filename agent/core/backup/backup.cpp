@@ -54,19 +54,7 @@ bool exists_nofollow(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-class Fd {
-public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
-private:
-  int fd_;
-};
+using util::Fd;
 
 // Passes bytes on to `out` and hashes and counts them on the way.
 class HashSink : public util::Sink {
@@ -548,7 +536,10 @@ void restore(const std::string& app_dir, const std::string& path, const std::str
     throw;
   }
   roll_forward(app_dir, rdir, pid);
-  for (const auto& key : volumes) dataset::swap_in(volume_dirs.at(key), "restore-" + pid);
+  for (const auto& key : volumes) {
+    dataset::swap_in(volume_dirs.at(key), "restore-" + pid);
+    dataset::remove_swapped_out(volume_dirs.at(key), "restore-" + pid);
+  }
 }
 
 void recover(const std::string& app_dir) {

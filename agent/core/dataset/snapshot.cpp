@@ -38,19 +38,7 @@ bool exists_nofollow(const std::string& p) {
   return lstat_ok(p, st);
 }
 
-class Fd {
-public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
-private:
-  int fd_;
-};
+using util::Fd;
 
 // Copies file bytes: a clone when the filesystem can, else copy_file_range, else read/write.
 bool copy_bytes(int in, int out, std::uint64_t size, const std::string& dst) {
@@ -297,7 +285,10 @@ void swap_in(const std::string& dir, const std::string& tag) {
     fail(ExitCode::failure, fmt::format("neither {} nor its snapshot {} exists{}; restore it from the backup", dir,
                                         snap, exists_nofollow(old) ? " (the tree it replaced is at " + old + ")" : ""));
   }
-  remove_tree(old);
+}
+
+void remove_swapped_out(const std::string& dir, const std::string& tag) {
+  remove_tree(parent_of(dir) + "/.airlock-old-" + tag + "-" + name_of(dir));
 }
 
 } // namespace airlock::dataset

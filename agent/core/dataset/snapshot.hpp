@@ -69,10 +69,13 @@ private:
 CopyStats copy_tree(const std::string& src, const std::string& dst);
 
 // Puts the snapshot of `dir` made with `tag` in the place of `dir`: dir -> <parent>/.airlock-old-<tag>-<name>,
-// snapshot -> dir, fsync of the parent, then the old tree is removed. Idempotent after a crash at any point:
-// a run finds the snapshot gone and dir present (done: only the old tree is removed), or dir gone and the old
-// tree present (the second rename is done now). Error(not_found) when neither the snapshot nor `dir` exists.
+// snapshot -> dir, fsync of the parent. The replaced tree stays until remove_swapped_out() (its removal grows with
+// its size, so a rollback does it once the old release runs again). Idempotent after a crash at any point: a run
+// finds the snapshot gone and dir present (done), or dir gone and the old tree present (the second rename is done
+// now). Error(failure) when neither the snapshot nor `dir` exists.
 void swap_in(const std::string& dir, const std::string& tag);
+// Removes the tree swap_in() replaced, if any.
+void remove_swapped_out(const std::string& dir, const std::string& tag);
 
 // Whether the snapshot of `dir` with `tag` exists.
 bool snapshot_exists(const std::string& dir, const std::string& tag);

@@ -3,6 +3,8 @@
 
 #include "util/error.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <climits>
 #include <cstdint>
@@ -447,6 +449,20 @@ std::vector<std::string> bind_sources_inside(const ComposeModel& model, const st
 
 std::vector<std::string> writable_bind_sources_inside(const ComposeModel& model, const std::string& dir) {
   return binds_inside(model, dir, true);
+}
+
+void refuse_writable_binds_inside(const ComposeModel& model, const std::string& dir, const std::string& what,
+                                  const std::string& outcome) {
+  const auto inside = writable_bind_sources_inside(model, dir);
+  if (inside.empty()) return;
+  std::string list;
+  for (const auto& p : inside)
+    list += (list.empty() ? "" : ", ") + (p.size() > dir.size() ? p.substr(dir.size() + 1) : p);
+  fail(ExitCode::bad_input,
+       fmt::format("{} bind-mounts {} from the release tree, which the next release replaces: the data would be "
+                   "left behind. Mount it from ${{AIRLOCK_DATA}} instead (e.g. \"${{AIRLOCK_DATA}}/pgdata:/var/lib/"
+                   "postgresql/data\"), or use a named volume. {}",
+                   what, list, outcome));
 }
 
 } // namespace airlock::docker

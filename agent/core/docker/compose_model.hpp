@@ -102,5 +102,11 @@ std::vector<std::string> bind_sources_inside(const ComposeModel& model, const st
 // As bind_sources_inside, counting only the mounts that are not read-only: where a service keeps data. A
 // read-only bind of a file the release ships (a config file) belongs to the release and changes with it.
 std::vector<std::string> writable_bind_sources_inside(const ComposeModel& model, const std::string& dir);
+// Throws Error(bad_input) when a writable bind mount of `model` has its source in the release tree `dir`: the
+// next release replaces the tree, so that data would be left behind. The message names `what` (the compose file),
+// the sources relative to `dir`, says to mount from ${AIRLOCK_DATA} or a named volume, and ends with `outcome`
+// ("Nothing was stopped.").
+void refuse_writable_binds_inside(const ComposeModel& model, const std::string& dir, const std::string& what,
+                                  const std::string& outcome);
 
 } // namespace airlock::docker

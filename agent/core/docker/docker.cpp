@@ -183,13 +183,18 @@ bool Docker::remove_image(const std::string& id) {
   return r.exit_code == 0 && !r.timed_out;
 }
 
+std::vector<std::string> Docker::project_containers(const std::string& project, bool all) {
+  std::vector<std::string> argv = {"docker",     "ps",       "-q",
+                                   "--no-trunc", "--filter", "label=com.docker.compose.project=" + project};
+  if (all) argv.push_back("-a");
+  return lines(call(argv, std::min(s_.timeout_s, 60), true).out);
+}
+
 std::vector<Stopped> Docker::stop(const Project* running, const std::string& project) {
-  const auto label = "label=com.docker.compose.project=" + project;
-  auto ids = lines(call({"docker", "ps", "-q", "--no-trunc", "--filter", label}, std::min(s_.timeout_s, 60), true).out);
+  auto ids = project_containers(project, false);
   if (ids.empty()) return {};
   if (running) call(compose_argv(*running, {"stop"}), s_.timeout_s, true, env_for(*running));
-  auto left =
-      lines(call({"docker", "ps", "-q", "--no-trunc", "--filter", label}, std::min(s_.timeout_s, 60), true).out);
+  auto left = project_containers(project, false);
   if (!left.empty()) { // containers of the project that this compose file does not name: their own StopTimeout
     std::vector<std::string> argv = {"docker", "stop"};
     argv.insert(argv.end(), left.begin(), left.end());
@@ -237,10 +242,7 @@ std::vector<EngineVolume> Docker::volumes(const std::string& project) {
 }
 
 std::vector<Container> Docker::containers(const std::string& project) {
-  auto ids =
-      lines(call({"docker", "ps", "-a", "-q", "--no-trunc", "--filter", "label=com.docker.compose.project=" + project},
-                 std::min(s_.timeout_s, 60), true)
-                .out);
+  auto ids = project_containers(project, true);
   std::vector<Container> out;
   if (ids.empty()) return out;
   // One JSON object per line, holding only what the health gate reads (no floats, nothing version-dependent).

@@ -140,6 +140,8 @@ public:
   std::vector<Container> containers(const std::string& project) override;
 
 private:
+  // IDs of the project's containers (found by label): running ones, or all with `all`.
+  std::vector<std::string> project_containers(const std::string& project, bool all);
   util::ProcessResult call(const std::vector<std::string>& argv, int timeout_s, bool check,
                            const std::vector<std::string>& extra_env = {});
   std::vector<std::string> env_for(const Project& p) const;

@@ -132,7 +132,7 @@ void take_snapshot(Run& run, std::vector<dataset::Snapshot>& snaps, const std::v
       if (set[i].reflink) {
         const auto st = snaps[i].copy();
         detail += fmt::format("{}: cloned {} entries ({}){}\n", set[i].name, st.entries, log::human_bytes(st.bytes),
-                              st.reflinked ? "" : ", copied: no reflink after all");
+                              st.reflinked || st.bytes == 0 ? "" : ", copied: no reflink after all");
       } else {
         const auto st = snaps[i].update();
         detail += fmt::format("{}: {} changed entries copied ({}), {} removed\n", set[i].name, st.entries,
@@ -153,7 +153,10 @@ std::string swap_snapshots_in(Run& run) {
 }
 
 void discard_snapshots(Run& run) {
-  for (const auto& d : journaled_data_set(run.db(), run.id())) dataset::Snapshot(d.path, run.id()).discard();
+  for (const auto& d : journaled_data_set(run.db(), run.id())) {
+    dataset::Snapshot(d.path, run.id()).discard();
+    dataset::remove_swapped_out(d.path, run.id());
+  }
 }
 
 std::string archive_snapshots(Run& run) {

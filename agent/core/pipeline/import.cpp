@@ -95,21 +95,6 @@ std::string load_images(Run& run, const release::Manifest& m, const std::map<std
   return fmt::format("{} loaded, {} already present", loaded, present);
 }
 
-// A bind mount from the release tree would be left behind by the next release (and a relative ./data resolves
-// there): refused before anything stops.
-void refuse_binds_into_the_release(const docker::ComposeModel& model, const std::string& release_dir,
-                                   const std::string& compose_file) {
-  const auto inside = docker::writable_bind_sources_inside(model, release_dir);
-  if (inside.empty()) return;
-  std::string list;
-  for (const auto& p : inside) list += (list.empty() ? "" : ", ") + p.substr(release_dir.size() + 1);
-  fail(ExitCode::bad_input,
-       fmt::format("{} bind-mounts {} from the release tree, which the next release replaces: the data would be "
-                   "left behind. Mount it from ${{AIRLOCK_DATA}} instead (e.g. \"${{AIRLOCK_DATA}}/pgdata:/var/lib/"
-                   "postgresql/data\"), or use a named volume. Nothing was stopped.",
-                   compose_file, list));
-}
-
 // Steps 5 to 7: fetch, stage, load; the running services are untouched.
 void fetch_stage_load(Run& run, const trust::TrustedState& st, bundle::Container& source, const Choice& ch) {
   const auto& l = run.layout();
@@ -130,7 +115,9 @@ void fetch_stage_load(Run& run, const trust::TrustedState& st, bundle::Container
         site::stage_full(l.releases_dir(), m, payload);
       const auto project = run.project(m.version);
       run.engine().validate(project);
-      refuse_binds_into_the_release(run.engine().model(project), l.release_dir(m.version), m.compose_file);
+      // A writable bind mount from the release tree would be left behind by the next release.
+      docker::refuse_writable_binds_inside(run.engine().model(project), l.release_dir(m.version), m.compose_file,
+                                           "Nothing was stopped.");
       return fmt::format("{} entries verified; {} accepts {}", m.files.size(),
                          util::describe_argv(run.engine().compose_command()), m.compose_file);
     });

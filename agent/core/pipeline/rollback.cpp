@@ -64,9 +64,10 @@ Report roll_back(Run& run, const std::string& reason, bool restore_data, std::in
   Report rep = report_of(run);
   try {
     roll_back_steps(run, restore_data);
-    discard_snapshots(run); // swapped in already, or not needed: the new release never ran
     rep.outcome = Outcome::rolled_back;
     rep.downtime_ms = downtime_ms >= 0 ? downtime_ms + ms_since(run.ctx(), t0) : 0;
+    // The old release runs again: now the snapshots (not needed, or swapped in) and the trees they replaced go.
+    discard_snapshots(run);
     rep.reason = reason;
     run.mark(Step::rollback, state::StepStatus::done,
              "rolled back to " + (p.from.empty() ? "nothing installed" : p.from) + ": " + reason);

@@ -181,18 +181,17 @@ JournalEntry to_journal(const JournalRow& r) {
 using BackupRow = Poco::Tuple<std::string, std::string, std::string, std::string, std::string, std::int64_t,
                               std::string, std::int64_t, std::string, std::string, std::string>;
 Backup to_backup(const BackupRow& r) {
-  Backup b{r.get<0>(),
-           r.get<1>(),
-           r.get<2>(),
-           parse_in(backup_kinds, r.get<3>(), "backup kind"),
-           parse_in(backup_statuses, r.get<4>(), "backup status"),
-           r.get<5>(),
-           r.get<6>(),
-           r.get<7>(),
-           r.get<8>(),
-           r.get<9>()};
-  b.contents = r.get<10>();
-  return b;
+  return {r.get<0>(),
+          r.get<1>(),
+          r.get<2>(),
+          parse_in(backup_kinds, r.get<3>(), "backup kind"),
+          parse_in(backup_statuses, r.get<4>(), "backup status"),
+          r.get<5>(),
+          r.get<6>(),
+          r.get<7>(),
+          r.get<8>(),
+          r.get<9>(),
+          r.get<10>()};
 }
 const char* backup_cols =
     "SELECT id, path, app_version, kind, status, size, sha256, file_count, note, created_at, contents FROM backups ";

@@ -11,6 +11,10 @@
 
 namespace airlock::util {
 
+Fd::~Fd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 std::size_t StringSource::read(void* buf, std::size_t size) {
   const std::size_t n = std::min(size, data_.size() - pos_);
   std::memcpy(buf, data_.data() + pos_, n);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace airlock::util {
 
@@ -25,6 +26,24 @@ public:
   // Writes all `size` bytes or throws Error (a full disk names the file and says "no space left").
   virtual void write(const void* data, std::size_t size) = 0;
   void write(std::string_view s) { write(s.data(), s.size()); }
+};
+
+// Owns a file descriptor: closes it when destroyed (-1: none).
+class Fd {
+public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd();
+  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  Fd& operator=(Fd&& o) noexcept {
+    std::swap(fd_, o.fd_);
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+private:
+  int fd_;
 };
 
 // Reads a string it owns, from the start.
