@@ -266,16 +266,8 @@ void refuse_binds_into_the_tree(const std::string& src, const std::string& compo
   const std::size_t first = r.out.find_first_not_of(" \n");
   const json::Value doc =
       first != std::string::npos && r.out[first] == '{' ? json::parse(r.out, what) : yaml::parse(r.out, what);
-  const auto inside =
-      docker::writable_bind_sources_inside(docker::parse_compose_config(doc, docker::project_name(app), what), root);
-  if (inside.empty()) return;
-  std::string list;
-  for (const auto& p : inside) list += (list.empty() ? "" : ", ") + p.substr(root.size() + 1);
-  fail(ExitCode::bad_input,
-       fmt::format("{} bind-mounts {} from the release tree, which the next release replaces: the data would be "
-                   "left behind on every site. Mount it from ${{AIRLOCK_DATA}} instead (e.g. \"${{AIRLOCK_DATA}}/"
-                   "pgdata:/var/lib/postgresql/data\"), or use a named volume. Nothing was published.",
-                   what, list));
+  docker::refuse_writable_binds_inside(docker::parse_compose_config(doc, docker::project_name(app), what), root, what,
+                                       "Nothing was published.");
 }
 
 } // namespace
