@@ -114,6 +114,9 @@ void FakeEngine::up(const airlock::docker::Project& p) {
   v["containers"] = json::Value(kept);
   save_state(file_, v);
   airlock::util::write_file_atomic(p.layout.data_dir() + "/written-by-" + p.release, "data of " + p.release + "\n");
+  for (const auto& vol : project_volumes)
+    if (vol.driver == "local" && fs::is_directory(vol.mountpoint))
+      airlock::util::write_file_atomic(vol.mountpoint + "/written-by-" + p.release, "volume of " + p.release + "\n");
 }
 
 bool FakeEngine::image_present(const std::string& id) {
@@ -161,7 +164,7 @@ std::vector<airlock::docker::Stopped> FakeEngine::stop(const airlock::docker::Pr
   return out;
 }
 
-std::vector<airlock::docker::EngineVolume> FakeEngine::volumes(const std::string&) { return {}; }
+std::vector<airlock::docker::EngineVolume> FakeEngine::volumes(const std::string&) { return project_volumes; }
 
 std::vector<airlock::docker::Container> FakeEngine::containers(const std::string& project) {
   auto v = load_state(file_);

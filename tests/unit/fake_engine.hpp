@@ -5,9 +5,10 @@
 // What it does: `load` reads the docker-save archive's manifest.json and holds its image IDs and tags; `up`
 // replaces the project's containers by one running container per service of the compose file (the lines
 // "  <name>:" under "services:"), each started container writes data/written-by-<release> (an app that changes
-// its data), and a release listed in `crashing` starts containers that exit with code 3 at once (a release that
-// fails its health gate); `stop` stops the running ones (each exits by itself with code 0); it has no volumes;
-// `validate` refuses a compose file holding the line "invalid: true". Thread-safety: one thread; one file per test.
+// its data) and into each of `project_volumes`, and a release listed in `crashing` starts containers that exit with
+// code 3 at once (a release that fails its health gate); `stop` stops the running ones (each exits by itself with code
+// 0); `volumes` lists `project_volumes`; `validate` refuses a compose file holding the line "invalid: true".
+// Thread-safety: one thread; one file per test.
 #pragma once
 
 #include "docker/docker.hpp"
@@ -22,6 +23,8 @@ class FakeEngine final : public airlock::docker::Engine {
 public:
   explicit FakeEngine(std::string state_file);
   std::set<std::string> crashing; // releases whose containers exit at once
+  // The project's named volumes; each started container also writes written-by-<release> into every local one.
+  std::vector<airlock::docker::EngineVolume> project_volumes;
 
   void set_observer(airlock::docker::Observer o) override { observer_ = std::move(o); }
   void ping() override;
