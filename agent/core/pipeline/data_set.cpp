@@ -109,18 +109,23 @@ std::vector<dataset::Snapshot> pre_copy(Run& run) {
       }
     }
   } guard{discard};
-  run.step(Step::pre_copy, to_json(set), [&] {
-    std::string detail = to_json(set);
-    for (std::size_t i = 0; i < set.size(); ++i) {
-      if (set[i].reflink) {
-        detail += fmt::format("\n  {}: reflink, cloned after the stop", set[i].name);
-        continue;
-      }
-      const auto st = snaps[i].copy();
-      detail += fmt::format("\n  {}: copied {} entries, {}", set[i].name, st.entries, log::human_bytes(st.bytes));
-    }
-    return detail;
-  });
+  std::string names;
+  for (const auto& d : set) names += (names.empty() ? "" : ", ") + d.name;
+  run.step(
+      Step::pre_copy, "the data set (" + names + ") before the stop",
+      [&] {
+        std::string detail = to_json(set);
+        for (std::size_t i = 0; i < set.size(); ++i) {
+          if (set[i].reflink) {
+            detail += fmt::format("\n  {}: reflink, cloned after the stop", set[i].name);
+            continue;
+          }
+          const auto st = snaps[i].copy();
+          detail += fmt::format("\n  {}: copied {} entries, {}", set[i].name, st.entries, log::human_bytes(st.bytes));
+        }
+        return detail;
+      },
+      to_json(set));
   guard.armed = false;
   return snaps;
 }

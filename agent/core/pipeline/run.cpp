@@ -83,13 +83,14 @@ Run::Run(Context& ctx, state::StateDb& db, std::string id, Plan plan)
 
 Run::~Run() { ctx_.engine().set_observer({}); }
 
-void Run::step(Step s, const std::string& what, const std::function<std::string()>& work) {
+void Run::step(Step s, const std::string& what, const std::function<std::string()>& work,
+               const std::string& begin_detail) {
   const StepInfo& si = info(s);
   const std::string name(si.name);
   log::event(log::Level::info, "upgrade", name, fmt::format("{}: {}", name, what),
              {{"upgrade", json::Value(id_)}, {"step", json::Value(name)}});
   calls_.clear();
-  const auto row = db_.journal_begin(id_, name, what);
+  const auto row = db_.journal_begin(id_, name, begin_detail.empty() ? what : begin_detail);
   ctx_.at_step(si, When::begin);
   const auto t0 = ctx_.clock().steady();
   std::string detail;

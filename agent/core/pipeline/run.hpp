@@ -59,7 +59,9 @@ public:
   void begin() { mark(Step::begin, state::StepStatus::done, plan_.to_json()); }
   // Runs one journaled step: row opened, hook (begin), work, hook (end), row closed with the work's detail and
   // the engine calls it made. An exception closes the row as failed and propagates.
-  void step(Step s, const std::string& what, const std::function<std::string()>& work);
+  // `begin_detail` (when not empty) is what the row holds while the step runs instead of `what` (the log's text).
+  void step(Step s, const std::string& what, const std::function<std::string()>& work,
+            const std::string& begin_detail = "");
   // A row that records a decision rather than work (begin, staged, rollback), with the hook at both ends.
   void mark(Step s, state::StepStatus status, const std::string& detail);
   // Records plan().to as installed by this upgrade (the commit's row in `installs`), unless it already is.
