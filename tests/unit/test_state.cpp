@@ -5,6 +5,7 @@
 #include "testutil.hpp"
 #include <doctest/doctest.h>
 
+#include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/Session.h>
 
 #include <algorithm>
@@ -107,6 +108,7 @@ TEST_CASE("state::StateDb keeps data across reopening") {
 
 TEST_CASE("state::StateDb migrates a v1 database to v2 and keeps its rows") {
   testutil::TempDir dir;
+  Poco::Data::SQLite::Connector::registerConnector(); // StateDb registers it too; this test opens SQLite first
   {
     Poco::Data::Session s("SQLite", dir / "state.db");
     // The v1 backups table, as airlock 0.1 created it, with one row.
