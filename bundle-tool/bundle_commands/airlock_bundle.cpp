@@ -3,6 +3,7 @@
 #include "about/build_info.hpp"
 #include "about/selftest.hpp"
 #include "bundle/report.hpp"
+#include "log/log.hpp"
 #include "publish/builder.hpp"
 #include "repo/repository.hpp"
 #include "tool/table.hpp"
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <charconv>
 #include <ctime>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -24,6 +26,16 @@
 
 namespace airlock::bundle_tool {
 namespace {
+
+// Bytes of the regular files under `dir`.
+std::uint64_t tree_bytes(const std::string& dir) {
+  std::uint64_t n = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+    if (it->is_regular_file(ec)) n += it->file_size(ec);
+  return n;
+}
 
 const char* const usage_text = R"(usage: airlock-bundle [--version] [--help] <command> [options]
 
@@ -126,9 +138,15 @@ int release_add(const util::Args& a) {
   in.image_names = a.values("image");
   KeyRing ring;
   ring.load(a.values("key"));
-  auto m = add_release(repo, in, ring, now());
-  std::cout << fmt::format("published {} {} for {}: {} files, {} images; targets v{}\n", m.app, m.version, m.arch,
-                           m.files.size(), m.images.size(), repo.targets().version);
+  ImageStats stats;
+  auto m = add_release(repo, in, ring, now(), &stats);
+  std::size_t layers = 0;
+  for (const auto& i : m.images) layers += i.layers.size();
+  std::cout << fmt::format("published {} {} for {}: {} files, {} images ({} layers); blobs: {} new ({}), {} already in "
+                           "the repository; the repository holds {} of targets; targets v{}\n",
+                           m.app, m.version, m.arch, m.files.size(), m.images.size(), layers, stats.added,
+                           log::human_bytes(stats.added_bytes), stats.reused,
+                           log::human_bytes(tree_bytes(repo.dir() + "/targets")), repo.targets().version);
   return 0;
 }
 
@@ -136,11 +154,12 @@ int patch_add(const util::Args& a) {
   Repository repo(operand(a, 0, "REPO directory"));
   KeyRing ring;
   ring.load(a.values("key"));
-  auto m = add_patch(repo, a.required("from"), a.required("to"), a.required("arch"), ring, now());
-  std::size_t images = 0;
-  for (const auto& i : m.images) images += i.archive ? 1 : 0;
-  std::cout << fmt::format("published patch {} -> {} for {}: {} deletions, {} changed images; targets v{}\n",
-                           m.base_version, m.version, m.arch, m.deletes.size(), images, repo.targets().version);
+  ImageStats stats;
+  auto m = add_patch(repo, a.required("from"), a.required("to"), a.required("arch"), ring, now(), &stats);
+  std::cout << fmt::format("published patch {} -> {} for {}: {} deletions; a site running {} lacks {} image blob(s), "
+                           "{}; targets v{}\n",
+                           m.base_version, m.version, m.arch, m.deletes.size(), m.base_version, stats.added,
+                           log::human_bytes(stats.added_bytes), repo.targets().version);
   return 0;
 }
 

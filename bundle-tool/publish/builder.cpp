@@ -4,6 +4,8 @@
 #include "archive/tar.hpp"
 #include "docker/compose_model.hpp"
 #include "docker/docker.hpp"
+#include "image/archive.hpp"
+#include "image/plan.hpp"
 #include "release/version.hpp"
 #include "trust/target.hpp"
 #include "util/error.hpp"
@@ -48,11 +50,6 @@ struct WorkDir {
   WorkDir(const WorkDir&) = delete;
   WorkDir& operator=(const WorkDir&) = delete;
 };
-
-void copy_all(util::Source& in, util::Sink& out) {
-  std::vector<char> buf(1 << 20);
-  for (std::size_t n; (n = in.read(buf.data(), buf.size())) > 0;) out.write(buf.data(), n);
-}
 
 // Walks the release source tree: every entry with its kind, mode, size and SHA-256. Refuses what an app tree
 // must never hold. Sorted by path, so a tree always gives the same archive and manifest.
@@ -142,25 +139,6 @@ void write_tree_archive(const std::string& root, const std::vector<FileEntry>& e
   out.commit();
 }
 
-bool is_gzip(const std::string& path) {
-  util::FileSource f(path);
-  unsigned char magic[2] = {0, 0};
-  return f.pread(magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-}
-
-std::string image_id_from_config(const std::string& config, const std::string& what) {
-  // "blobs/sha256/<hex>" (docker >= 25, OCI layout) or "<hex>.json" (legacy layout).
-  std::string hex = config;
-  if (hex.rfind("blobs/sha256/", 0) == 0)
-    hex = hex.substr(13);
-  else if (hex.size() > 5 && hex.compare(hex.size() - 5, 5, ".json") == 0)
-    hex.resize(hex.size() - 5);
-  if (!util::is_sha256_hex(hex))
-    fail(ExitCode::bad_input,
-         fmt::format("{}: manifest.json names config '{}', which is not an image ID", what, config));
-  return "sha256:" + hex;
-}
-
 std::string load_manifest(Repository& repo, const std::string& dir, std::string* target_name, Manifest* m) {
   const std::string name = dir + "/release.json";
   auto it = repo.targets().targets.find(name);
@@ -187,48 +165,57 @@ json::Value custom_for(const Manifest& m, const char* role) {
 
 } // namespace
 
-std::vector<release::Image> read_image_archive(const std::string& path) {
-  util::FileSource file(path);
-  std::unique_ptr<archive::GzipSource> gz;
-  util::Source* src = &file;
-  if (is_gzip(path)) {
-    gz = std::make_unique<archive::GzipSource>(file, path);
-    src = gz.get();
+namespace {
+
+json::Value blob_custom(const std::string& app, const char* role) {
+  json::Value c;
+  c["app"] = app;
+  c["role"] = role;
+  return c;
+}
+
+// Stages `file` as content-addressed target `name` unless the repository holds it already (published by an
+// earlier release, or staged by this one). Returns the target's length; counts it in `stats`.
+std::uint64_t stage_blob(Repository& repo, const std::string& name, const std::string& file, const char* role,
+                         ImageStats& stats) {
+  if (const auto* t = repo.find_target(name)) {
+    ++stats.reused;
+    return t->length;
   }
-  archive::TarReader tar(*src, path);
-  archive::Entry e;
-  std::string manifest;
-  while (tar.next(e)) {
-    if (e.path == "manifest.json" || e.path == "./manifest.json") {
-      if (e.size > (4u << 20)) fail(ExitCode::bad_input, path + ": manifest.json is implausibly large");
-      manifest.resize(static_cast<std::size_t>(e.size));
-      std::size_t got = 0;
-      while (got < manifest.size()) {
-        std::size_t n = tar.read(manifest.data() + got, manifest.size() - got);
-        if (n == 0) break;
-        got += n;
-      }
-      break;
-    }
-  }
-  if (manifest.empty()) fail(ExitCode::bad_input, path + " holds no manifest.json: it is not a `docker save` archive");
-  json::Value doc = json::parse(manifest, path + " manifest.json");
-  if (!doc.is_array() || doc.as_array().empty()) fail(ExitCode::bad_input, path + ": manifest.json lists no image");
+  repo.stage_target(name, file, blob_custom(repo.app(), role));
+  ++stats.added;
+  const auto* t = repo.find_target(name);
+  stats.added_bytes += t->length;
+  return t->length;
+}
+
+// Splits each `docker save` archive into a config and layers, and stages each as a shared blob.
+std::vector<release::Image> stage_images(Repository& repo, const std::vector<std::string>& archives,
+                                         const std::string& work, ImageStats& stats) {
   std::vector<release::Image> out;
-  for (const auto& img : doc.as_array()) {
-    const auto* cfg = img.find("Config");
-    if (!cfg || !cfg->is_string()) fail(ExitCode::bad_input, path + ": an image in manifest.json has no Config");
-    release::Image i;
-    i.id = image_id_from_config(cfg->as_string(), path);
-    if (const auto* tags = img.find("RepoTags"); tags && tags->is_array())
-      for (const auto& t : tags->as_array())
-        if (t.is_string()) i.tags.push_back(t.as_string());
-    out.push_back(std::move(i));
+  std::set<std::string> seen_ids;
+  for (std::size_t a = 0; a < archives.size(); ++a) {
+    const std::string split_dir = work + "/split-" + std::to_string(a);
+    fs::create_directories(split_dir);
+    for (const auto& s : image::split_archive(archives[a], split_dir)) {
+      if (!seen_ids.insert(s.id).second) continue;
+      release::Image img;
+      img.id = s.id;
+      img.tags = s.tags;
+      img.config = release::config_blob_name(repo.app(), s.id);
+      const std::string config_file = split_dir + "/" + s.id.substr(7) + ".config.json";
+      util::write_file_atomic(config_file, s.config);
+      stage_blob(repo, img.config, config_file, "config", stats);
+      for (const auto& l : s.layers) {
+        release::Layer layer{l.diff_id, release::layer_blob_name(repo.app(), l.diff_id), 0, l.uncompressed_size};
+        layer.size = stage_blob(repo, layer.blob, l.blob_file, "layer", stats);
+        img.layers.push_back(std::move(layer));
+      }
+      out.push_back(std::move(img));
+    }
   }
   return out;
 }
-
-namespace {
 
 // What sites refuse at stage, refused before signing: a bind mount whose source lies in the release tree (the
 // next release replaces the tree, so the data would be left behind; "./data" resolves there). Read from compose's
@@ -272,7 +259,9 @@ void refuse_binds_into_the_tree(const std::string& src, const std::string& compo
 
 } // namespace
 
-Manifest add_release(Repository& repo, const ReleaseInput& in, const KeyRing& keys, std::int64_t now) {
+Manifest add_release(Repository& repo, const ReleaseInput& in, const KeyRing& keys, std::int64_t now,
+                     ImageStats* stats_out) {
+  ImageStats stats;
   if (in.arch != "x86_64" && in.arch != "aarch64")
     fail(ExitCode::usage, "--arch must be x86_64 or aarch64, got '" + in.arch + "'");
   repo.require_publish_keys(keys);
@@ -327,40 +316,18 @@ Manifest add_release(Repository& repo, const ReleaseInput& in, const KeyRing& ke
       fail(ExitCode::failure, fmt::format("docker save {} failed (exit {}): {}", names[i], r.exit_code, r.output));
     archives.push_back(out);
   }
-  std::vector<std::pair<std::string, std::string>> image_targets; // target name, file
-  std::set<std::string> seen_ids;
-  for (const auto& a : archives) {
-    auto images = read_image_archive(a);
-    const std::string name = dir + "/images/" + images.front().id.substr(7, 12) + ".tar.gz";
-    std::string file = a;
-    if (!is_gzip(a)) {
-      file = work.path + "/" + images.front().id.substr(7, 12) + ".tar.gz";
-      util::FileSource src(a);
-      util::AtomicFile out(file);
-      archive::GzipSink gz(out, 6);
-      copy_all(src, gz);
-      gz.finish();
-      out.commit();
-    }
-    for (auto& img : images) {
-      if (!seen_ids.insert(img.id).second) continue;
-      img.archive = name;
-      m.images.push_back(img);
-    }
-    image_targets.emplace_back(name, file);
-  }
-
+  m.images = stage_images(repo, archives, work.path, stats);
   const std::string manifest_file = work.path + "/release.json";
   util::write_file_atomic(manifest_file, release::to_json_text(m));
   repo.stage_target(m.payload, app_archive, custom_for(m, "payload"));
-  for (const auto& [name, file] : image_targets) repo.stage_target(name, file, custom_for(m, "image"));
   repo.stage_target(dir + "/release.json", manifest_file, custom_for(m, "release"));
   repo.publish(keys, now);
+  if (stats_out) *stats_out = stats;
   return m;
 }
 
 Manifest add_patch(Repository& repo, const std::string& from, const std::string& to, const std::string& arch,
-                   const KeyRing& keys, std::int64_t now) {
+                   const KeyRing& keys, std::int64_t now, ImageStats* stats) {
   repo.require_publish_keys(keys);
   Manifest base, full;
   if (load_manifest(repo, release::release_dir(repo.app(), from, arch), nullptr, &base).empty())
@@ -392,10 +359,21 @@ Manifest add_patch(Repository& repo, const std::string& from, const std::string&
   p.payload = dir + "/patch.tar.gz";
   for (auto it = base.files.rbegin(); it != base.files.rend(); ++it) // deepest first
     if (!new_paths.count(it->path)) p.deletes.push_back(it->path);
-  std::set<std::string> old_ids;
-  for (const auto& i : base.images) old_ids.insert(i.id);
-  for (auto& i : p.images)
-    if (old_ids.count(i.id)) i.archive.reset(); // already on any site running `from`
+  if (base.format != 2 || full.format != 2)
+    fail(ExitCode::usage, fmt::format("release {} or {} was published in release.json format 1 (whole image archives); "
+                                      "a patch needs both by layer: publish them again with this airlock-bundle",
+                                      from, to));
+  if (stats) { // what a site running `from` lacks of the images
+    std::vector<docker::LocalImage> held;
+    for (const auto& i : base.images) {
+      held.push_back({i.id, {}});
+      for (const auto& l : i.layers) held.back().layers.push_back(l.diff_id);
+    }
+    for (const auto& name : image::blobs(image::needs(full, held))) {
+      ++stats->added;
+      stats->added_bytes += repo.targets().targets.at(name).length;
+    }
+  }
 
   // The patch archive: the changed entries, copied from the verified full app archive.
   const auto& app_target = repo.targets().targets.at(full.payload);

@@ -5,10 +5,12 @@
 //   { "version": "1.2.0", "compose_file": "docker-compose.yml", "min_agent_version": "0.1.0",
 //     "health": [ {"type": "http", "url": "http://127.0.0.1:8080/health", "expect_status": 200} ],
 //     "images": [ "demo/web:1.2.0" ] }          // optional: saved with `docker save` by name
-// The targets of a release, under "<app>/<version>/<arch>/": release.json (release::Manifest), app.tar.gz (the
-// app tree, POSIX pax tar in gzip, owners set to root) and images/<id12>.tar.gz (one gzip docker archive per
-// image archive). A patch, under ".../patch-from-<base>/": release.json and patch.tar.gz holding only changed
-// and added entries; its images are those whose ID is new, pointing at the full release's image targets.
+// The targets of a release, under "<app>/<version>/<arch>/": release.json (release::Manifest, format 2) and
+// app.tar.gz (the app tree, POSIX pax tar in gzip, owners set to root). Its images are split into blobs shared
+// by every release of the app (DESIGN.md "Images by layer"): "<app>/blobs/<hex>.config.json" per image and
+// "<app>/blobs/<diff hex>.layer.tar.gz" per layer (gzip level 6, deterministic), each stored once: a blob that
+// the repository holds already is reused, not written again. A patch, under ".../patch-from-<base>/":
+// release.json (the same images as the full release) and patch.tar.gz holding only changed and added entries.
 // Thread-safety: none.
 #pragma once
 
@@ -27,16 +29,21 @@ struct ReleaseInput {
   std::vector<std::string> image_names;    // saved with `docker save` (DOCKER_HOST is honoured)
 };
 
+// How the blobs of a release's images went: new ones (and their bytes), and ones the repository had already.
+// For a patch: `added` counts the blobs (configs and layers) that a site running the base release lacks.
+struct ImageStats {
+  std::size_t added = 0, reused = 0;
+  std::uint64_t added_bytes = 0;
+};
+
 // Builds the release, stages its targets in `repo` and publishes. Throws Error(usage) for a version or
 // architecture that is already published, Error(bad_input) for an unsafe source tree (device files, sockets,
 // symlinks leaving the tree) or a broken image archive.
-release::Manifest add_release(Repository& repo, const ReleaseInput& in, const KeyRing& keys, std::int64_t now);
+release::Manifest add_release(Repository& repo, const ReleaseInput& in, const KeyRing& keys, std::int64_t now,
+                              ImageStats* stats = nullptr);
 
 // Builds the patch from published release `from` to published release `to` and publishes it.
 release::Manifest add_patch(Repository& repo, const std::string& from, const std::string& to, const std::string& arch,
-                            const KeyRing& keys, std::int64_t now);
-
-// Reads the image IDs and tags of a `docker save` archive (plain or gzip). Throws Error(bad_input).
-std::vector<release::Image> read_image_archive(const std::string& path);
+                            const KeyRing& keys, std::int64_t now, ImageStats* stats = nullptr);
 
 } // namespace airlock::bundle_tool

@@ -212,6 +212,12 @@ void Repository::read_config() {
       expiry_.set(std::string(trust::role_name(r)) + "=" + std::to_string(d->as_int()));
 }
 
+const trust::TargetFile* Repository::find_target(const std::string& name) const {
+  if (auto it = staged_.find(name); it != staged_.end()) return &it->second;
+  auto it = targets_.targets.find(name);
+  return it == targets_.targets.end() ? nullptr : &it->second;
+}
+
 void Repository::stage_target(const std::string& name, const std::string& src_path, const json::Value& custom) {
   if (targets_.targets.count(name) || staged_.count(name))
     fail(ExitCode::usage, fmt::format("target {} is already in repository {}; a published target never changes "

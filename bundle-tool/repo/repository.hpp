@@ -75,6 +75,8 @@ public:
   // Copies `src_path` into targets/ under its consistent name and stages a targets entry for `name`.
   // Refuses (Error(usage)) a name that is already published. Nothing is visible until publish().
   void stage_target(const std::string& name, const std::string& src_path, const json::Value& custom);
+  // The target `name`, published or staged; nullptr when there is none.
+  const trust::TargetFile* find_target(const std::string& name) const;
   // Throws Error(usage) naming the role and its key IDs unless `keys` can sign targets, snapshot and timestamp.
   // Commands call it before they write anything.
   void require_publish_keys(const KeyRing& keys) const;

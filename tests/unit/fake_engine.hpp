@@ -2,7 +2,10 @@
 // tests/integration). It keeps its state in a JSON file, so what a forked child did (up, load, stop) is what the
 // parent sees after the child was killed, as with a real engine that outlives the agent.
 //
-// What it does: `load` reads the docker-save archive's manifest.json and holds its image IDs and tags; `up`
+// What it does: `load` reads the archive as docker's legacy loader does (manifest.json, the config, each layer
+// file, gzip or plain, checked against its diff ID; a layer left out must be a chain it holds, unless
+// `complete_only`, which refuses that as the containerd image store does) and holds the image with its layers;
+// `save` writes an image back as an archive; `up`
 // replaces the project's containers by one running container per service of the compose file (the lines
 // "  <name>:" under "services:"), each started container writes data/written-by-<release> (an app that changes
 // its data) and into each of `project_volumes`, and a release listed in `crashing` starts containers that exit with
@@ -23,6 +26,7 @@ class FakeEngine final : public airlock::docker::Engine {
 public:
   explicit FakeEngine(std::string state_file);
   std::set<std::string> crashing; // releases whose containers exit at once
+  bool complete_only = false;     // loads_thin_archives() is false, and a thin archive is refused
   // The project's named volumes; each started container also writes written-by-<release> into every local one.
   std::vector<airlock::docker::EngineVolume> project_volumes;
 
@@ -35,7 +39,11 @@ public:
   airlock::docker::ComposeModel model(const airlock::docker::Project& p) override;
   void up(const airlock::docker::Project& p) override;
   bool image_present(const std::string& id) override;
-  void load(const std::string& archive, const std::string& id, const std::vector<std::string>& tags) override;
+  std::vector<airlock::docker::LocalImage> images() override;
+  bool loads_thin_archives() override { return !complete_only; }
+  void load(const airlock::docker::ArchiveWriter& write, const std::string& id,
+            const std::vector<std::string>& tags) override;
+  void save(const std::string& id, const std::string& path) override;
   bool remove_image(const std::string& id) override;
   std::vector<airlock::docker::Stopped> stop(const airlock::docker::Project* running,
                                              const std::string& project) override;

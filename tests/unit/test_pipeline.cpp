@@ -41,19 +41,48 @@ constexpr const char* A = "1.0.0";
 constexpr const char* B = "1.1.0";
 constexpr const char* C = "1.2.0"; // its service exits at once: it fails the health gate
 
-// A docker-save archive holding only manifest.json, for image `id_seed` tagged shop/web:<version>.
+// A layer tar holding one file.
+std::string layer_tar(const std::string& name, const std::string& content) {
+  util::StringSink out;
+  archive::TarWriter tar(out);
+  archive::Entry e;
+  e.path = name;
+  e.mode = 0644;
+  e.size = content.size();
+  util::StringSource src(content);
+  tar.add(e, &src);
+  tar.finish();
+  return out.data;
+}
+
+// A `docker save` archive (legacy layout) of image shop/web:<version>: a base layer that every version shares,
+// and a layer of its own.
 void write_image_archive(const std::string& path, const std::string& version) {
-  const std::string config_hex = util::sha256_hex("config of " + version);
-  const std::string manifest =
-      R"([{"Config":")" + config_hex + R"(.json","RepoTags":["shop/web:)" + version + R"("],"Layers":[]}])";
+  const std::vector<std::string> layers = {layer_tar("base", "the shared base\n"), layer_tar("VERSION", version)};
+  std::string diff_ids, paths;
+  for (const auto& l : layers) {
+    const std::string hex = util::sha256_hex(l);
+    diff_ids += std::string(diff_ids.empty() ? "" : ",") + "\"sha256:" + hex + "\"";
+    paths += std::string(paths.empty() ? "" : ",") + "\"" + hex + "/layer.tar\"";
+  }
+  const std::string config = R"({"architecture":"amd64","config":{"Env":["V=)" + version +
+                             R"("]},"os":"linux","rootfs":{"type":"layers","diff_ids":[)" + diff_ids + "]}}";
+  const std::string config_hex = util::sha256_hex(config);
+  const std::string manifest = R"([{"Config":")" + config_hex + R"(.json","RepoTags":["shop/web:)" + version +
+                               R"("],"Layers":[)" + paths + "]}]";
   util::AtomicFile f(path);
   archive::TarWriter tar(f);
-  archive::Entry e;
-  e.path = "manifest.json";
-  e.mode = 0644;
-  e.size = manifest.size();
-  util::StringSource src(manifest);
-  tar.add(e, &src);
+  auto add = [&](const std::string& name, const std::string& bytes) {
+    archive::Entry e;
+    e.path = name;
+    e.mode = 0644;
+    e.size = bytes.size();
+    util::StringSource src(bytes);
+    tar.add(e, &src);
+  };
+  for (const auto& l : layers) add(util::sha256_hex(l) + "/layer.tar", l);
+  add(config_hex + ".json", config);
+  add("manifest.json", manifest);
   tar.finish();
   f.commit();
 }

@@ -100,6 +100,9 @@ public:
   std::size_t read(void* buf, std::size_t n);
   // Discards the rest of the current entry's data.
   void skip();
+  // Bytes consumed from `in` so far: right after next(), where the entry's data starts (so, for a plain
+  // archive file read from its start, the file offset of the data).
+  std::uint64_t offset() const { return offset_; }
 
 private:
   void read_exact(void* buf, std::size_t n, const char* while_doing);

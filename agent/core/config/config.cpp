@@ -62,6 +62,8 @@ const std::map<std::string, Key>& keys() {
       {"docker.host", {Kind::text, 0, 0, {}, [](Config& c, const std::string& v) { c.docker_host = v; }}},
       {"docker.compose",
        {Kind::choice, 0, 0, {"auto", "v2", "v1"}, [](Config& c, const std::string& v) { c.compose = v; }}},
+      {"docker.image_load",
+       {Kind::choice, 0, 0, {"auto", "thin", "complete"}, [](Config& c, const std::string& v) { c.image_load = v; }}},
       {"docker.project", {Kind::text, 0, 0, {}, [](Config& c, const std::string& v) { c.docker_project = v; }}},
       {"app.keep_releases",
        {Kind::integer, 2, 100, {}, [](Config& c, const std::string& v) { c.keep_releases = to_int(v); }}},

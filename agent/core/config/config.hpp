@@ -26,9 +26,10 @@ struct Config {
   std::int64_t connect_timeout_s = 15, stall_timeout_s = 60, retries = 5, deadline_s = 3600;
   std::int64_t bandwidth_limit_kib = 0; // 0 = unlimited
   // [docker]
-  std::string docker_host;      // empty: DOCKER_HOST or the default socket
-  std::string compose = "auto"; // auto | v2 | v1
-  std::string docker_project;   // compose project name; empty: the app name, lowercased, [a-z0-9_-] only
+  std::string docker_host;         // empty: DOCKER_HOST or the default socket
+  std::string compose = "auto";    // auto | v2 | v1
+  std::string image_load = "auto"; // auto | thin | complete (docker::Settings::image_load)
+  std::string docker_project;      // compose project name; empty: the app name, lowercased, [a-z0-9_-] only
   std::int64_t docker_timeout_s = 600;
   // [backup]
   std::int64_t backup_keep = 5, backup_level = 6;

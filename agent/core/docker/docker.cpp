@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <set>
 #include <sstream>
 
 namespace airlock::docker {
@@ -163,19 +164,61 @@ std::optional<std::vector<std::string>> Docker::image_tags(const std::string& id
 
 bool Docker::image_present(const std::string& id) { return image_tags(id).has_value(); }
 
-void Docker::load(const std::string& archive, const std::string& id, const std::vector<std::string>& tags) {
-  auto r = call({"docker", "load", "-q", "-i", archive}, s_.timeout_s, false);
+std::vector<LocalImage> Docker::images() {
+  const auto ids = lines(call({"docker", "image", "ls", "-aq", "--no-trunc"}, std::min(s_.timeout_s, 60), true).out);
+  std::vector<LocalImage> out;
+  if (ids.empty()) return out;
+  std::vector<std::string> argv = {"docker", "image", "inspect", "--format",
+                                   "{{.Id}}{{range .RootFS.Layers}} {{.}}{{end}}"};
+  std::set<std::string> unique(ids.begin(), ids.end());
+  argv.insert(argv.end(), unique.begin(), unique.end());
+  // An image removed between the two calls makes inspect exit 1 but still print the others.
+  for (const auto& line : lines(call(argv, std::min(s_.timeout_s, 120), false).out)) {
+    std::istringstream in(line);
+    LocalImage img;
+    in >> img.id;
+    for (std::string l; in >> l;) img.layers.push_back(l);
+    if (img.id.rfind("sha256:", 0) == 0) out.push_back(std::move(img));
+  }
+  return out;
+}
+
+bool Docker::loads_thin_archives() {
+  if (thin_ < 0) {
+    if (s_.image_load == "thin" || s_.image_load == "complete") {
+      thin_ = s_.image_load == "thin";
+    } else {
+      auto r = call({"docker", "info", "--format", "{{json .DriverStatus}}"}, std::min(s_.timeout_s, 60), true);
+      thin_ = r.out.find("io.containerd.snapshotter") == std::string::npos;
+    }
+  }
+  return thin_ == 1;
+}
+
+void Docker::load(const ArchiveWriter& write, const std::string& id, const std::vector<std::string>& tags) {
+  util::ProcessOptions o;
+  o.timeout_seconds = s_.timeout_s;
+  if (!s_.docker_host.empty()) o.extra_env.push_back("DOCKER_HOST=" + s_.docker_host);
+  o.stdin_writer = write;
+  const std::vector<std::string> argv = {"docker", "load", "-q"};
+  auto r = util::run_process(argv, o);
+  if (on_call_) on_call_(argv, r);
   if (r.timed_out || r.exit_code != 0)
-    fail(ExitCode::failure, fmt::format("the docker engine refused image {} from {}: {}", id, archive,
-                                        r.timed_out ? "timed out" : tail(r.output, 1500)));
+    fail(ExitCode::failure,
+         fmt::format("the docker engine refused image {}: {}{}", id, r.timed_out ? "timed out" : tail(r.output, 1500),
+                     r.input_error.empty() ? "" : " (while airlock was writing the archive: " + r.input_error + ")"));
   auto have = image_tags(id);
   if (!have)
-    fail(ExitCode::failure, fmt::format("'docker load -i {}' succeeded but image {} is not in the engine ({}); the "
-                                        "archive does not hold the image release.json names",
-                                        archive, id, tail(r.output, 500)));
+    fail(ExitCode::failure, fmt::format("'docker load' succeeded but image {} is not in the engine ({}); the layers "
+                                        "and config do not make the image release.json names",
+                                        id, tail(r.output, 500)));
   for (const auto& t : tags) // docker load restores the archive's tags; add only what is missing
     if (std::find(have->begin(), have->end(), t) == have->end())
       call({"docker", "tag", id, t}, std::min(s_.timeout_s, 60), true);
+}
+
+void Docker::save(const std::string& id, const std::string& path) {
+  call({"docker", "save", "-o", path, id}, s_.timeout_s, true);
 }
 
 bool Docker::remove_image(const std::string& id) {

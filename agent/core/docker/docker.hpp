@@ -34,6 +34,10 @@ struct Settings {
   std::string docker_host;      // empty: inherit DOCKER_HOST
   std::string compose = "auto"; // auto | v2 | v1
   int timeout_s = 600;
+  // How images are loaded (DESIGN.md "Images by layer"): thin archives that leave out the layers the engine
+  // holds (the classic overlay2 store), complete ones built with layers exported from the engine (the containerd
+  // image store refuses a missing layer), or auto: complete when `docker info` reports the containerd snapshotter.
+  std::string image_load = "auto"; // auto | thin | complete
 };
 
 // One compose project: a release's compose file plus the site's overrides.
@@ -67,6 +71,15 @@ struct Stopped {
   bool killed = false; // SIGKILLed at the end of its grace period (exit code 137)
 };
 
+// An image the engine holds, with its layers' diff IDs in order (RootFS.Layers).
+struct LocalImage {
+  std::string id;
+  std::vector<std::string> layers;
+};
+
+// Writes a `docker load` archive to the sink it is given.
+using ArchiveWriter = std::function<void(util::Sink&)>;
+
 // The project name compose would use for `name`: lowercased, only [a-z0-9_-] kept; "airlock" when empty.
 std::string project_name(const std::string& name);
 
@@ -94,9 +107,15 @@ public:
   // `up -d --remove-orphans`; throws on failure.
   virtual void up(const Project& p) = 0;
   virtual bool image_present(const std::string& id) = 0;
-  // Loads `archive` (gzip/xz/zstd/plain docker-save tar), then checks that image `id` is present: a load that
-  // exits 0 without producing the image still fails. Then tags it with each of `tags`.
-  virtual void load(const std::string& archive, const std::string& id, const std::vector<std::string>& tags) = 0;
+  // Every image the engine holds (intermediate ones included), with its layers.
+  virtual std::vector<LocalImage> images() = 0;
+  // Whether a load archive may leave out the layers the engine holds (Settings::image_load).
+  virtual bool loads_thin_archives() = 0;
+  // Loads the archive that `write` streams (a docker-save tar), then checks that image `id` is present: a load
+  // that exits 0 without producing the image still fails. Then tags it with each of `tags`.
+  virtual void load(const ArchiveWriter& write, const std::string& id, const std::vector<std::string>& tags) = 0;
+  // Writes image `id` as `docker save` does into the file `path`.
+  virtual void save(const std::string& id, const std::string& path) = 0;
   // false (never throws) when the engine refuses, e.g. because a container uses it.
   virtual bool remove_image(const std::string& id) = 0;
   // Stops the project as compose stops it: `compose stop` of `running` (the release that runs: dependency order
@@ -128,8 +147,14 @@ public:
   bool image_present(const std::string& id) override;
   // The tags of image `id` ("repo:tag"), or nullopt when the engine does not have it.
   std::optional<std::vector<std::string>> image_tags(const std::string& id);
-  // `docker load -i archive`, then `docker tag` for the tags the archive did not restore.
-  void load(const std::string& archive, const std::string& id, const std::vector<std::string>& tags) override;
+  // `docker image ls -aq` and `docker image inspect` of each.
+  std::vector<LocalImage> images() override;
+  // thin / complete as configured; auto: `docker info` (once) names the containerd snapshotter or not.
+  bool loads_thin_archives() override;
+  // `docker load` reading the stream on stdin, then `docker tag` for the tags the archive did not restore.
+  void load(const ArchiveWriter& write, const std::string& id, const std::vector<std::string>& tags) override;
+  // `docker save -o path id`.
+  void save(const std::string& id, const std::string& path) override;
   // `docker image rm id`.
   bool remove_image(const std::string& id) override;
   // `compose stop`, then `docker stop` (no -t) of what is left, then `docker inspect` of each for its exit code.
@@ -149,6 +174,7 @@ private:
   Settings s_;
   Observer on_call_;
   std::vector<std::string> compose_cmd_;
+  int thin_ = -1; // loads_thin_archives(), once detected
 };
 
 } // namespace airlock::docker

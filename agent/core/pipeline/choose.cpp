@@ -116,17 +116,19 @@ void check_space(const Context& ctx, std::uint64_t state_bytes, std::uint64_t re
   }
 }
 
+std::vector<image::Need> image_needs(Context& ctx, const release::Manifest& m) {
+  std::vector<docker::LocalImage> local;
+  try {
+    local = ctx.engine().images();
+  } catch (const Error&) { // no engine reachable now: every layer counts as needed
+  }
+  return image::needs(m, local);
+}
+
 std::vector<const trust::TargetFile*> targets_to_fetch(Context& ctx, const trust::TrustedState& st,
                                                        const release::Manifest& m) {
   std::vector<const trust::TargetFile*> out{&signed_target(st, m.payload, m.version)};
-  for (const auto& i : m.images) {
-    bool present = false;
-    try {
-      present = ctx.engine().image_present(i.id);
-    } catch (const Error&) { // no engine reachable now: count the archive as needed
-    }
-    if (i.archive && !present) out.push_back(&signed_target(st, *i.archive, m.version));
-  }
+  for (const auto& name : image::blobs(image_needs(ctx, m))) out.push_back(&signed_target(st, name, m.version));
   return out;
 }
 

@@ -3,6 +3,7 @@
 // Thread-safety: as the pipeline.
 #pragma once
 
+#include "image/plan.hpp"
 #include "pipeline/context.hpp"
 #include "pipeline/select.hpp"
 #include "pipeline/upgrade.hpp"
@@ -35,7 +36,10 @@ bool installed_tree_intact(const site::Layout& l, const std::string& version);
 // space (the context's disk probe). Error(failure) saying what to free; nothing was changed.
 void check_space(const Context& ctx, std::uint64_t state_bytes, std::uint64_t release_bytes);
 
-// The targets an upgrade to `m` reads: the payload, and the image archives whose image the engine lacks.
+// What the engine lacks of m's images (image/plan.hpp); with no engine reachable, all of them.
+std::vector<image::Need> image_needs(Context& ctx, const release::Manifest& m);
+
+// The targets an upgrade to `m` reads: the payload, and the configs and layer blobs the engine lacks.
 std::vector<const trust::TargetFile*> targets_to_fetch(Context& ctx, const trust::TrustedState& st,
                                                        const release::Manifest& m);
 

@@ -9,7 +9,7 @@ Context::Context(config::Config cfg, Seams seams)
       hook_(std::move(seams.hook)) {
   if (!engine_) {
     own_engine_ = std::make_unique<docker::Docker>(
-        docker::Settings{cfg_.docker_host, cfg_.compose, static_cast<int>(cfg_.docker_timeout_s)});
+        docker::Settings{cfg_.docker_host, cfg_.compose, static_cast<int>(cfg_.docker_timeout_s), cfg_.image_load});
     engine_ = own_engine_.get();
   }
 }

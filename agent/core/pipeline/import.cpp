@@ -6,6 +6,7 @@
 
 #include "about/build_info.hpp"
 #include "bundle/verify.hpp"
+#include "image/archive.hpp"
 #include "log/log.hpp"
 #include "release/version.hpp"
 #include "site/stage.hpp"
@@ -33,9 +34,8 @@ Sizes sizes_of(Context& ctx, const trust::TrustedState& st, const Choice& ch) {
   Sizes z;
   const auto& m = ch.m;
   std::uint64_t images = 0;
-  for (const auto& i : m.images)
-    if (i.archive) images += signed_target(st, *i.archive, ch.c->release_json->name).length;
-  z.read = signed_target(st, m.payload, ch.c->release_json->name).length + images;
+  for (const auto* t : targets_to_fetch(ctx, st, m)) z.read += t->length;
+  images = z.read - signed_target(st, m.payload, ch.c->release_json->name).length;
   for (const auto& f : m.files) z.tree += f.size;
   const std::uint64_t backup = tree_bytes(ctx.layout().data_dir()) + tree_bytes(ctx.layout().site_dir());
   z.state_need = z.read + images * 2 + backup;
@@ -64,35 +64,96 @@ Report download_only(Run& run, const trust::TrustedState& st, bundle::Container&
   return rep;
 }
 
-// Step 4: nothing has changed yet.
-void preflight(Run& run, const Choice& ch, const Sizes& z) {
+// Step 4: nothing has changed yet. Every config and layer the engine lacks must be in `source`.
+void preflight(Run& run, const trust::TrustedState& st, bundle::Container& source, const Choice& ch, const Sizes& z) {
   check_space(run.ctx(), z.state_need, z.tree);
   run.engine().ping();
   run.engine().compose_command();
-  for (const auto& i : ch.m.images)
-    if (!i.archive && !run.engine().image_present(i.id))
+  for (const auto& n : image_needs(run.ctx(), ch.m)) {
+    const auto& img = *n.image;
+    auto require = [&](const std::string& name, const std::string& what) {
+      if (source.holds(signed_target(st, name, ch.c->release_json->name))) return;
       fail(ExitCode::not_applicable,
-           fmt::format("image {} ({}) is not in the docker engine and the patch {} does not ship it; import the full "
-                       "bundle of {}",
-                       i.id, fmt::join(i.tags, ", "), ch.c->release_json->name, ch.m.version));
+           fmt::format("{} of image {} ({}) is neither in the docker engine nor in {}; import the full bundle of {} "
+                       "(exported without --from), or a patch bundle from the release this site runs. Nothing was "
+                       "changed.",
+                       what, img.id.substr(0, 19), fmt::join(img.tags, ", "), source.describe(), ch.m.version));
+    };
+    require(img.config, "the config");
+    for (std::size_t i = n.held; i < img.layers.size(); ++i)
+      require(img.layers[i].blob, fmt::format("layer {} ({})", i + 1, img.layers[i].diff_id.substr(0, 19)));
+  }
+}
+
+// The fetched file of target `name`: the fetch step verified it.
+const std::string& fetched_file(const std::map<std::string, std::string>& fetched, const std::string& name) {
+  auto it = fetched.find(name);
+  if (it == fetched.end())
+    fail(ExitCode::failure, fmt::format("{} is needed but was not fetched: the docker engine lost layers since the "
+                                        "fetch step; run the import again",
+                                        name));
+  return it->second;
+}
+
+// The layers of one load archive: those the engine holds left out (thin) or exported from it (complete), then
+// the fetched blobs.
+std::vector<image::LoadLayer> load_layers(Run& run, const image::Need& n, bool thin,
+                                          const std::map<std::string, std::string>& fetched,
+                                          std::map<std::string, std::string>& saved) {
+  std::vector<image::LoadLayer> layers;
+  const auto& img = *n.image;
+  if (!thin && n.held > 0) {
+    auto& path = saved[n.holder];
+    if (path.empty()) {
+      path = run.layout().downloads_dir() + "/save-" + n.holder.substr(7, 12) + ".tar";
+      run.engine().save(n.holder, path);
+    }
+    layers = image::saved_layers(path, n.holder);
+    layers.resize(n.held);
+  }
+  for (std::size_t i = 0; i < img.layers.size(); ++i) {
+    if (i < n.held) {
+      if (thin) layers.push_back({img.layers[i].diff_id, true, "", 0, 0});
+      continue;
+    }
+    const std::string& file = fetched_file(fetched, img.layers[i].blob);
+    layers.push_back({img.layers[i].diff_id, false, file, 0, fs::file_size(file)});
+  }
+  return layers;
 }
 
 std::string load_images(Run& run, const release::Manifest& m, const std::map<std::string, std::string>& fetched) {
-  int loaded = 0, present = 0;
-  for (const auto& i : m.images) {
-    if (!i.archive || !fetched.count(*i.archive)) { // the fetch step found it in the engine already
-      ++present;
-      continue;
+  const auto needs = image_needs(run.ctx(), m);
+  const bool thin = needs.empty() || run.engine().loads_thin_archives();
+  std::map<std::string, std::string> saved; // local image -> its `docker save` file (complete archives)
+  std::size_t layers_held = 0, layers_fetched = 0;
+  try {
+    for (const auto& n : needs) {
+      const auto& img = *n.image;
+      const auto t0 = run.ctx().clock().steady();
+      const std::string config = util::read_file(fetched_file(fetched, img.config), 8u << 20);
+      const auto layers = load_layers(run, n, thin, fetched, saved);
+      log::event(log::Level::info, "upgrade", "image-load",
+                 fmt::format("  loading {} ({}): {} layer(s) fetched, {} in the engine{}", img.id.substr(0, 19),
+                             fmt::join(img.tags, ", "), img.layers.size() - n.held, n.held,
+                             n.held == 0 ? ""
+                             : thin      ? " (left out)"
+                                         : " (exported from " + n.holder.substr(0, 19) + ")"));
+      run.engine().load([&](util::Sink& out) { image::write_load_archive(out, config, img.tags, layers); }, img.id,
+                        img.tags);
+      log::event(log::Level::info, "upgrade", "image-loaded",
+                 fmt::format("  loaded {} in {} ms", img.id.substr(0, 19), ms_since(run.ctx(), t0)));
+      layers_held += n.held;
+      layers_fetched += img.layers.size() - n.held;
     }
-    const auto t0 = run.ctx().clock().steady();
-    log::event(log::Level::info, "upgrade", "image-load",
-               fmt::format("  loading {} ({})", i.id.substr(0, 19), fmt::join(i.tags, ", ")));
-    run.engine().load(fetched.at(*i.archive), i.id, i.tags);
-    log::event(log::Level::info, "upgrade", "image-loaded",
-               fmt::format("  loaded {} in {} ms", i.id.substr(0, 19), ms_since(run.ctx(), t0)));
-    ++loaded;
+  } catch (...) {
+    for (const auto& [_, path] : saved) fs::remove(path);
+    throw;
   }
-  return fmt::format("{} loaded, {} already present", loaded, present);
+  for (const auto& [_, path] : saved) fs::remove(path);
+  return fmt::format("{} loaded ({} layer(s) from the release, {} from the engine, {} archives), {} already present",
+                     needs.size(), layers_fetched, layers_held, thin ? "thin" : "complete",
+                     m.images.size() - needs.size());
 }
 
 // Steps 5 to 7: fetch, stage, load; the running services are untouched.
@@ -179,7 +240,7 @@ Report import(Context& ctx, state::StateDb& db, bundle::Container& source, const
     return rep;
   }
   if (o.download_only) return download_only(run, st, source, ch, z);
-  preflight(run, ch, z);
+  preflight(run, st, source, ch, z);
   const std::string summary = fmt::format("{} {} -> {} ({}) from {}", ctx.cfg().app_name,
                                           ch.current.value_or("nothing"), ch.m.version, rep.kind, source.describe());
   if (o.confirm && !o.confirm(summary)) {

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <set>
@@ -40,21 +41,19 @@ FileChanges diff_files(const release::Manifest& m, const std::optional<release::
 
 void print_images(Context& ctx, const release::Manifest& m, const trust::TrustedState& st, std::ostream& o) {
   o << "images:\n";
+  const auto needs = image_needs(ctx, m);
   for (const auto& i : m.images) {
     const std::string tags = fmt::format("{}", fmt::join(i.tags, ", "));
-    bool present = false;
-    try {
-      present = ctx.engine().image_present(i.id);
-    } catch (const Error&) {
-    }
-    if (present)
+    auto n = std::find_if(needs.begin(), needs.end(), [&](const image::Need& x) { return x.image == &i; });
+    if (n == needs.end()) {
       o << fmt::format("  {} ({}): present, not loaded\n", i.id.substr(0, 19), tags);
-    else if (i.archive)
-      o << fmt::format("  {} ({}): load {}\n", i.id.substr(0, 19), tags,
-                       log::human_bytes(signed_target(st, *i.archive, m.version).length));
-    else
-      o << fmt::format("  {} ({}): MISSING from the engine and not in this patch: the import would fail\n",
-                       i.id.substr(0, 19), tags);
+      continue;
+    }
+    std::uint64_t bytes = signed_target(st, i.config, m.version).length;
+    for (std::size_t k = n->held; k < i.layers.size(); ++k)
+      bytes += signed_target(st, i.layers[k].blob, m.version).length;
+    o << fmt::format("  {} ({}): load; {} of {} layer(s) to fetch ({}), {} in the engine\n", i.id.substr(0, 19), tags,
+                     i.layers.size() - n->held, i.layers.size(), log::human_bytes(bytes), n->held);
   }
 }
 

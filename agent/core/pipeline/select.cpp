@@ -109,9 +109,24 @@ release::Manifest read_manifest(const trust::TrustedState& st, bundle::Container
       m.is_patch != c.patch)
     fail(ExitCode::verify_failed, t.name + " describes another app, architecture, version or kind than its signed "
                                            "target entry; the release is refused");
+  if (m.format == 1)
+    fail(ExitCode::bad_input, fmt::format("{} is release.json format 1, whose images are whole archives; this airlock "
+                                          "loads images by layer (format 2): republish {} {} with this airlock-bundle "
+                                          "('airlock-bundle release add') and export the bundle again",
+                                          t.name, m.app, m.version));
   signed_target(st, m.payload, t.name);
-  for (const auto& img : m.images)
-    if (img.archive) signed_target(st, *img.archive, t.name);
+  for (const auto& img : m.images) {
+    if (img.config != release::config_blob_name(m.app, img.id))
+      fail(ExitCode::verify_failed,
+           fmt::format("{}: image {} names config {}; the release is refused", t.name, img.id, img.config));
+    signed_target(st, img.config, t.name);
+    for (const auto& l : img.layers) {
+      if (l.blob != release::layer_blob_name(m.app, l.diff_id))
+        fail(ExitCode::verify_failed,
+             fmt::format("{}: layer {} names blob {}; the release is refused", t.name, l.diff_id, l.blob));
+      signed_target(st, l.blob, t.name);
+    }
+  }
   return m;
 }
 

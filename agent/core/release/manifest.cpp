@@ -1,6 +1,7 @@
 #include "release/manifest.hpp"
 
 #include "util/error.hpp"
+#include "util/hash.hpp"
 
 #include <fmt/format.h>
 
@@ -27,6 +28,45 @@ std::string safe_path(const json::Value& o, const std::string& key, const std::s
   return p;
 }
 
+std::string need_digest(const json::Value& o, const std::string& key, const std::string& what) {
+  std::string d = need_str(o, key, what);
+  if (d.size() != 71 || d.rfind("sha256:", 0) != 0 || !util::is_sha256_hex(d.substr(7)))
+    fail(ExitCode::bad_input, fmt::format("{}: {} '{}' is not sha256:<64 hex>", what, key, d));
+  return d;
+}
+
+std::uint64_t need_size(const json::Value& o, const std::string& key, const std::string& what) {
+  const auto n = need(o, key, T::integer, what).as_int();
+  if (n < 0) fail(ExitCode::bad_input, fmt::format("{}: negative {}", what, key));
+  return static_cast<std::uint64_t>(n);
+}
+
+void parse_layers(const json::Value& i, Image& img, const std::string& what) {
+  img.config = safe_path(i, "config", what);
+  for (const auto& l : need(i, "layers", T::array, what).as_array()) {
+    if (!l.is_object()) fail(ExitCode::bad_input, what + ": an entry of 'layers' is not an object");
+    Layer layer;
+    layer.diff_id = need_digest(l, "diff_id", what);
+    layer.blob = safe_path(l, "blob", what);
+    layer.size = need_size(l, "size", what);
+    layer.uncompressed_size = need_size(l, "uncompressed_size", what);
+    img.layers.push_back(std::move(layer));
+  }
+}
+
+json::Value layers_json(const Image& i) {
+  json::Array layers;
+  for (const auto& l : i.layers) {
+    json::Value e;
+    e["diff_id"] = l.diff_id;
+    e["blob"] = l.blob;
+    e["size"] = static_cast<std::int64_t>(l.size);
+    e["uncompressed_size"] = static_cast<std::int64_t>(l.uncompressed_size);
+    layers.push_back(e);
+  }
+  return layers;
+}
+
 } // namespace
 
 bool is_safe_relative_path(const std::string& p) {
@@ -47,9 +87,13 @@ bool is_safe_relative_path(const std::string& p) {
 Manifest parse_manifest(std::string_view bytes, const std::string& what) {
   json::Value doc = json::parse(bytes, what, {8u << 20, 32});
   if (!doc.is_object()) fail(ExitCode::bad_input, what + ": release.json must be an object");
-  if (need(doc, "format", T::integer, what).as_int() != 1)
-    fail(ExitCode::bad_input, what + ": release.json format is not 1; this airlock is too old for it");
+  const auto format = need(doc, "format", T::integer, what).as_int();
+  if (format != 1 && format != 2)
+    fail(ExitCode::bad_input, fmt::format("{}: release.json format {} is newer than this airlock reads (1 and 2); "
+                                          "update airlock first",
+                                          what, format));
   Manifest m;
+  m.format = static_cast<int>(format);
   m.app = need_str(doc, "app", what);
   m.version = need_str(doc, "version", what);
   m.arch = need_str(doc, "arch", what);
@@ -99,14 +143,16 @@ Manifest parse_manifest(std::string_view bytes, const std::string& what) {
   for (const auto& i : need(doc, "images", T::array, what).as_array()) {
     if (!i.is_object()) fail(ExitCode::bad_input, what + ": an entry of 'images' is not an object");
     Image img;
-    img.id = need_str(i, "id", what);
-    if (img.id.size() != 71 || img.id.rfind("sha256:", 0) != 0)
-      fail(ExitCode::bad_input, fmt::format("{}: image id '{}' is not sha256:<64 hex>", what, img.id));
+    img.id = need_digest(i, "id", what);
     for (const auto& t : need(i, "tags", T::array, what).as_array()) {
       if (!t.is_string()) fail(ExitCode::bad_input, what + ": an image tag is not a string");
       img.tags.push_back(t.as_string());
     }
-    if (const auto* a = i.find("archive"); a && !a->is_null()) img.archive = safe_path(i, "archive", what);
+    if (m.format == 1) {
+      if (const auto* a = i.find("archive"); a && !a->is_null()) img.archive = safe_path(i, "archive", what);
+    } else {
+      parse_layers(i, img, what);
+    }
     m.images.push_back(std::move(img));
   }
   return m;
@@ -114,7 +160,7 @@ Manifest parse_manifest(std::string_view bytes, const std::string& what) {
 
 std::string to_json_text(const Manifest& m) {
   json::Value d;
-  d["format"] = 1;
+  d["format"] = m.format;
   d["app"] = m.app;
   d["version"] = m.version;
   d["arch"] = m.arch;
@@ -159,11 +205,24 @@ std::string to_json_text(const Manifest& m) {
     json::Array tags;
     for (const auto& t : i.tags) tags.emplace_back(t);
     e["tags"] = tags;
-    e["archive"] = i.archive ? json::Value(*i.archive) : json::Value(nullptr);
+    if (m.format == 1) {
+      e["archive"] = i.archive ? json::Value(*i.archive) : json::Value(nullptr);
+    } else {
+      e["config"] = i.config;
+      e["layers"] = layers_json(i);
+    }
     images.push_back(e);
   }
   d["images"] = images;
   return json::pretty(d);
+}
+
+std::string layer_blob_name(const std::string& app, const std::string& diff_id) {
+  return app + "/blobs/" + diff_id.substr(diff_id.find(':') + 1) + ".layer.tar.gz";
+}
+
+std::string config_blob_name(const std::string& app, const std::string& image_id) {
+  return app + "/blobs/" + image_id.substr(image_id.find(':') + 1) + ".config.json";
 }
 
 std::string release_dir(const std::string& app, const std::string& version, const std::string& arch) {

@@ -2,7 +2,7 @@
 // to its payload targets. The agent stages, checks and starts a release from it; airlock-bundle writes it.
 //
 //   {
-//     "format": 1, "app": "demo", "version": "1.2.0", "arch": "x86_64", "kind": "full" | "patch",
+//     "format": 2, "app": "demo", "version": "1.2.0", "arch": "x86_64", "kind": "full" | "patch",
 //     "base_version": "1.1.0",                       // patch only: the exact version it applies to
 //     "compose_file": "docker-compose.yml", "min_agent_version": "0.1.0",
 //     "health": [ ... ],                             // passed through from airlock-release.json
@@ -10,8 +10,17 @@
 //                | {"path","type":"symlink","target"} ],   // every entry of the resulting app tree
 //     "payload": "<dir>/app.tar.gz",                 // full TUF target name of the app tree (or patch) archive
 //     "delete": [ "old/file" ],                      // patch only
-//     "images": [ {"id":"sha256:...","tags":["demo/web:1.2.0"],"archive":"<dir>/images/<id12>.tar.gz"|null} ]
-//   }                                                // archive null: a patch whose image did not change
+//     "images": [ {"id": "sha256:<config digest>", "tags": ["demo/web:1.2.0"],
+//                  "config": "<app>/blobs/<hex>.config.json",           // target: the image config, byte-exact
+//                  "layers": [ {"diff_id": "sha256:<hex>",               // in order, as RootFS.Layers
+//                               "blob": "<app>/blobs/<hex>.layer.tar.gz", // target: the layer tar, gzip
+//                               "size": 123, "uncompressed_size": 456} ] } ]
+//   }
+// Layers and configs are content-addressed targets shared by every image and release of the app (DESIGN.md
+// "Images by layer"); a patch lists the same images as its full release, and a bundle carries the blobs a site
+// may lack. Format 1 (whole image archives: "archive": "<dir>/images/<id12>.tar.gz" | null) is still read, so
+// the manifests of releases installed before format 2 keep working for rollback and pruning, but a format 1
+// release is not imported (pipeline/choose refuses it: republish it with this airlock-bundle).
 // Parsing refuses unknown kinds, wrong types and unsafe paths (absolute, "..", empty components) with
 // Error(bad_input) naming the field. Thread-safety: plain values.
 #pragma once
@@ -35,13 +44,27 @@ struct FileEntry {
   std::string target; // symlink target
 };
 
-struct Image {
-  std::string id; // "sha256:<64 hex>"
-  std::vector<std::string> tags;
-  std::optional<std::string> archive; // target name relative to the release dir, when this release ships it
+struct Layer {
+  std::string diff_id; // "sha256:<64 hex>": the SHA-256 of the uncompressed layer tar
+  std::string blob;    // target name of the gzip layer
+  std::uint64_t size = 0, uncompressed_size = 0;
 };
 
+struct Image {
+  std::string id; // "sha256:<64 hex>": the digest of its config
+  std::vector<std::string> tags;
+  std::string config;                 // format 2: target name of the config JSON
+  std::vector<Layer> layers;          // format 2
+  std::optional<std::string> archive; // format 1 only: the whole image archive, when the release shipped it
+};
+
+// Target names of the app's content-addressed blobs: "<app>/blobs/<hex>.layer.tar.gz" for a layer with diff ID
+// sha256:<hex>, "<app>/blobs/<hex>.config.json" for the config of image sha256:<hex>.
+std::string layer_blob_name(const std::string& app, const std::string& diff_id);
+std::string config_blob_name(const std::string& app, const std::string& image_id);
+
 struct Manifest {
+  int format = 2;
   std::string app, version, arch;
   bool is_patch = false;
   std::string base_version; // patch only

@@ -4,12 +4,15 @@
 
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
+#include <exception>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 extern char** environ;
@@ -21,12 +24,33 @@ void append(std::string& to, const char* data, std::size_t n, std::size_t max) {
   if (to.size() < max) to.append(data, std::min(n, max - to.size()));
 }
 
+// Writes to a pipe; SIGPIPE is blocked on the writing thread, so a reader that went away is an EPIPE error.
+class PipeSink : public Sink {
+public:
+  explicit PipeSink(int fd) : fd_(fd) {}
+  void write(const void* data, std::size_t size) override {
+    const char* p = static_cast<const char*>(data);
+    while (size > 0) {
+      const ssize_t n = ::write(fd_, p, size);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) fail(ExitCode::failure, std::string("writing to the program's stdin: ") + std::strerror(errno));
+      p += n;
+      size -= static_cast<std::size_t>(n);
+    }
+  }
+  using Sink::write;
+
+private:
+  int fd_;
+};
+
 } // namespace
 
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& o) {
   if (argv.empty()) fail(ExitCode::failure, "internal: run_process without a program");
-  int out[2], err[2], exec_pipe[2];
-  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 || ::pipe2(exec_pipe, O_CLOEXEC) != 0)
+  int out[2], err[2], exec_pipe[2], in_pipe[2] = {-1, -1};
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 || ::pipe2(exec_pipe, O_CLOEXEC) != 0 ||
+      (o.stdin_writer && ::pipe2(in_pipe, O_CLOEXEC) != 0))
     fail(ExitCode::failure, std::string("cannot create a pipe: ") + std::strerror(errno));
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -52,7 +76,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     if (::getppid() != parent) _exit(127); // the parent died before prctl took effect
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
-    int in = ::open(o.stdin_file.empty() ? "/dev/null" : o.stdin_file.c_str(), O_RDONLY);
+    int in = in_pipe[0] >= 0 ? in_pipe[0] : ::open(o.stdin_file.empty() ? "/dev/null" : o.stdin_file.c_str(), O_RDONLY);
     if (in >= 0) ::dup2(in, 0);
     ::environ = env.data();
     ::execvp(args[0], args.data());
@@ -66,6 +90,27 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   int exec_errno = 0;
   bool exec_failed = ::read(exec_pipe[0], &exec_errno, sizeof exec_errno) == static_cast<ssize_t>(sizeof exec_errno);
   ::close(exec_pipe[0]);
+  std::thread writer;
+  std::exception_ptr write_error;
+  if (in_pipe[0] >= 0) {
+    ::close(in_pipe[0]);
+    writer = std::thread([&o, &write_error, fd = in_pipe[1]] {
+      sigset_t pipe_signal;
+      sigemptyset(&pipe_signal);
+      sigaddset(&pipe_signal, SIGPIPE);
+      pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
+      try {
+        PipeSink sink(fd);
+        o.stdin_writer(sink);
+      } catch (...) {
+        write_error = std::current_exception();
+      }
+      ::close(fd);
+      // A SIGPIPE left pending on this thread is discarded with it; take it anyway, so nothing can deliver it.
+      timespec zero{0, 0};
+      sigtimedwait(&pipe_signal, nullptr, &zero);
+    });
+  }
 
   ProcessResult r;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.timeout_seconds);
@@ -105,10 +150,19 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  if (writer.joinable()) writer.join();
   if (exec_failed)
     fail(ExitCode::failure,
          "cannot run '" + argv[0] + "': " + std::strerror(exec_errno) + " (is it installed and in PATH?)");
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (write_error) {
+    if (r.exit_code == 0 && !r.timed_out) std::rethrow_exception(write_error);
+    try {
+      std::rethrow_exception(write_error);
+    } catch (const std::exception& e) {
+      r.input_error = e.what();
+    }
+  }
   return r;
 }
 

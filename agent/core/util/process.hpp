@@ -5,16 +5,20 @@
 // Thread-safety: run_process() is thread-safe; it forks.
 #pragma once
 
+#include "util/io.hpp"
+
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace airlock::util {
 
 struct ProcessResult {
-  int exit_code = -1;     // the program's exit status; 128+N when killed by signal N
-  bool timed_out = false; // killed (SIGKILL) after the timeout
-  std::string output;     // stdout and stderr interleaved, truncated to max_output bytes
-  std::string out;        // stdout alone, truncated to max_output bytes (for machine-readable output)
+  int exit_code = -1;      // the program's exit status; 128+N when killed by signal N
+  bool timed_out = false;  // killed (SIGKILL) after the timeout
+  std::string output;      // stdout and stderr interleaved, truncated to max_output bytes
+  std::string out;         // stdout alone, truncated to max_output bytes (for machine-readable output)
+  std::string input_error; // why ProcessOptions::stdin_writer stopped early, when the program failed too
 };
 
 struct ProcessOptions {
@@ -22,6 +26,11 @@ struct ProcessOptions {
   std::size_t max_output = 1 << 20;   // bytes kept of `output` and of `out`
   std::vector<std::string> extra_env; // "NAME=value" added to (or replacing in) the inherited environment
   std::string stdin_file;             // empty: /dev/null
+  // When set, the program's stdin is a pipe that this writes (on a thread of its own, while the output is read);
+  // the pipe is closed when it returns. When the program exits without reading all of it, the write fails and
+  // the result reports the program's exit; an Error the writer throws otherwise is rethrown after the program
+  // ended (it has seen a truncated stream).
+  std::function<void(Sink&)> stdin_writer;
 };
 
 // Runs argv[0] (searched in PATH) with `argv`. Throws Error(failure) only when the program cannot be started

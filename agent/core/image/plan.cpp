@@ -1,0 +1,36 @@
+#include "image/plan.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace airlock::image {
+
+std::vector<Need> needs(const release::Manifest& m, const std::vector<docker::LocalImage>& local) {
+  std::vector<Need> out;
+  for (const auto& img : m.images) {
+    if (std::any_of(local.begin(), local.end(), [&](const docker::LocalImage& l) { return l.id == img.id; })) continue;
+    Need n{&img, 0, ""};
+    for (const auto& l : local) {
+      std::size_t k = 0;
+      while (k < img.layers.size() && k < l.layers.size() && img.layers[k].diff_id == l.layers[k]) ++k;
+      if (k > n.held) n = {&img, k, l.id};
+    }
+    out.push_back(n);
+  }
+  return out;
+}
+
+std::vector<std::string> blobs(const std::vector<Need>& n) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  auto add = [&](const std::string& name) {
+    if (seen.insert(name).second) out.push_back(name);
+  };
+  for (const auto& need : n) {
+    add(need.image->config);
+    for (std::size_t i = need.held; i < need.image->layers.size(); ++i) add(need.image->layers[i].blob);
+  }
+  return out;
+}
+
+} // namespace airlock::image
