@@ -68,7 +68,8 @@ const tool::CommandTable& command_table() {
        {"verify PATH --trusted-root ROOT.json [--json]\n"
         "  Verifies a bundle file or repository directory against a trusted root: the TUF chain, and every\n"
         "  contained target's length and SHA-256. Installs nothing. Exit 0 when everything verifies;\n"
-        "  3 for a verification failure, 4 for malformed input (docs/cli.md).",
+        "  3 for a verification failure, 4 for malformed input (docs/cli.md). A bundle split into a part set\n"
+        "  (FILE.part-001, -002, ...) is given by its first part; the others must be beside it.",
         {"trusted-root"},
         {"json"},
         verify}},
@@ -93,7 +94,8 @@ const tool::CommandTable& command_table() {
         "  Verifies a signed bundle and upgrades the site to the newest release it holds for this app and\n"
         "  architecture: stage, load images, stop, back up, switch, start, health gate, commit or roll back.\n"
         "  --plan prints what would change; --stage-only stops after the image load ('airlock apply'\n"
-        "  finishes); --scan picks the newest fitting bundle in DIR (a USB mount point).",
+        "  finishes); --scan picks the newest fitting bundle in DIR (a USB mount point). A part set\n"
+        "  (FILE.part-001, -002, ...) is given by its first part, the others beside it.",
         {"config", "version"},
         {"scan", "plan", "stage-only", "allow-downgrade", "force-full", "yes", "json"},
         import}},

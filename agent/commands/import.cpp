@@ -6,17 +6,14 @@
 #include "commands/session.hpp"
 #include "pipeline/upgrade.hpp"
 #include "util/error.hpp"
-#include "util/hash.hpp"
 
 #include <fmt/format.h>
 
-#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
 
 namespace airlock::commands {
-namespace fs = std::filesystem;
 
 int import(const util::Args& a) {
   Session s(a);
@@ -39,7 +36,7 @@ int import(const util::Args& a) {
   auto source = bundle::open_container(path);
   auto o = update_options(a);
   o.download_only = false;
-  if (fs::is_regular_file(path)) o.bundle_sha256 = util::sha256_file_hex(path);
+  if (source->is_bundle()) o.bundle_sha256 = bundle::bundle_sha256(path); // a part set: of its parts joined
   o.source_label = source->describe();
   const auto r = pipeline::import(s.ctx(), s.db(), *source, o);
   return print_outcome(r, a.has("json") && !o.plan ? Output::json : Output::text);

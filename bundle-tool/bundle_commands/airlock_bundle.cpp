@@ -2,6 +2,7 @@
 
 #include "about/build_info.hpp"
 #include "about/selftest.hpp"
+#include "bundle/parts.hpp"
 #include "bundle/report.hpp"
 #include "log/log.hpp"
 #include "publish/builder.hpp"
@@ -19,6 +20,7 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -49,7 +51,7 @@ commands:
   patch add REPO --from V1 --to V2 --arch A --key ...   publish a patch between two releases
   repo refresh REPO --key ...     re-sign timestamp (and snapshot) before they expire
   root rotate REPO ...            write root N+1: add or remove root keys, replace role keys
-  bundle export REPO --version V --arch A [--from V1] --out FILE.airlock
+  bundle export REPO --version V --arch A [--from V1] --out FILE.airlock [--max-part-size SIZE]
   verify PATH --trusted-root ROOT.json [--json]    verify a bundle or repository
   inspect PATH [--json]           describe a bundle or repository
   self-test                       known-answer checks of every linked library
@@ -231,8 +233,17 @@ int bundle_export(const util::Args& a) {
   o.from = a.value("from");
   o.patch_only = a.has("patch-only");
   o.out = a.required("out");
+  if (const auto max = a.bytes("max-part-size", bundle::kMinPartBytes, std::numeric_limits<std::uint64_t>::max()))
+    o.part_size = bundle::part_size_for(*max);
   auto n = export_bundle(repo, o);
-  std::cout << fmt::format("wrote {} with {} targets\n", o.out, n);
+  if (!o.part_size) {
+    std::cout << fmt::format("wrote {} with {} targets\n", o.out, n);
+    return 0;
+  }
+  unsigned parts = 1; // the writer removed any later parts of an earlier export
+  while (parts < bundle::kMaxParts && std::filesystem::exists(bundle::part_path(o.out, parts + 1))) ++parts;
+  std::cout << fmt::format("wrote {} to part-{:03} ({} part{} of at most {} bytes) with {} targets\n",
+                           bundle::part_path(o.out, 1), parts, parts, parts == 1 ? "" : "s", *o.part_size, n);
   return 0;
 }
 
@@ -288,9 +299,14 @@ const tool::CommandTable& commands() {
         root_rotate}},
       {"bundle export",
        {"bundle export REPO --version V --arch A [--from V1 [--patch-only]] --out FILE.airlock\n"
+        "          [--max-part-size SIZE]\n"
         "  Writes an offline bundle: all metadata with the full root chain plus the targets of release V\n"
-        "  (and the patch from V1). --patch-only leaves the full app archive out.",
-        {"version", "arch", "from", "out"},
+        "  (and the patch from V1). --patch-only leaves the full app archive out.\n"
+        "  --max-part-size writes FILE.airlock.part-001, -002, ... of SIZE bytes each (the last one smaller)\n"
+        "  instead, for media with a file size limit: give the agent the first part, the rest beside it.\n"
+        "  SIZE: bytes, or with K, M, G, T (powers of 1024; KB, MB, GB: powers of 1000), at least 64K.\n"
+        "  4G means 4 GiB - 1 byte, the largest file FAT32 holds.",
+        {"version", "arch", "from", "out", "max-part-size"},
         {"patch-only"},
         bundle_export}},
       {"verify",

@@ -55,7 +55,7 @@ std::size_t export_bundle(const Repository& repo, const ExportOptions& opt) {
   }
   if (!opt.patch_only) add_release(full_dir);
 
-  bundle::ZipWriter zip(opt.out);
+  bundle::ZipWriter zip(opt.out, bundle::Zip64::when_needed, opt.part_size);
   for (const auto& m : repo.metadata_files()) zip.add_file("metadata/" + m, repo.dir() + "/metadata/" + m);
   for (const auto& name : names) {
     const auto& t = targets.at(name);

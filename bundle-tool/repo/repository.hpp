@@ -116,6 +116,9 @@ struct ExportOptions {
   std::optional<std::string> from; // include the patch from this version
   bool patch_only = false;         // leave the full release's app archive out (images the patch needs stay)
   std::string out;                 // FILE.airlock
+  // Write a part set FILE.airlock.part-001, -002, ... of at most this many bytes each instead of FILE.airlock
+  // (bundle::ZipWriter, bundle/parts.hpp); nullopt: one file.
+  std::optional<std::uint64_t> part_size;
 };
 
 // Writes a bundle: the metadata with the full root chain, plus the targets of one release (and its patch).

@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -80,4 +81,36 @@ TEST_CASE("util::Args::number refuses text, trailing junk, signs, blanks and out
   Args a(3, argv, 1, {"max-delay"}, {});
   CHECK(message_of([&] { (void)a.number("max-delay", 0, 1000000, "a number of seconds (0 or more)"); }) ==
         "--max-delay takes a number of seconds (0 or more), not 'soon'");
+}
+
+TEST_CASE("util::parse_bytes reads byte counts with binary and decimal units") {
+  using airlock::util::parse_bytes;
+  CHECK(parse_bytes("1000000") == 1000000u);
+  CHECK(parse_bytes("512B") == 512u);
+  CHECK(parse_bytes("64K") == 65536u);
+  CHECK(parse_bytes("64k") == 65536u);
+  CHECK(parse_bytes("4096M") == 4096ull << 20);
+  CHECK(parse_bytes("3900MiB") == 3900ull << 20);
+  CHECK(parse_bytes("3900mib") == 3900ull << 20);
+  CHECK(parse_bytes("4G") == 4ull << 30);
+  CHECK(parse_bytes("4GiB") == 4ull << 30);
+  CHECK(parse_bytes("4GB") == 4000000000u);
+  CHECK(parse_bytes("1T") == 1ull << 40);
+  CHECK(parse_bytes("0") == 0u);
+  for (const char* bad : {"", "G", "4 G", " 4G", "4G ", "1.5G", "-1", "+1", "4X", "4GG", "4iB", "0x10",
+                          "99999999999999999999", "17179869184G"})
+    CHECK_MESSAGE(parse_bytes(bad) == std::nullopt, bad);
+}
+
+TEST_CASE("util::Args::bytes takes sizes in range and refuses others as usage errors") {
+  const char* argv[] = {"tool", "--max-part-size", "4G", "--small", "1K"};
+  Args a(5, argv, 1, {"max-part-size", "small"}, {});
+  CHECK(a.bytes("max-part-size", 65536, 1ull << 50) == 4ull << 30);
+  CHECK(a.bytes("absent", 0, 10) == std::nullopt);
+  CHECK(code_of([&] { (void)a.bytes("small", 65536, 1ull << 50); }) == ExitCode::usage);
+  CHECK(message_of([&] { (void)a.bytes("small", 65536, 1ull << 50); }) ==
+        "--small takes a size such as 4G, 4096M, 3900MiB or 1000000 (bytes), at least 65536 and at most "
+        "1125899906842624 bytes, not '1K'");
+  CHECK(message_of([&] { (void)a.bytes("small", 65536, UINT64_MAX); }) ==
+        "--small takes a size such as 4G, 4096M, 3900MiB or 1000000 (bytes), at least 65536 bytes, not '1K'");
 }

@@ -1,7 +1,9 @@
 #include "bundle/container.hpp"
 
+#include "bundle/parts.hpp"
 #include "bundle/zip.hpp"
 #include "util/error.hpp"
+#include "util/hash.hpp"
 
 #include <fmt/format.h>
 
@@ -66,9 +68,18 @@ private:
   std::string dir_;
 };
 
+// `message` as a sentence, then `hint` (which starts with a space, or is empty).
+std::string with_hint(const std::string& message, const std::string& hint) {
+  if (hint.empty() || message.empty() || message.back() == '.') return message + hint;
+  return message + "." + hint;
+}
+
+// A bundle file, or a part set read as one (bundle/parts.hpp). For a part set every message about bytes that
+// fail a check ends with the set's damage hint: a part may be missing, short or in the wrong place.
 class BundleContainer : public Container {
 public:
-  explicit BundleContainer(const std::string& path) : path_(path), zip_(path) {
+  explicit BundleContainer(const std::string& path, std::shared_ptr<PartSet> parts = nullptr)
+      : path_(path), parts_(std::move(parts)), zip_(read_zip(path_, parts_)) {
     for (const auto& e : zip_.entries()) {
       if (e.name.rfind("metadata/", 0) == 0 || e.name.rfind("targets/", 0) == 0 || e.name == "metadata/" ||
           e.name == "targets/")
@@ -86,9 +97,16 @@ public:
       fail(ExitCode::verify_failed, fmt::format("metadata/{} in bundle {}: {} bytes exceeds the {} bytes allowed "
                                                 "(endless-data defence)",
                                                 name, path_, e->size, max_bytes));
-    return zip_.read_small(*e, max_bytes);
+    try {
+      return zip_.read_small(*e, max_bytes);
+    } catch (const Error& err) {
+      fail(err.code(), with_hint(err.what(), damage_hint()));
+    }
   }
-  std::string describe() const override { return "bundle " + path_; }
+  std::string describe() const override {
+    if (!parts_) return "bundle " + path_;
+    return fmt::format("bundle {} (a set of {} part{})", path_, parts_->count(), parts_->count() == 1 ? "" : "s");
+  }
   std::vector<std::string> target_files() override {
     std::vector<std::string> out;
     for (const auto& e : zip_.entries())
@@ -103,20 +121,69 @@ public:
     return e ? zip_.open(*e, ZipReader::Crc::skip) : nullptr;
   }
   bool is_bundle() const override { return true; }
+  std::string damage_hint() const override { return parts_ ? parts_->damage_hint() : std::string(); }
 
 private:
+  static ZipReader read_zip(const std::string& path, const std::shared_ptr<PartSet>& parts) {
+    if (!parts) return ZipReader(path);
+    try {
+      return ZipReader(path, parts);
+    } catch (const Error& e) {
+      fail(e.code(), with_hint(e.what(), parts->damage_hint()));
+    }
+  }
+
   std::string path_;
+  std::shared_ptr<PartSet> parts_;
   ZipReader zip_;
 };
+
+// What `path` names: a directory, a bundle file, or a part set (its first part, or its base name when only the
+// parts exist).
+struct Resolved {
+  bool directory = false;
+  std::string path;
+  std::shared_ptr<PartSet> parts;
+};
+
+Resolved resolve(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (!parse_part_name(path) && ::stat(part_path(path, 1).c_str(), &st) == 0) return resolve(part_path(path, 1));
+    if (parse_part_name(path)) return {false, path, PartSet::open(path)}; // names the first part, or says it is gone
+    fail(ExitCode::not_found, path + " does not exist (give a bundle file, the first part of a part set, or a "
+                                     "repository directory)");
+  }
+  if (S_ISDIR(st.st_mode)) return {true, path, nullptr};
+  if (parse_part_name(path)) {
+    auto parts = PartSet::open(path);
+    return {false, parts->first(), parts};
+  }
+  return {false, path, nullptr};
+}
 
 } // namespace
 
 std::unique_ptr<Container> open_container(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    fail(ExitCode::not_found, path + " does not exist (give a bundle file or a repository directory)");
-  if (S_ISDIR(st.st_mode)) return std::make_unique<DirectoryContainer>(path);
-  return std::make_unique<BundleContainer>(path);
+  auto r = resolve(path);
+  if (r.directory) return std::make_unique<DirectoryContainer>(r.path);
+  return std::make_unique<BundleContainer>(r.path, r.parts);
+}
+
+std::string bundle_sha256(const std::string& path) {
+  auto r = resolve(path);
+  if (r.directory) fail(ExitCode::failure, "internal error: bundle_sha256 of the directory " + path);
+  if (!r.parts) return util::sha256_file_hex(r.path);
+  util::Sha256 hash;
+  std::vector<char> buf(1 << 20);
+  for (std::uint64_t at = 0; at < r.parts->size();) {
+    const std::size_t n = r.parts->pread(buf.data(), buf.size(), at);
+    if (n == 0)
+      fail(ExitCode::bad_input, "bundle " + r.path + " got shorter while it was read." + r.parts->damage_hint());
+    hash.update(buf.data(), n);
+    at += n;
+  }
+  return hash.hex_digest();
 }
 
 } // namespace airlock::bundle

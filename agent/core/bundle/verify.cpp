@@ -9,6 +9,16 @@
 
 namespace airlock::bundle {
 
+std::uint64_t verify_target_in(Container& c, const trust::TargetFile& t, util::Source& src, util::Sink* copy) {
+  try {
+    return trust::verify_target(t, src, c.describe(), copy);
+  } catch (const Error& e) {
+    const std::string hint = c.damage_hint();
+    if (hint.empty()) throw;
+    fail(e.code(), e.what() + hint);
+  }
+}
+
 VerifyReport verify_container(Container& c, const std::string& trusted_root_bytes, const std::string& root_what,
                               std::int64_t now) {
   VerifyReport r{trust::TrustedState::from_root(trusted_root_bytes, root_what), {}, {}, {}, 0};
@@ -26,7 +36,7 @@ VerifyReport verify_container(Container& c, const std::string& trusted_root_byte
       continue;
     }
     auto src = c.open(path);
-    r.bytes += trust::verify_target(*it->second, *src, c.describe());
+    r.bytes += verify_target_in(c, *it->second, *src);
     r.verified.push_back({*it->second, path});
     present[path] = true;
   }

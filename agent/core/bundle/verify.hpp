@@ -28,6 +28,10 @@ struct VerifyReport {
 // Throws Error(verify_failed) for any signature, hash, length, expiry or rollback failure, naming the role,
 // file or target; Error(bad_input) for malformed input. A bundle holding a file that no signed target lists is
 // refused; in a repository directory such files are only reported.
+// trust::verify_target of bytes read from `c` (`src`, from c.open()), naming c.describe(); any Error it or the read
+// throws is thrown again with c.damage_hint() appended (a part set then says to copy the whole set again).
+std::uint64_t verify_target_in(Container& c, const trust::TargetFile& t, util::Source& src, util::Sink* copy = nullptr);
+
 VerifyReport verify_container(Container& c, const std::string& trusted_root_bytes, const std::string& root_what,
                               std::int64_t now);
 

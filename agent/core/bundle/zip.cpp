@@ -1,5 +1,6 @@
 #include "bundle/zip.hpp"
 
+#include "bundle/parts.hpp"
 #include "util/error.hpp"
 
 #include <zlib.h>
@@ -164,10 +165,20 @@ void apply_zip64(std::initializer_list<std::uint64_t*> fields, std::optional<std
     if (*f == kMax32) *f = c.get64();
 }
 
+// Where the end of central directory record starts in `tail` (the last bytes of an archive, at least kEndSize):
+// the last one whose comment runs exactly to the end. npos when there is none.
+std::size_t find_end_record(std::string_view tail) {
+  for (std::size_t i = tail.size() - kEndSize + 1; i-- > 0;) {
+    const std::size_t comment_len = Cursor(tail, i + kEndSize - 2).get16();
+    if (Cursor(tail, i).get32() == kEndSig && i + kEndSize + comment_len == tail.size()) return i;
+  }
+  return std::string::npos;
+}
+
 // A stream over one stored entry: positioned reads, CRC-32 checked by the read that reaches the end.
 class EntrySource : public util::Source {
 public:
-  EntrySource(std::shared_ptr<util::FileSource> file, std::string archive, ZipEntry entry, bool check_crc)
+  EntrySource(std::shared_ptr<util::ReadAt> file, std::string archive, ZipEntry entry, bool check_crc)
       : file_(std::move(file)), archive_(std::move(archive)), entry_(std::move(entry)), check_crc_(check_crc) {}
 
   std::size_t read(void* buf, std::size_t size) override {
@@ -190,7 +201,7 @@ public:
   }
 
 private:
-  std::shared_ptr<util::FileSource> file_;
+  std::shared_ptr<util::ReadAt> file_;
   std::string archive_;
   ZipEntry entry_;
   std::uint64_t pos_ = 0;
@@ -204,37 +215,63 @@ private:
 // ---------------------------------------------------------------------------------------------- ZipWriter
 
 // AtomicFile is a forward-only Sink, but the CRC of a local header is known only after its payload has
-// streamed through. So the writer keeps its own temp file and pwrite()s the CRC back into the header: one
-// pass over each payload and no data descriptors. It follows the same rule: temp file, fsync, rename, fsync
-// the directory, and a destructor never commits.
-ZipWriter::ZipWriter(const std::string& path, Zip64 zip64)
-    : path_(path), tmp_(path + ".tmp-" + std::to_string(::getpid())), zip64_(zip64) {
-  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) fail(ExitCode::failure, sys_error("cannot create", tmp_, errno));
-  ::fchmod(fd_, 0644);
+// streamed through. So the writer keeps its own temp file (one per part) and pwrite()s the CRC back into the
+// header: one pass over each payload and no data descriptors. It follows the same rule: temp file, fsync, rename,
+// fsync the directory, and a destructor never commits.
+ZipWriter::ZipWriter(const std::string& path, Zip64 zip64, std::optional<std::uint64_t> part_size)
+    : path_(path), part_size_(part_size), zip64_(zip64) {
+  if (part_size_ && *part_size_ == 0)
+    fail(ExitCode::failure, "internal error: ZipWriter for " + path_ + " with a part size of 0");
+  part(0);
 }
 
 ZipWriter::~ZipWriter() {
-  if (fd_ >= 0) {
-    ::close(fd_);
-    ::unlink(tmp_.c_str());
+  for (auto& p : parts_) {
+    if (p.fd < 0) continue;
+    ::close(p.fd);
+    ::unlink(p.tmp.c_str());
   }
+}
+
+ZipWriter::Part& ZipWriter::part(std::size_t index) {
+  if (index >= kMaxParts)
+    fail(ExitCode::usage, "bundle " + path_ + " does not fit in " + std::to_string(kMaxParts) + " parts of " +
+                              std::to_string(*part_size_) +
+                              " bytes; nothing was written: choose a larger part size (--max-part-size)");
+  while (parts_.size() <= index) {
+    Part p;
+    p.path = part_size_ ? part_path(path_, static_cast<unsigned>(parts_.size() + 1)) : path_;
+    p.tmp = p.path + ".tmp-" + std::to_string(::getpid());
+    p.fd = ::open(p.tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (p.fd < 0) fail(ExitCode::failure, sys_error("cannot create", p.tmp, errno));
+    ::fchmod(p.fd, 0644);
+    parts_.push_back(std::move(p));
+  }
+  return parts_[index];
 }
 
 void ZipWriter::put(const void* data, std::size_t size, std::uint64_t offset) {
   const char* p = static_cast<const char*>(data);
   while (size > 0) {
-    ssize_t n = ::pwrite(fd_, p, size, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail(ExitCode::failure, sys_error("cannot write", tmp_, n < 0 ? errno : ENOSPC));
-    p += n;
-    size -= static_cast<std::size_t>(n);
-    offset += static_cast<std::uint64_t>(n);
+    std::size_t index = 0, n = size;
+    std::uint64_t at = offset;
+    if (part_size_) {
+      index = static_cast<std::size_t>(offset / *part_size_);
+      at = offset % *part_size_;
+      n = static_cast<std::size_t>(std::min<std::uint64_t>(size, *part_size_ - at));
+    }
+    Part& out = part(index);
+    ssize_t w = ::pwrite(out.fd, p, n, static_cast<off_t>(at));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) fail(ExitCode::failure, sys_error("cannot write", out.tmp, w < 0 ? errno : ENOSPC));
+    p += w;
+    size -= static_cast<std::size_t>(w);
+    offset += static_cast<std::uint64_t>(w);
   }
 }
 
 void ZipWriter::check_new_name(const std::string& name) const {
-  if (fd_ < 0) fail(ExitCode::failure, "internal error: ZipWriter for " + path_ + " used after finish()");
+  if (finished_) fail(ExitCode::failure, "internal error: ZipWriter for " + path_ + " used after finish()");
   std::string problem = name_problem(name);
   if (!problem.empty())
     fail(ExitCode::bad_input, "cannot add to bundle " + path_ + ": entry " + quoted(name) + " " + problem);
@@ -305,8 +342,8 @@ void ZipWriter::add_entry(const std::string& name, std::uint64_t size, util::Fil
   entries_.push_back(std::move(e));
 }
 
-void ZipWriter::finish() {
-  if (fd_ < 0) fail(ExitCode::failure, "internal error: ZipWriter::finish() called twice for " + path_);
+std::vector<std::string> ZipWriter::finish() {
+  if (finished_) fail(ExitCode::failure, "internal error: ZipWriter::finish() called twice for " + path_);
   const std::uint64_t cd_start = pos_;
   std::string cd;
   for (const auto& e : entries_) {
@@ -377,21 +414,51 @@ void ZipWriter::finish() {
   put16(end, 0); // comment length
   put(end);
 
-  if (::fsync(fd_) != 0) fail(ExitCode::failure, sys_error("cannot fsync", tmp_, errno));
-  int rc = ::close(fd_);
-  fd_ = -1;
-  if (rc != 0 || ::rename(tmp_.c_str(), path_.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp_.c_str());
-    fail(ExitCode::failure, sys_error(rc != 0 ? "cannot close" : "cannot rename into", rc != 0 ? tmp_ : path_, err));
+  commit_parts();
+  std::vector<std::string> out;
+  for (const auto& p : parts_) out.push_back(p.path);
+  return out;
+}
+
+void ZipWriter::commit_parts() {
+  // Every part but the last is exactly part_size_ bytes: a part whose tail was a skipped all-zero block (or that
+  // only holds such a block) is extended to its size here.
+  const std::size_t count =
+      part_size_ ? static_cast<std::size_t>(std::max<std::uint64_t>(1, (pos_ + *part_size_ - 1) / *part_size_)) : 1;
+  part(count - 1);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::uint64_t size = part_size_ ? std::min<std::uint64_t>(*part_size_, pos_ - i * *part_size_) : pos_;
+    if (::ftruncate(parts_[i].fd, static_cast<off_t>(size)) != 0)
+      fail(ExitCode::failure, sys_error("cannot extend", parts_[i].tmp, errno));
+    if (::fsync(parts_[i].fd) != 0) fail(ExitCode::failure, sys_error("cannot fsync", parts_[i].tmp, errno));
+  }
+  finished_ = true;
+  for (std::size_t i = 0; i < count; ++i) {
+    Part& p = parts_[i];
+    const int rc = ::close(p.fd);
+    p.fd = -1;
+    if (rc != 0 || ::rename(p.tmp.c_str(), p.path.c_str()) != 0) {
+      const int err = errno;
+      ::unlink(p.tmp.c_str());
+      for (std::size_t j = 0; j < i; ++j) ::unlink(parts_[j].path.c_str()); // never leave half a new set
+      fail(ExitCode::failure,
+           sys_error(rc != 0 ? "cannot close" : "cannot rename into", rc != 0 ? p.tmp : p.path, err));
+    }
   }
   auto slash = path_.rfind('/');
-  util::fsync_dir(slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash));
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
+  // Parts beyond the new last one, from an earlier export into more parts, would make the set invalid.
+  if (part_size_)
+    for (auto n = static_cast<unsigned>(count) + 1; n <= kMaxParts; ++n) ::unlink(part_path(path_, n).c_str());
+  util::fsync_dir(dir);
 }
 
 // ---------------------------------------------------------------------------------------------- ZipReader
 
-ZipReader::ZipReader(const std::string& path) : path_(path), file_(std::make_shared<util::FileSource>(path)) {
+ZipReader::ZipReader(const std::string& path) : ZipReader(path, std::make_shared<util::FileSource>(path)) {}
+
+ZipReader::ZipReader(const std::string& path, std::shared_ptr<util::ReadAt> bytes)
+    : path_(path), file_(std::move(bytes)) {
   const std::uint64_t file_size = file_->size();
   auto read_at = [&](std::uint64_t offset, std::uint64_t size) {
     std::string b(static_cast<std::size_t>(size), '\0');
@@ -405,14 +472,7 @@ ZipReader::ZipReader(const std::string& path) : path_(path), file_(std::make_sha
     refuse(path_, "the file is " + std::to_string(file_size) + " bytes, too short for a zip file");
   const std::size_t tail_size = static_cast<std::size_t>(std::min<std::uint64_t>(file_size, kEndSize + kMax16));
   const std::string tail = read_at(file_size - tail_size, tail_size);
-  std::size_t found = std::string::npos;
-  for (std::size_t i = tail_size - kEndSize + 1; i-- > 0;) {
-    const std::size_t comment_len = Cursor(tail, i + kEndSize - 2).get16();
-    if (Cursor(tail, i).get32() == kEndSig && i + kEndSize + comment_len == tail_size) {
-      found = i;
-      break;
-    }
-  }
+  const std::size_t found = find_end_record(tail);
   if (found == std::string::npos)
     refuse(path_, "no end of central directory record (it is not a zip file, or it is truncated)");
   const std::uint64_t end_pos = file_size - tail_size + found;
@@ -612,6 +672,14 @@ std::string ZipReader::read_small(const ZipEntry& entry, std::size_t max_bytes) 
   std::size_t got = 0;
   while (std::size_t n = src->read(out.data() + got, out.size() - got)) got += n;
   return out;
+}
+
+bool ends_with_zip_end_record(util::ReadAt& bytes) {
+  const std::uint64_t size = bytes.size();
+  if (size < kEndSize) return false;
+  std::string tail(static_cast<std::size_t>(std::min<std::uint64_t>(size, kEndSize + kMax16)), '\0');
+  if (bytes.pread(tail.data(), tail.size(), size - tail.size()) != tail.size()) return false;
+  return find_end_record(tail) != std::string::npos;
 }
 
 } // namespace airlock::bundle

@@ -13,13 +13,15 @@
 //   central directory itself, bounds-checks every field and cross-checks every local header (see ZipReader).
 //
 // Thread-safety: a ZipWriter or ZipReader is used by one thread at a time. Sources returned by
-// ZipReader::open() share the reader's file descriptor (positioned reads only) and may outlive the reader.
+// ZipReader::open() share the reader's file descriptor or util::ReadAt (positioned reads only) and may outlive
+// the reader.
 #pragma once
 
 #include "util/io.hpp"
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -48,12 +50,21 @@ enum class Zip64 {
 // `path` untouched. Output is deterministic: entries in the order added, fixed timestamps (1980-01-01 00:00),
 // mode 0644, no comments. Payloads stream through a fixed 1 MiB buffer; all-zero blocks are skipped with
 // pwrite() offsets (they read back as zeros), so sparse payloads stay sparse.
+// With a `part_size` the same bytes go to a part set instead (bundle/parts.hpp): "<path>.part-001",
+// "<path>.part-002", ..., each exactly `part_size` bytes except the last (1 to part_size bytes), so that
+// `cat <path>.part-*` is the bundle the writer would have written at `path`. A set is written even when the
+// bundle fits in one part. Each part goes to "<part>.tmp-<pid>"; finish() fsyncs them all, renames them in
+// order, removes "<path>.part-NNN" files beyond the new last part (left by an earlier export of more parts, they
+// would break the set) and fsyncs the directory. If a rename fails, the parts already renamed are removed
+// again. `path` itself is neither written nor removed.
 // Errors: Error(bad_input) for an invalid or duplicate name or more than kMaxZipEntries entries (the archive
-// so far stays usable); Error(not_found) for a missing source file; Error(failure) for I/O errors (naming the
-// file), a source file that changes size while being added, or a call after finish().
+// so far stays usable); Error(not_found) for a missing source file; Error(usage) when a part set would need
+// more than kMaxParts parts (nothing is committed); Error(failure) for I/O errors (naming the file), a source
+// file that changes size while being added, or a call after finish().
 class ZipWriter {
 public:
-  explicit ZipWriter(const std::string& path, Zip64 zip64 = Zip64::when_needed);
+  explicit ZipWriter(const std::string& path, Zip64 zip64 = Zip64::when_needed,
+                     std::optional<std::uint64_t> part_size = std::nullopt);
   ~ZipWriter();
   ZipWriter(const ZipWriter&) = delete;
   ZipWriter& operator=(const ZipWriter&) = delete;
@@ -61,8 +72,9 @@ public:
   // Adds the regular file `src_path` as entry `name`.
   void add_file(const std::string& name, const std::string& src_path);
   void add_bytes(const std::string& name, std::string_view data);
-  // Commits the archive at `path`. The writer cannot be used afterwards.
-  void finish();
+  // Commits the archive at `path` (or its parts). The writer cannot be used afterwards. Returns the paths it
+  // committed: `path`, or the parts in order.
+  std::vector<std::string> finish();
 
 private:
   struct Entry {
@@ -71,17 +83,28 @@ private:
     std::uint64_t offset;
     std::uint32_t crc32;
   };
+  // One output file: the whole archive, or one part of it.
+  struct Part {
+    std::string path, tmp;
+    int fd = -1;
+  };
   void check_new_name(const std::string& name) const;
   // Writes the local header, then the payload from `src` (or `data` when src is null), then patches the CRC.
   void add_entry(const std::string& name, std::uint64_t size, util::FileSource* src, std::string_view data);
+  // Writes at an archive offset, into whichever parts it covers.
   void put(const void* data, std::size_t size, std::uint64_t offset);
   void put(std::string_view s) {
     put(s.data(), s.size(), pos_);
     pos_ += s.size();
   }
+  // The output file at `index`, creating it (and any before it) when it does not exist yet.
+  Part& part(std::size_t index);
+  void commit_parts();
 
-  std::string path_, tmp_;
-  int fd_ = -1;
+  std::string path_;
+  std::optional<std::uint64_t> part_size_;
+  std::vector<Part> parts_;
+  bool finished_ = false;
   Zip64 zip64_;
   std::uint64_t pos_ = 0;
   std::vector<Entry> entries_;
@@ -111,6 +134,8 @@ struct ZipEntry {
 class ZipReader {
 public:
   explicit ZipReader(const std::string& path);
+  // Reads the archive from `bytes` (a bundle::PartSet, say); `path` names it in messages.
+  ZipReader(const std::string& path, std::shared_ptr<util::ReadAt> bytes);
 
   const std::string& path() const { return path_; }
   // Entries in central directory order.
@@ -128,10 +153,15 @@ public:
 
 private:
   std::string path_;
-  std::shared_ptr<util::FileSource> file_;
+  std::shared_ptr<util::ReadAt> file_;
   std::uint64_t data_end_ = 0; // start of the central directory: all entry data lies before it
   std::vector<ZipEntry> entries_;
   std::vector<std::uint32_t> by_name_; // indexes into entries_, sorted by name
 };
+
+// Whether `bytes` end with a zip end of central directory record whose comment runs exactly to the end (what
+// ZipReader looks for first). Reads at most the last 64 KiB + 22 bytes: the cheap test that the last part of a
+// part set is the end of the archive.
+bool ends_with_zip_end_record(util::ReadAt& bytes);
 
 } // namespace airlock::bundle

@@ -2,6 +2,7 @@
 #include "pipeline/upgrade.hpp"
 
 #include "about/build_info.hpp"
+#include "bundle/parts.hpp"
 #include "bundle/verify.hpp"
 #include "pipeline/select.hpp"
 #include "release/version.hpp"
@@ -13,6 +14,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
 namespace airlock::pipeline {
 namespace fs = std::filesystem;
@@ -45,6 +47,26 @@ Candidates candidates_in(Context& ctx, const std::vector<std::string>& files, st
   return out;
 }
 
+// A part set is one bundle, listed by its first part: later parts are dropped here (bundle::open_container finds
+// them beside the first), and parts whose first part is not in the directory are skipped once per set.
+std::vector<std::string> bundles_among(const std::vector<std::string>& files, std::vector<std::string>& skipped) {
+  const std::set<std::string> all(files.begin(), files.end());
+  std::set<std::string> reported;
+  std::vector<std::string> out;
+  for (const auto& f : files) {
+    const auto part = bundle::parse_part_name(f);
+    if (!part || part->number == 1) {
+      out.push_back(f);
+      continue;
+    }
+    const std::string first = bundle::part_path(part->base, 1);
+    if (!all.count(first) && reported.insert(part->base).second)
+      skipped.push_back(
+          fmt::format("{}: a part of a set whose first part, {}, is not there (copy the whole set)", f, first));
+  }
+  return out;
+}
+
 } // namespace
 
 std::optional<std::string> scan(Context& ctx, const std::string& dir, std::vector<std::string>& skipped) {
@@ -53,6 +75,7 @@ std::optional<std::string> scan(Context& ctx, const std::string& dir, std::vecto
   for (const auto& e : fs::directory_iterator(dir))
     if (e.is_regular_file()) files.push_back(e.path().string());
   std::sort(files.begin(), files.end());
+  files = bundles_among(files, skipped);
   const auto candidates = candidates_in(ctx, files, skipped);
   // Then every byte of the newest, before it is chosen: a damaged stick must not win over an intact older bundle.
   const std::string root_path = ctx.layout().trusted_root();

@@ -1,5 +1,6 @@
 #include "pipeline/select.hpp"
 
+#include "bundle/verify.hpp"
 #include "log/log.hpp"
 #include "release/version.hpp"
 #include "trust/target.hpp"
@@ -68,7 +69,7 @@ std::string read_verified(bundle::Container& source, const trust::TargetFile& t,
   auto src = source.open(bundle::target_path(t));
   if (!src) fail(ExitCode::not_found, fmt::format("{} does not hold target {}", source.describe(), t.name));
   util::StringSink sink;
-  trust::verify_target(t, *src, source.describe(), &sink);
+  bundle::verify_target_in(source, t, *src, &sink);
   return std::move(sink.data);
 }
 
@@ -85,7 +86,7 @@ std::string fetch_verified(bundle::Container& source, const trust::TargetFile& t
   util::AtomicFile out(path, 0600);
   log::Progress progress("verify " + t.name, t.length);
   log::ProgressSink counting(out, progress);
-  trust::verify_target(t, *src, source.describe(), &counting);
+  bundle::verify_target_in(source, t, *src, &counting);
   progress.finish();
   out.commit();
   return path;

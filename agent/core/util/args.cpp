@@ -2,7 +2,10 @@
 
 #include "util/error.hpp"
 
+#include <cctype>
 #include <charconv>
+#include <limits>
+#include <map>
 #include <string>
 
 namespace airlock::util {
@@ -74,6 +77,44 @@ std::optional<long> Args::number(const std::string& name, long min, long max, co
          "--" + name + " takes " +
              (what.empty() ? "a whole number from " + std::to_string(min) + " to " + std::to_string(max) : what) +
              ", not '" + *v + "'");
+  return n;
+}
+
+std::optional<std::uint64_t> parse_bytes(std::string_view text) {
+  std::uint64_t n = 0;
+  const char* const end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, n);
+  if (text.empty() || ec != std::errc() || ptr == text.data()) return std::nullopt;
+  std::string unit(ptr, end);
+  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  static const std::map<std::string, std::uint64_t> units = {{"", 1},
+                                                             {"B", 1},
+                                                             {"K", 1ull << 10},
+                                                             {"KIB", 1ull << 10},
+                                                             {"KB", 1000ull},
+                                                             {"M", 1ull << 20},
+                                                             {"MIB", 1ull << 20},
+                                                             {"MB", 1000ull * 1000},
+                                                             {"G", 1ull << 30},
+                                                             {"GIB", 1ull << 30},
+                                                             {"GB", 1000ull * 1000 * 1000},
+                                                             {"T", 1ull << 40},
+                                                             {"TIB", 1ull << 40},
+                                                             {"TB", 1000ull * 1000 * 1000 * 1000}};
+  const auto it = units.find(unit);
+  if (it == units.end() || n > std::numeric_limits<std::uint64_t>::max() / it->second) return std::nullopt;
+  return n * it->second;
+}
+
+std::optional<std::uint64_t> Args::bytes(const std::string& name, std::uint64_t min, std::uint64_t max) const {
+  const auto v = value(name);
+  if (!v) return std::nullopt;
+  const auto n = parse_bytes(*v);
+  if (!n || *n < min || *n > max)
+    fail(ExitCode::usage,
+         "--" + name + " takes a size such as 4G, 4096M, 3900MiB or 1000000 (bytes), at least " + std::to_string(min) +
+             (max < std::numeric_limits<std::uint64_t>::max() ? " and at most " + std::to_string(max) : std::string()) +
+             " bytes, not '" + *v + "'");
   return n;
 }
 

@@ -4,13 +4,20 @@
 // Thread-safety: none needed; an Args is used by one thread.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace airlock::util {
+
+// A byte count: decimal digits, then optionally a unit (letters in any case): none or B for bytes; K, M, G, T
+// or KiB, MiB, GiB, TiB for powers of 1024; KB, MB, GB, TB for powers of 1000 (as GNU coreutils). No spaces,
+// signs or fractions. nullopt when the text is not one, or the number does not fit in 64 bits.
+std::optional<std::uint64_t> parse_bytes(std::string_view text);
 
 class Args {
 public:
@@ -29,6 +36,10 @@ public:
   // numbers, nothing else); nullopt when the option is absent. Anything else throws Error(usage)
   // "--<name> takes <what>, not '<value>'", where `what` defaults to "a whole number from <min> to <max>".
   std::optional<long> number(const std::string& name, long min, long max, const std::string& what = {}) const;
+  // The value of a size option (parse_bytes) in [min, max] bytes; nullopt when absent. Anything else throws
+  // Error(usage) "--<name> takes a size such as 4G, 4096M, 3900MiB or 1000000 (bytes), at least <min> [and at most
+  // <max>] bytes, not '<value>'" (the maximum is left out when it is the largest 64-bit number).
+  std::optional<std::uint64_t> bytes(const std::string& name, std::uint64_t min, std::uint64_t max) const;
   const std::vector<std::string>& operands() const { return operands_; }
 
 private:

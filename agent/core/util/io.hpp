@@ -20,6 +20,16 @@ public:
   virtual std::size_t read(void* buf, std::size_t size) = 0;
 };
 
+// Positioned reads over bytes of a fixed size: a file, or several files read as one (bundle::PartSet).
+class ReadAt {
+public:
+  virtual ~ReadAt() = default;
+  // Reads up to `size` bytes at `offset` into `buf` without moving any stream position. Returns the bytes read:
+  // short only at the end (or where the bytes got shorter since they were opened). Throws Error on I/O failure.
+  virtual std::size_t pread(void* buf, std::size_t size, std::uint64_t offset) = 0;
+  virtual std::uint64_t size() const = 0;
+};
+
 class Sink {
 public:
   virtual ~Sink() = default;
@@ -65,7 +75,7 @@ struct StringSink : Sink {
 };
 
 // A file opened for reading. Throws Error(not_found) when it does not exist, Error(failure) otherwise.
-class FileSource : public Source {
+class FileSource : public Source, public ReadAt {
 public:
   explicit FileSource(const std::string& path);
   ~FileSource() override;
@@ -73,8 +83,8 @@ public:
   FileSource& operator=(const FileSource&) = delete;
   std::size_t read(void* buf, std::size_t size) override;
   // Positioned read that does not move the stream position. Returns bytes read (short only at end of file).
-  std::size_t pread(void* buf, std::size_t size, std::uint64_t offset);
-  std::uint64_t size() const;
+  std::size_t pread(void* buf, std::size_t size, std::uint64_t offset) override;
+  std::uint64_t size() const override;
   const std::string& path() const { return path_; }
 
 private:
