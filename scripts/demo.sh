@@ -3,7 +3,9 @@
 #   1. installs packages and builds the static binaries (scripts/bootstrap.sh, scripts/build.sh)
 #   2. uses the docker engine at DOCKER_HOST, or starts a private dockerd when none answers
 #   3. makes signing keys and a repository, and a small HTTP service image for releases 1.0.0, 1.1.0, 1.2.0
-#      (1.2.0 is broken on purpose: it damages its data and then fails its health check)
+#      (1.2.0 is broken on purpose: it damages its data and then fails its health check); the images share a
+#      base layer, so the patch bundle 1.0.0 -> 1.1.0 carries one small layer: its size is printed next to the
+#      full bundle's
 #   4. initialises a site, installs 1.0.0 from a bundle, and writes data as an operator would
 #   5. imports 1.1.0 from a patch bundle: plan, then the upgrade, which commits
 #   6. imports 1.2.0: the health gate fails, airlock rolls back to 1.1.0 and restores data/
@@ -59,7 +61,14 @@ E2E_HEALTH_TIMEOUT=15 e2e_release 1.2.0 damage-data
 b1=$(e2e_bundle 1.0.0)
 b2=$(e2e_bundle 1.1.0 1.0.0 --patch-only)
 b3=$(e2e_bundle 1.2.0)
+full2=$(e2e_bundle 1.1.0)
 ls -l "$E2E/bundles"
+# The images share their base layer (the service binary); 1.1.0 changes one small layer, so its patch bundle
+# carries only that layer and the new config (docs/repository.md, "Images by layer").
+full_bytes=$(stat -c %s "$full2") patch_bytes=$(stat -c %s "$b2")
+echo "full bundle of 1.1.0: $full_bytes bytes; patch bundle 1.0.0 -> 1.1.0: $patch_bytes bytes" \
+  "(1/$((full_bytes / patch_bytes)) of the full one)"
+[ $((patch_bytes * 20)) -le "$full_bytes" ] || fail "the patch bundle is not under 1/20 of the full bundle"
 
 say "4. a new site: init, install 1.0.0, write data"
 e2e_init
