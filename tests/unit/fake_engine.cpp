@@ -212,7 +212,7 @@ void FakeEngine::save(const std::string& id, const std::string& path) {
   if (!img) fail(ExitCode::failure, "fake engine: no image " + id);
   std::vector<std::string> layer_files;
   std::vector<airlock::image::LoadLayer> layers;
-  const std::string dir = path + ".layers";
+  const std::string dir = file_ + ".layers"; // its layer store
   fs::create_directories(dir);
   for (const auto& d : img->find("layers")->as_array()) {
     const std::string hex = v["layer_bytes"].find(d.as_string())->as_string();
@@ -226,6 +226,13 @@ void FakeEngine::save(const std::string& id, const std::string& path) {
   airlock::util::AtomicFile out(path);
   airlock::image::write_load_archive(out, img->find("config")->as_string(), {}, layers);
   out.commit();
+}
+
+void FakeEngine::prune_image(const std::string& id) {
+  record("rmi -f " + id);
+  auto v = load_state(file_);
+  v["images"].as_object().erase(id);
+  save_state(file_, v);
 }
 
 bool FakeEngine::remove_image(const std::string& id) {

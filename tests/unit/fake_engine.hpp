@@ -50,6 +50,8 @@ public:
   std::vector<airlock::docker::EngineVolume> volumes(const std::string& project) override;
   std::vector<airlock::docker::Container> containers(const std::string& project) override;
 
+  // Forgets image `id` whatever uses it, as `docker rmi -f` does.
+  void prune_image(const std::string& id);
   // The release whose containers run in `project` ("" when none runs).
   std::string running_release(const std::string& project);
   // Every call so far, one line each ("up shop 1.1.0"), across processes.

@@ -8,6 +8,7 @@
 #include "pipeline/steps.hpp"
 #include "pipeline/upgrade.hpp"
 #include "publish/builder.hpp"
+#include "release/manifest.hpp"
 #include "repo/repository.hpp"
 #include "site/stage.hpp"
 #include "state/db.hpp"
@@ -127,6 +128,33 @@ const Repo& repo() {
   return r;
 }
 
+// A copy of repo() with the patch A -> B, and its patch-only bundle.
+struct PatchRepo {
+  testutil::TempDir tmp;
+  std::string dir = tmp / "repo", bundle = tmp / "patch.airlock";
+  PatchRepo() {
+    fs::copy(repo().dir, dir, fs::copy_options::recursive);
+    std::vector<std::string> keys;
+    for (const char* k : {"targets", "snapshot", "timestamp"}) keys.push_back(repo().tmp / (std::string(k) + ".pem"));
+    bundle_tool::KeyRing ring;
+    ring.load(keys);
+    bundle_tool::Repository r(dir);
+    bundle_tool::add_patch(r, A, B, Repo::about_arch(), ring, std::time(nullptr));
+    bundle_tool::ExportOptions o;
+    o.version = B;
+    o.arch = Repo::about_arch();
+    o.from = A;
+    o.patch_only = true;
+    o.out = bundle;
+    bundle_tool::export_bundle(r, o);
+  }
+};
+
+const PatchRepo& patch_repo() {
+  static PatchRepo r;
+  return r;
+}
+
 class FakeClock final : public util::Clock {
 public:
   std::int64_t unix_seconds() const override { return static_cast<std::int64_t>(std::time(nullptr)); }
@@ -172,6 +200,10 @@ struct Site {
     log::init({"", log::Level::error, false, true});
   }
   site::Layout layout() const { return site::Layout::of(cfg); }
+  // The image ID of `version`'s release.json.
+  std::string image_of(const std::string& version) {
+    return release::parse_manifest(util::read_file(layout().manifest_path(version), 1u << 20), version).images.at(0).id;
+  }
   pipeline::Seams seams(pipeline::StepHook hook = {}) { return {&engine, &clock, {}, std::move(hook)}; }
 
   pipeline::Report import(const char* version, bool stage_only = false, pipeline::StepHook hook = {}) {
@@ -441,6 +473,60 @@ TEST_CASE("pipeline: a volume of another driver is refused before the stop unles
   const auto r = s.import(C);
   CHECK_MESSAGE(r.outcome == Outcome::rolled_back, r.reason);
   CHECK(s.current() == B);
+}
+
+TEST_CASE("pipeline: an upgrade fetches and loads only the layers the engine lacks, as a thin or a complete archive") {
+  for (const bool complete : {false, true}) {
+    CAPTURE(complete);
+    Site s;
+    s.engine.complete_only = complete;
+    REQUIRE(s.import(A).outcome == Outcome::updated);
+    REQUIRE(s.import(B).outcome == Outcome::updated);
+    const auto calls = s.engine.calls();
+    auto has = [&](const std::string& prefix) {
+      return std::any_of(calls.begin(), calls.end(), [&](const std::string& c) { return c.rfind(prefix, 0) == 0; });
+    };
+    // A: both layers from the release. B shares A's base: a thin archive leaves it out, a complete one holds it,
+    // exported from A's image.
+    CHECK(has("load " + s.image_of(A) + " 2/2 layers"));
+    CHECK(has("load " + s.image_of(B) + (complete ? " 2/2 layers" : " 1/2 layers")));
+    CHECK(has("save " + s.image_of(A)) == complete);
+    state::StateDb db(s.cfg.state_dir);
+    for (const auto& r : db.journal_for(db.latest_upgrade()->upgrade_id)) {
+      if (r.step == "fetch") CHECK(r.detail.find("3 target(s) verified") != std::string::npos); // payload, config, 1
+      if (r.step == "load")
+        CHECK(r.detail.find(complete ? "1 loaded (1 layer(s) from the release, 1 from the engine, complete archives)"
+                                     : "1 loaded (1 layer(s) from the release, 1 from the engine, thin archives)") !=
+              std::string::npos);
+    }
+    CHECK(fs::is_empty(s.layout().downloads_dir())); // the exported image is removed after the load
+  }
+}
+
+TEST_CASE("pipeline: a patch bundle whose base layers the engine lacks is refused before anything changes") {
+  Site s;
+  REQUIRE(s.import(A).outcome == Outcome::updated);
+  const std::string before = s.chain();
+  s.engine.prune_image(s.image_of(A)); // as `docker rmi -f` and `docker image prune` would
+  const std::size_t calls_before = s.engine.calls().size();
+  pipeline::Context ctx(s.cfg, s.seams());
+  state::StateDb db(s.cfg.state_dir);
+  auto source = bundle::open_container(patch_repo().bundle);
+  pipeline::Options o;
+  auto e = testutil::error_of([&] { pipeline::import(ctx, db, *source, o); });
+  CHECK(e.code() == ExitCode::not_applicable);
+  const std::string what = e.what();
+  CHECK(what.find("the config of image") == std::string::npos); // the config is in the patch bundle
+  CHECK(what.find("layer 1 (sha256:") != std::string::npos);
+  CHECK(what.find("is neither in the docker engine nor in") != std::string::npos);
+  CHECK(what.find("import the full bundle of 1.1.0") != std::string::npos);
+  CHECK(s.chain() == before); // no upgrade began
+  CHECK(s.current() == A);
+  CHECK(s.engine.running_release("shop") == A);
+  const auto calls = s.engine.calls();
+  CHECK(std::none_of(calls.begin() + static_cast<std::ptrdiff_t>(calls_before), calls.end(),
+                     [](const std::string& c) { return c.rfind("stop", 0) == 0 || c.rfind("load", 0) == 0; }));
+  CHECK(fs::is_empty(s.layout().downloads_dir()));
 }
 
 TEST_CASE("pipeline: the step table names each step once and ends upgrades only at staged, archive and rollback") {
