@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A download killed midway resumes where it stopped, and a file that changed on the server in between is never
-# spliced onto the old bytes. The repository (a release whose image archive holds 40 MiB of random bytes) is served
+# spliced onto the old bytes. The repository (a release whose image's base layer holds 40 MiB of random bytes) is served
 # by faultserver.py (tests/fixtures/faultserver), throttled on /targets/ so that the download takes seconds.
-#  1. `upgrade --download-only` is SIGKILLed once the image's .partial passes 40%: the partial is there with its
+#  1. `upgrade --download-only` is SIGKILLed once the base layer blob's .partial passes 40%: the partial is there with its
 #     `downloads` row (URL, path, expected length, ETag). With the throttle removed the rerun exits 0, the file in
 #     downloads/ has the signed SHA-256, the only request for it asked "Range: bytes=<partial size>-" with If-Range
 #     = the row's ETag and got 206, and the server sent at most the target's length plus one window of
@@ -35,17 +35,23 @@ WINDOW=$((4 << 20))
 export IMAGE_PAD_MIB=40
 e2e_release 1.0.0
 unset IMAGE_PAD_MIB
-e2e_forget_images 1.0.0 # so that --download-only needs the image archive
+# So that --download-only needs the layers: the image, and the base image (tests/fixtures/testsvc/make-image.sh)
+# that holds the padded layer (its tag is this pad size's own; no other scenario uses 40 MiB).
+base_layer=$(docker image inspect -f '{{index .RootFS.Layers 0}}' "$E2E_APP-web:1.0.0")
+e2e_forget_images 1.0.0
+for b in $(docker images --format '{{.Repository}}:{{.Tag}}' airlock-testsvc-base); do
+  [ "$(docker image inspect -f '{{index .RootFS.Layers 0}}' "$b")" != "$base_layer" ] || docker rmi "$b" >/dev/null
+done
 read -r IMG_LEN IMG_SHA <<<"$(python3 - "$E2E/repo/metadata" <<'PY'
 import glob, json, sys
 newest = max(glob.glob(sys.argv[1] + "/*.targets.json"), key=lambda p: int(p.rsplit("/", 1)[1].split(".")[0]))
-for name, t in json.load(open(newest))["signed"]["targets"].items():
-    if t.get("custom", {}).get("role") == "image":
-        print(t["length"], t["hashes"]["sha256"])
+layers = [t for t in json.load(open(newest))["signed"]["targets"].values() if t.get("custom", {}).get("role") == "layer"]
+big = max(layers, key=lambda t: t["length"])
+print(big["length"], big["hashes"]["sha256"])
 PY
 )"
-[ -n "$IMG_SHA" ] || fail "no image target in the signed targets"
-[ "$IMG_LEN" -ge $((40 << 20)) ] || fail "the image archive is only $IMG_LEN bytes (IMAGE_PAD_MIB not honoured?)"
+[ -n "$IMG_SHA" ] || fail "no layer target in the signed targets"
+[ "$IMG_LEN" -ge $((40 << 20)) ] || fail "the largest layer blob is only $IMG_LEN bytes (IMAGE_PAD_MIB not honoured?)"
 IMG_PATH=$(cd "$E2E/repo" && find targets -name "$IMG_SHA.*")
 PART=$DL/$IMG_SHA.partial
 
@@ -121,7 +127,7 @@ run "$AIRLOCK" upgrade --download-only --yes "${CF[@]}"
 assert_eq "$rc" 0 "run2: the resumed download ($out)"
 assert_contains "$out" "downloaded (nothing) -> 1.0.0 (full)"
 assert_contains "$out" "resuming at"
-assert_eq "$(sha_of "$DL/$IMG_SHA")" "$IMG_SHA" "run2: SHA-256 of the downloaded image archive"
+assert_eq "$(sha_of "$DL/$IMG_SHA")" "$IMG_SHA" "run2: SHA-256 of the downloaded layer blob"
 [ ! -e "$PART" ] || fail "run2: the partial is left over"
 assert_eq "$(row "count(*)")" 0 "run2: downloads rows left for the image"
 log=$(img_log)
@@ -165,7 +171,7 @@ cp "$T/image.orig" "$SERVED.new"
 mv "$SERVED.new" "$SERVED"
 run "$AIRLOCK" upgrade --download-only --yes "${CF[@]}"
 assert_eq "$rc" 0 "run5: download once the server has the signed file again ($out)"
-assert_eq "$(sha_of "$DL/$IMG_SHA")" "$IMG_SHA" "run5: SHA-256 of the downloaded image archive"
+assert_eq "$(sha_of "$DL/$IMG_SHA")" "$IMG_SHA" "run5: SHA-256 of the downloaded layer blob"
 assert_eq "$(img_log | log_py '[(e["status"], e["range"], e["bytes_sent"]) for e in log]')" "[(200, '', $IMG_LEN)]" \
   "run5: requests for the image"
 assert_no_spliced_file run5
