@@ -197,7 +197,10 @@ std::vector<release::Image> stage_images(Repository& repo, const std::vector<std
   for (std::size_t a = 0; a < archives.size(); ++a) {
     const std::string split_dir = work + "/split-" + std::to_string(a);
     fs::create_directories(split_dir);
-    for (const auto& s : image::split_archive(archives[a], split_dir)) {
+    auto published = [&](const std::string& diff_id) {
+      return repo.find_target(release::layer_blob_name(repo.app(), diff_id)) != nullptr;
+    };
+    for (const auto& s : image::split_archive(archives[a], split_dir, published)) {
       if (!seen_ids.insert(s.id).second) continue;
       release::Image img;
       img.id = s.id;

@@ -153,7 +153,18 @@ TEST_CASE("image::split_archive takes a legacy archive apart: each layer once, c
   for (const auto& f : fs::directory_iterator(tmp / "one"))
     blobs += f.path().string().find(".layer.tar.gz") != std::string::npos;
   CHECK(blobs == 3);
-  // The same archive again, and the same layers in the other layout: the same blob bytes.
+  // With the base published already, it is hashed and checked but not written again.
+  fs::create_directories(tmp / "have");
+  const auto known = image::split_archive(tmp / "save.tar", tmp / "have",
+                                          [&](const std::string& diff_id) { return diff_id == digest(i.base); });
+  CHECK(known[0].layers[0].diff_id == digest(i.base));
+  CHECK(known[0].layers[0].blob_file.empty());
+  CHECK(known[1].layers[0].blob_file.empty());
+  CHECK(gunzip(known[0].layers[1].blob_file) == i.app);
+  std::size_t written = 0;
+  for (const auto& f : fs::directory_iterator(tmp / "have")) written += f.is_regular_file();
+  CHECK(written == 2);
+  // The same archive again: the same blob bytes.
   const auto again = image::split_archive(tmp / "save.tar", tmp / "two");
   for (std::size_t k = 0; k < 2; ++k)
     CHECK(util::read_file(again[0].layers[k].blob_file, 1u << 24) ==

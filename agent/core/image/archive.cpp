@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -66,17 +67,12 @@ std::string read_entry(archive::TarReader& tar, std::uint64_t size) {
   return out;
 }
 
-void compress_to(const std::string& path, const std::string& bytes) {
-  util::AtomicFile out(path);
-  archive::GzipSink gz(out, 6);
-  gz.write(bytes);
-  gz.finish();
-  out.commit();
-}
+// What a scan does with a large file: only locate it, hash it, or hash it and compress it into work_dir (for a
+// gzip archive, which cannot be read a second time at an offset).
+enum class Large { locate, hash, compress };
 
-// Reads every entry of `tar`. Large files are compressed into work_dir while they are hashed when work_dir is
-// set, and only located otherwise.
-Index scan(archive::TarReader& tar, const std::string& what, const std::string& work_dir) {
+// Reads every entry of `tar`; small files are held in memory and hashed.
+Index scan(archive::TarReader& tar, const std::string& what, Large large_files, const std::string& work_dir) {
   Index ix;
   ix.what = what;
   archive::Entry e;
@@ -98,7 +94,12 @@ Index scan(archive::TarReader& tar, const std::string& what, const std::string& 
     if (e.size <= kInMemory) {
       f.bytes = read_entry(tar, e.size);
       f.sha256 = util::sha256_hex(f.bytes);
-    } else if (!work_dir.empty()) {
+    } else if (large_files == Large::hash) {
+      util::Sha256 h;
+      std::vector<char> buf(1 << 20);
+      for (std::size_t n; (n = tar.read(buf.data(), buf.size())) > 0;) h.update(buf.data(), n);
+      f.sha256 = h.hex_digest();
+    } else if (large_files == Large::compress) {
       f.gz = work_dir + "/entry-" + std::to_string(large++) + ".gz";
       util::Sha256 h;
       util::AtomicFile out(f.gz);
@@ -141,6 +142,15 @@ private:
   util::FileSource file_;
   std::uint64_t pos_, end_;
 };
+
+void compress_to(const std::string& path, util::Source& in) {
+  util::AtomicFile out(path);
+  archive::GzipSink gz(out, 6);
+  std::vector<char> buf(1 << 20);
+  for (std::size_t n; (n = in.read(buf.data(), buf.size())) > 0;) gz.write(buf.data(), n);
+  gz.finish();
+  out.commit();
+}
 
 // One image of manifest.json, its config read and checked.
 struct Listed {
@@ -202,14 +212,15 @@ std::vector<Listed> list_images(const Index& ix, const std::string& archive_path
 
 } // namespace
 
-std::vector<SplitImage> split_archive(const std::string& path, const std::string& work_dir) {
+std::vector<SplitImage> split_archive(const std::string& path, const std::string& work_dir,
+                                      const std::function<bool(const std::string&)>& have) {
   util::FileSource file(path);
   unsigned char magic[2] = {0, 0};
   const bool gzip = file.pread(magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
   std::unique_ptr<archive::GzipSource> gz;
   if (gzip) gz = std::make_unique<archive::GzipSource>(file, path);
   archive::TarReader tar(gzip ? static_cast<util::Source&>(*gz) : file, path);
-  const Index ix = scan(tar, path, work_dir);
+  const Index ix = scan(tar, path, gzip ? Large::compress : Large::hash, work_dir);
   std::vector<SplitImage> out;
   std::set<std::string> written;
   for (auto& l : list_images(ix, gzip ? std::string() : path)) {
@@ -222,11 +233,21 @@ std::vector<SplitImage> split_archive(const std::string& path, const std::string
                          "or its layers are compressed; give airlock-bundle the output of `docker save`",
                          path, i + 1, l.id.substr(0, 19), l.layer_paths[i], f.sha256, l.diff_ids[i]));
       SplitLayer layer{l.diff_ids[i], work_dir + "/" + f.sha256 + ".layer.tar.gz", 0, f.size};
+      if (have && have(layer.diff_id)) {
+        layer.blob_file.clear();
+        img.layers.push_back(std::move(layer));
+        continue;
+      }
       if (written.insert(f.sha256).second) {
-        if (f.gz.empty())
-          compress_to(layer.blob_file, f.bytes);
-        else
+        if (!f.gz.empty()) {
           fs::rename(f.gz, layer.blob_file);
+        } else if (f.size <= kInMemory) {
+          util::StringSource bytes(f.bytes);
+          compress_to(layer.blob_file, bytes);
+        } else {
+          RangeSource range(path, f.offset, f.size);
+          compress_to(layer.blob_file, range);
+        }
       }
       layer.size = fs::file_size(layer.blob_file);
       img.layers.push_back(std::move(layer));
@@ -280,7 +301,7 @@ void write_load_archive(util::Sink& out, const std::string& config, const std::v
 std::vector<LoadLayer> saved_layers(const std::string& path, const std::string& id) {
   util::FileSource file(path);
   archive::TarReader tar(file, path);
-  const Index ix = scan(tar, path, "");
+  const Index ix = scan(tar, path, Large::locate, "");
   for (const auto& l : list_images(ix, path)) {
     if (l.id != id) continue;
     std::vector<LoadLayer> out;

@@ -14,6 +14,7 @@
 #include "util/io.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,8 @@ namespace airlock::image {
 // One layer of an image taken from a `docker save` archive.
 struct SplitLayer {
   std::string diff_id;   // "sha256:<hex>", checked against the uncompressed bytes
-  std::string blob_file; // "<work_dir>/<hex>.layer.tar.gz": the layer, gzip level 6, deterministic
+  std::string blob_file; // "<work_dir>/<hex>.layer.tar.gz": the layer, gzip level 6, deterministic; "" (and
+                         // size 0) for a layer the caller has already (split_archive's `have`)
   std::uint64_t size = 0, uncompressed_size = 0;
 };
 
@@ -33,12 +35,15 @@ struct SplitImage {
   std::vector<SplitLayer> layers;
 };
 
-// Reads the `docker save` archive `path` (plain or gzip) in one pass and writes each distinct layer once as
-// "<work_dir>/<hex>.layer.tar.gz". Checks that each image's ID is its config's digest, that the config lists as
-// many diff IDs as the manifest lists layers, and that each layer's SHA-256 is its diff ID. Throws
-// Error(bad_input) naming the archive and the entry for anything else (not a docker archive, a damaged or
-// compressed layer, unsafe or dangling paths).
-std::vector<SplitImage> split_archive(const std::string& path, const std::string& work_dir);
+// Reads the `docker save` archive `path` (plain or gzip) and writes each distinct layer once as
+// "<work_dir>/<hex>.layer.tar.gz", except the layers for which `have(diff_id)` is true (a repository holding
+// them already): those are only hashed. A plain archive is read once to hash, and the new layers again to
+// compress them; a gzip one is hashed and compressed in one pass. Checks that each image's ID is its config's
+// digest, that the config lists as many diff IDs as the manifest lists layers, and that each layer's SHA-256 is
+// its diff ID. Throws Error(bad_input) naming the archive and the entry for anything else (not a docker archive,
+// a damaged or compressed layer, unsafe or dangling paths).
+std::vector<SplitImage> split_archive(const std::string& path, const std::string& work_dir,
+                                      const std::function<bool(const std::string&)>& have = {});
 
 // A layer of an archive for `docker load`: `size` bytes at `offset` of `file` (a gzip blob, or an uncompressed
 // layer inside an archive that `docker save` wrote), or left out (omit) because the engine holds it.
