@@ -4,8 +4,10 @@
 #include "archive/tar.hpp"
 #include "docker/compose_model.hpp"
 #include "docker/docker.hpp"
+#include "health/health.hpp"
 #include "image/archive.hpp"
 #include "image/plan.hpp"
+#include "policy/policy.hpp"
 #include "release/version.hpp"
 #include "trust/target.hpp"
 #include "util/error.hpp"
@@ -21,6 +23,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,6 +36,8 @@ using release::Manifest;
 namespace {
 
 const char* const release_source_file = "airlock-release.json";
+// Where the compose file's site variables point while release add judges it: a site's app directory.
+const char* const site_root = "/airlock-site";
 
 // A scratch directory removed on every exit path.
 struct WorkDir {
@@ -175,11 +180,13 @@ json::Value blob_custom(const std::string& app, const char* role) {
 }
 
 // Stages `file` as content-addressed target `name` unless the repository holds it already (published by an
-// earlier release, or staged by this one). Returns the target's length; counts it in `stats`.
+// earlier release, or staged by this one). Returns the target's length; counts each distinct blob once in `stats`
+// (`counted`: the blobs this release counted so far).
 std::uint64_t stage_blob(Repository& repo, const std::string& name, const std::string& file, const char* role,
-                         ImageStats& stats) {
+                         ImageStats& stats, std::set<std::string>& counted) {
+  const bool first = counted.insert(name).second;
   if (const auto* t = repo.find_target(name)) {
-    ++stats.reused;
+    if (first) ++stats.reused;
     return t->length;
   }
   repo.stage_target(name, file, blob_custom(repo.app(), role));
@@ -193,7 +200,7 @@ std::uint64_t stage_blob(Repository& repo, const std::string& name, const std::s
 std::vector<release::Image> stage_images(Repository& repo, const std::vector<std::string>& archives,
                                          const std::string& work, ImageStats& stats) {
   std::vector<release::Image> out;
-  std::set<std::string> seen_ids;
+  std::set<std::string> seen_ids, counted;
   for (std::size_t a = 0; a < archives.size(); ++a) {
     const std::string split_dir = work + "/split-" + std::to_string(a);
     fs::create_directories(split_dir);
@@ -208,10 +215,10 @@ std::vector<release::Image> stage_images(Repository& repo, const std::vector<std
       img.config = release::config_blob_name(repo.app(), s.id);
       const std::string config_file = split_dir + "/" + s.id.substr(7) + ".config.json";
       util::write_file_atomic(config_file, s.config);
-      stage_blob(repo, img.config, config_file, "config", stats);
+      stage_blob(repo, img.config, config_file, "config", stats, counted);
       for (const auto& l : s.layers) {
         release::Layer layer{l.diff_id, release::layer_blob_name(repo.app(), l.diff_id), 0, l.uncompressed_size};
-        layer.size = stage_blob(repo, layer.blob, l.blob_file, "layer", stats);
+        layer.size = stage_blob(repo, layer.blob, l.blob_file, "layer", stats, counted);
         img.layers.push_back(std::move(layer));
       }
       out.push_back(std::move(img));
@@ -220,11 +227,11 @@ std::vector<release::Image> stage_images(Repository& repo, const std::vector<std
   return out;
 }
 
-// What sites refuse at stage, refused before signing: a bind mount whose source lies in the release tree (the
-// next release replaces the tree, so the data would be left behind; "./data" resolves there). Read from compose's
-// own effective configuration, with the site's variables pointing outside the tree; without a compose on this
-// machine the check is left to the sites (said on stderr).
-void refuse_binds_into_the_tree(const std::string& src, const std::string& compose_file, const std::string& app) {
+// compose's effective configuration of the source, with the site's variables pointing outside the tree: what
+// sites judge at stage. nullopt (said on stderr) without a compose on this machine: the checks are then left to
+// the sites.
+std::optional<docker::ComposeModel> compose_model(const std::string& src, const std::string& compose_file,
+                                                  const std::string& app) {
   std::vector<std::string> compose;
   for (std::vector<std::string> c : {std::vector<std::string>{"docker", "compose"}, {"docker-compose"}}) {
     auto probe = c;
@@ -238,13 +245,15 @@ void refuse_binds_into_the_tree(const std::string& src, const std::string& compo
     }
   }
   if (compose.empty()) {
-    std::cerr << "note: no docker compose here: bind mounts from the release tree are checked by the sites at stage\n";
-    return;
+    std::cerr << "note: no docker compose here: bind mounts, the host policy and the images the compose file runs "
+                 "are checked by the sites at stage\n";
+    return std::nullopt;
   }
   const std::string root = fs::weakly_canonical(src).string();
   util::ProcessOptions o;
   o.timeout_seconds = 120;
-  o.extra_env = {"AIRLOCK_DATA=/airlock-site/data", "AIRLOCK_SITE=/airlock-site/site", "AIRLOCK_RELEASE=" + root};
+  o.extra_env = {"AIRLOCK_DATA=" + std::string(site_root) + "/data", "AIRLOCK_SITE=" + std::string(site_root) + "/site",
+                 "AIRLOCK_RELEASE=" + root};
   auto argv = compose;
   argv.insert(argv.end(), {"--project-name", docker::project_name(app), "--project-directory", root, "-f",
                            root + "/" + compose_file, "config"});
@@ -256,8 +265,7 @@ void refuse_binds_into_the_tree(const std::string& src, const std::string& compo
   const std::size_t first = r.out.find_first_not_of(" \n");
   const json::Value doc =
       first != std::string::npos && r.out[first] == '{' ? json::parse(r.out, what) : yaml::parse(r.out, what);
-  docker::refuse_writable_binds_inside(docker::parse_compose_config(doc, docker::project_name(app), what), root, what,
-                                       "Nothing was published.");
+  return docker::parse_compose_config(doc, docker::project_name(app), what);
 }
 
 } // namespace
@@ -299,7 +307,16 @@ Manifest add_release(Repository& repo, const ReleaseInput& in, const KeyRing& ke
     fail(ExitCode::bad_input,
          fmt::format("{}: the compose file '{}' is not in the source tree", in.source_dir, m.compose_file));
 
-  refuse_binds_into_the_tree(in.source_dir, m.compose_file, m.app);
+  // What a site checks before it stops anything, checked before signing: the health gate, and on compose's own
+  // configuration the binds into the tree and the default host policy (the images once they are split, below).
+  health::parse_gate(m.health, health::Gate{}, src_json);
+  const auto model = compose_model(in.source_dir, m.compose_file, m.app);
+  const std::string what = in.source_dir + "/" + m.compose_file;
+  if (model) {
+    const std::string root = fs::weakly_canonical(in.source_dir).string();
+    docker::refuse_writable_binds_inside(*model, root, what, "Nothing was published.");
+    policy::enforce(*model, policy::Policy{}, {site_root, root}, what, "Nothing was published.");
+  }
 
   WorkDir work;
   const std::string app_archive = work.path + "/app.tar.gz";
@@ -311,7 +328,12 @@ Manifest add_release(Repository& repo, const ReleaseInput& in, const KeyRing& ke
   std::vector<std::string> names = in.image_names;
   if (const auto* imgs = rs.find("images"); imgs && imgs->is_array())
     for (const auto& n : imgs->as_array())
-      if (n.is_string()) names.push_back(n.as_string());
+      if (n.is_string()) {
+        if (std::find(names.begin(), names.end(), n.as_string()) != names.end())
+          fail(ExitCode::usage,
+               fmt::format("image {} is named both in {} and by --image; name it once", n.as_string(), src_json));
+        names.push_back(n.as_string());
+      }
   for (std::size_t i = 0; i < names.size(); ++i) {
     const std::string out = work.path + "/saved-" + std::to_string(i) + ".tar";
     auto r = util::run_process({"docker", "save", "-o", out, names[i]}, 3600);
@@ -320,6 +342,7 @@ Manifest add_release(Repository& repo, const ReleaseInput& in, const KeyRing& ke
     archives.push_back(out);
   }
   m.images = stage_images(repo, archives, work.path, stats);
+  if (model) policy::require_shipped_images(*model, m.images, what, "Nothing was published.");
   const std::string manifest_file = work.path + "/release.json";
   util::write_file_atomic(manifest_file, release::to_json_text(m));
   repo.stage_target(m.payload, app_archive, custom_for(m, "payload"));

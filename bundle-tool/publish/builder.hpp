@@ -3,7 +3,7 @@
 //
 // A release source directory holds the compose file, the app files and airlock-release.json:
 //   { "version": "1.2.0", "compose_file": "docker-compose.yml", "min_agent_version": "0.1.0",
-//     "health": [ {"type": "http", "url": "http://127.0.0.1:8080/health", "expect_status": 200} ],
+//     "health": [ {"type": "http", "url": "http://127.0.0.1:8080/health", "status": 200} ],
 //     "images": [ "demo/web:1.2.0" ] }          // optional: saved with `docker save` by name
 // The targets of a release, under "<app>/<version>/<arch>/": release.json (release::Manifest, format 2) and
 // app.tar.gz (the app tree, POSIX pax tar in gzip, owners set to root). Its images are split into blobs shared

@@ -59,8 +59,10 @@ assert_contains "$out" "files changed: 2" "the plan"
 assert_contains "$out" "  config/app.conf" "the plan's changed files"
 assert_contains "$out" "  docker-compose.yml" "the plan's changed files"
 assert_contains "$out" "files removed: 0" "the plan"
-image_line=$(grep -F "($E2E_APP-web:1.1.0): load " <<<"$out") || fail "the plan names no image load of $E2E_APP-web:1.1.0: $out"
-grep -Eq 'load [0-9.]+ (B|KiB|MiB)$' <<<"$image_line" || fail "the image line gives no size: $image_line"
+image_line=$(grep -F "($E2E_APP-web:1.1.0): load; " <<<"$out") || fail "the plan names no image load of $E2E_APP-web:1.1.0: $out"
+# The base layer (the service binary) is in the engine: only the version's own layer is fetched.
+grep -Eq 'load; 1 of 2 layer\(s\) to fetch \([0-9.]+ (B|KiB|MiB)\), 1 in the engine$' <<<"$image_line" \
+  || fail "the image line does not give the layers to fetch and their size: $image_line"
 assert_contains "$out" "services restarted (project $E2E_APP): web" "the plan"
 grep -Eq '^bytes to read and verify: [0-9.]+ (B|KiB|MiB)$' <<<"$out" || fail "the plan gives no bytes to read: $out"
 grep -Eq '^disk needed \(staging, images, backup\): about [0-9.]+ (B|KiB|MiB)$' <<<"$out" || fail "the plan gives no disk need: $out"

@@ -529,6 +529,22 @@ TEST_CASE("pipeline: a patch bundle whose base layers the engine lacks is refuse
   CHECK(fs::is_empty(s.layout().downloads_dir()));
 }
 
+TEST_CASE("pipeline: a release the host policy refuses, or with a health gate the site cannot read, fails before "
+          "the stop") {
+  Site s;
+  REQUIRE(s.import(A).outcome == Outcome::updated);
+  s.cfg.policy_host_network = false; // the releases run with network_mode: host
+  auto e = testutil::error_of([&] { s.import(B); });
+  CHECK(e.code() == ExitCode::not_applicable);
+  CHECK(std::string(e.what()).find("service 'web': network_mode: host") != std::string::npos);
+  CHECK(s.chain() == "begin:done fetch:done stage:failed rollback:done");
+  CHECK(s.current() == A);
+  CHECK(s.engine.running_release("shop") == A);
+  const auto calls = s.engine.calls();
+  CHECK(std::none_of(calls.begin(), calls.end(),
+                     [](const std::string& c) { return c.rfind("stop shop 1.0.0", 0) == 0; }));
+}
+
 TEST_CASE("pipeline: the step table names each step once and ends upgrades only at staged, archive and rollback") {
   std::vector<std::string> names, terminal;
   for (const auto& s : pipeline::steps) {

@@ -7,6 +7,7 @@
 #include <Poco/Util/IniFileConfiguration.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -26,6 +27,15 @@ struct Key {
 };
 
 std::int64_t to_int(const std::string& v) { return std::stoll(v); }
+
+// A list value: words separated by spaces or commas.
+std::vector<std::string> words(std::string v) {
+  std::replace(v.begin(), v.end(), ',', ' ');
+  std::istringstream in(v);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
 
 const std::map<std::string, Key>& keys() {
   static const std::map<std::string, Key> k = {
@@ -82,6 +92,22 @@ const std::map<std::string, Key>& keys() {
           std::istringstream in(v);
           for (std::string u; in >> u;) c.exclude_volumes.push_back(u);
         }}},
+      {"policy.privileged",
+       {Kind::choice, 0, 0, {"yes", "no"}, [](Config& c, const std::string& v) { c.policy_privileged = v == "yes"; }}},
+      {"policy.host_pid",
+       {Kind::choice, 0, 0, {"yes", "no"}, [](Config& c, const std::string& v) { c.policy_host_pid = v == "yes"; }}},
+      {"policy.host_ipc",
+       {Kind::choice, 0, 0, {"yes", "no"}, [](Config& c, const std::string& v) { c.policy_host_ipc = v == "yes"; }}},
+      {"policy.host_network",
+       {Kind::choice,
+        0,
+        0,
+        {"yes", "no"},
+        [](Config& c, const std::string& v) { c.policy_host_network = v == "yes"; }}},
+      {"policy.cap_add", {Kind::list, 0, 0, {}, [](Config& c, const std::string& v) { c.policy_cap_add = words(v); }}},
+      {"policy.devices", {Kind::list, 0, 0, {}, [](Config& c, const std::string& v) { c.policy_devices = words(v); }}},
+      {"policy.bind_paths",
+       {Kind::list, 0, 0, {}, [](Config& c, const std::string& v) { c.policy_bind_paths = words(v); }}},
       {"health.timeout",
        {Kind::integer, 1, 86400, {}, [](Config& c, const std::string& v) { c.health_timeout_s = to_int(v); }}},
       {"health.stable_window",

@@ -35,6 +35,9 @@ struct Config {
   std::int64_t backup_keep = 5, backup_level = 6;
   std::int64_t snapshots_keep = 0;          // point-in-time snapshots kept after a commit (0: none once archived)
   std::vector<std::string> exclude_volumes; // named volumes left out of the data set (compose key or engine name)
+  // [policy]: what a release may do on this host (policy/policy.hpp)
+  bool policy_privileged = false, policy_host_pid = false, policy_host_ipc = false, policy_host_network = true;
+  std::vector<std::string> policy_cap_add, policy_devices, policy_bind_paths;
   // [health]
   std::int64_t health_timeout_s = 120, health_stable_s = 10, health_interval_s = 2;
   // [log]

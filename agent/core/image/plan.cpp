@@ -10,14 +10,20 @@ std::vector<Need> needs(const release::Manifest& m, const std::vector<docker::Lo
   for (const auto& img : m.images) {
     if (std::any_of(local.begin(), local.end(), [&](const docker::LocalImage& l) { return l.id == img.id; })) continue;
     Need n{&img, 0, ""};
-    for (const auto& l : local) {
-      std::size_t k = 0;
-      while (k < img.layers.size() && k < l.layers.size() && img.layers[k].diff_id == l.layers[k]) ++k;
-      if (k > n.held) n = {&img, k, l.id};
-    }
+    for (const auto& l : local) consider(n, l);
     out.push_back(n);
   }
   return out;
+}
+
+void consider(Need& n, const docker::LocalImage& l) {
+  const auto& layers = n.image->layers;
+  std::size_t k = 0;
+  while (k < layers.size() && k < l.layers.size() && layers[k].diff_id == l.layers[k]) ++k;
+  if (k > n.held) {
+    n.held = k;
+    n.holder = l.id;
+  }
 }
 
 std::vector<std::string> blobs(const std::vector<Need>& n) {

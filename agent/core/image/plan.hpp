@@ -23,6 +23,9 @@ struct Need {
 // One Need per image of `m` that is not among `local` (by ID), in the manifest's order.
 std::vector<Need> needs(const release::Manifest& m, const std::vector<docker::LocalImage>& local);
 
+// Takes `l` into account for `n`: a local image (one loaded since `n` was made) that holds more of its layers.
+void consider(Need& n, const docker::LocalImage& l);
+
 // The blob targets that `n` reads: each config and the layers above `held`, each name once, in order.
 std::vector<std::string> blobs(const std::vector<Need>& n);
 

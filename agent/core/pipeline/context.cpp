@@ -24,4 +24,17 @@ docker::Project Context::project(const std::string& version, const std::string& 
   return {project_name(), layout_, version, compose_file};
 }
 
+health::Gate Context::health_defaults() const {
+  health::Gate g;
+  g.timeout_s = static_cast<int>(cfg_.health_timeout_s);
+  g.stable_s = static_cast<int>(cfg_.health_stable_s);
+  g.interval_s = static_cast<int>(cfg_.health_interval_s);
+  return g;
+}
+
+policy::Policy Context::host_policy() const {
+  return {cfg_.policy_privileged, cfg_.policy_host_pid, cfg_.policy_host_ipc,  cfg_.policy_host_network,
+          cfg_.policy_cap_add,    cfg_.policy_devices,  cfg_.policy_bind_paths};
+}
+
 } // namespace airlock::pipeline

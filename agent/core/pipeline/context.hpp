@@ -6,7 +6,9 @@
 
 #include "config/config.hpp"
 #include "docker/docker.hpp"
+#include "health/health.hpp"
 #include "pipeline/steps.hpp"
+#include "policy/policy.hpp"
 #include "site/layout.hpp"
 #include "util/clock.hpp"
 #include "util/disk.hpp"
@@ -47,6 +49,10 @@ public:
   std::string project_name() const;
   // The compose project of `version` (its compose file from the stored release.json).
   docker::Project project(const std::string& version, const std::string& compose_file) const;
+  // The health gate settings a release does not set: [health].
+  health::Gate health_defaults() const;
+  // What a release may do on this host: [policy].
+  policy::Policy host_policy() const;
 
 private:
   config::Config cfg_;

@@ -127,8 +127,10 @@ std::string load_images(Run& run, const release::Manifest& m, const std::map<std
   const bool thin = needs.empty() || run.engine().loads_thin_archives();
   std::map<std::string, std::string> saved; // local image -> its `docker save` file (complete archives)
   std::size_t layers_held = 0, layers_fetched = 0;
+  std::vector<docker::LocalImage> loaded; // by this step: a later image may share their layers
   try {
-    for (const auto& n : needs) {
+    for (auto n : needs) {
+      for (const auto& l : loaded) image::consider(n, l);
       const auto& img = *n.image;
       const auto t0 = run.ctx().clock().steady();
       const std::string config = util::read_file(fetched_file(fetched, img.config), 8u << 20);
@@ -145,6 +147,8 @@ std::string load_images(Run& run, const release::Manifest& m, const std::map<std
                  fmt::format("  loaded {} in {} ms", img.id.substr(0, 19), ms_since(run.ctx(), t0)));
       layers_held += n.held;
       layers_fetched += img.layers.size() - n.held;
+      loaded.push_back({img.id, {}});
+      for (const auto& l : img.layers) loaded.back().layers.push_back(l.diff_id);
     }
   } catch (...) {
     for (const auto& [_, path] : saved) fs::remove(path);
@@ -176,9 +180,12 @@ void fetch_stage_load(Run& run, const trust::TrustedState& st, bundle::Container
         site::stage_full(l.releases_dir(), m, payload);
       const auto project = run.project(m.version);
       run.engine().validate(project);
-      // A writable bind mount from the release tree would be left behind by the next release.
-      docker::refuse_writable_binds_inside(run.engine().model(project), l.release_dir(m.version), m.compose_file,
-                                           "Nothing was stopped.");
+      // A writable bind mount from the release tree would be left behind by the next release; the host policy and
+      // the images compose would run are judged on the same effective configuration.
+      const auto model = run.engine().model(project);
+      docker::refuse_writable_binds_inside(model, l.release_dir(m.version), m.compose_file, "Nothing was stopped.");
+      policy::enforce(model, run.ctx().host_policy(), {l.app_dir()}, m.compose_file, "Nothing was stopped.");
+      policy::require_shipped_images(model, m.images, m.compose_file, "Nothing was stopped.");
       return fmt::format("{} entries verified; {} accepts {}", m.files.size(),
                          util::describe_argv(run.engine().compose_command()), m.compose_file);
     });

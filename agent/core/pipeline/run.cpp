@@ -166,12 +166,8 @@ void Run::start(const std::string& version) {
 }
 
 health::Outcome Run::health_gate(const std::string& version) {
-  health::Gate defaults;
-  defaults.timeout_s = static_cast<int>(ctx_.cfg().health_timeout_s);
-  defaults.stable_s = static_cast<int>(ctx_.cfg().health_stable_s);
-  defaults.interval_s = static_cast<int>(ctx_.cfg().health_interval_s);
-  const auto g =
-      health::parse_gate(require_manifest(layout(), version).health, defaults, layout().manifest_path(version));
+  const auto g = health::parse_gate(require_manifest(layout(), version).health, ctx_.health_defaults(),
+                                    layout().manifest_path(version));
   if (services_.empty()) services_ = engine().services(project(version));
   const std::string name = ctx_.project_name();
   auto containers = [&]() -> health::Result {
