@@ -93,3 +93,31 @@ TEST_CASE("policy: every image compose runs must be one the release ships, by ta
   CHECK(std::string(e.what()).find("which compose would pull unsigned from a registry") != std::string::npos);
   CHECK(std::string(e.what()).find("service 'cache': image redis:7") != std::string::npos);
 }
+
+TEST_CASE("policy: a local volume whose driver_opts bind a host path is judged as a bind mount") {
+  const std::string config = "services:\n"
+                             "  web:\n"
+                             "    image: shop/web:1.0.0\n"
+                             "    volumes:\n"
+                             "    - etc:/host-etc:rw\n"
+                             "    - own:/own:rw\n"
+                             "volumes:\n"
+                             "  etc:\n"
+                             "    driver_opts:\n"
+                             "      device: /etc\n"
+                             "      o: bind\n"
+                             "      type: none\n"
+                             "  own:\n"
+                             "    driver_opts:\n"
+                             "      device: /opt/shop/data/own\n"
+                             "      o: bind\n"
+                             "      type: none\n";
+  const auto m = docker::parse_compose_config(yaml::parse(config, "config"), "shop", "config");
+  CHECK(m.volumes.at("etc").driver_opts.at("device") == "/etc");
+  CHECK(policy::violations(m, policy::Policy{}, {"/opt/shop"}) ==
+        std::vector<std::string>{"volume 'etc': driver_opts device /etc binds a host path outside the app directory "
+                                 "(allow it with [policy] bind_paths = /etc)"});
+  policy::Policy p;
+  p.bind_paths = {"/etc"};
+  CHECK(policy::violations(m, p, {"/opt/shop"}).empty());
+}

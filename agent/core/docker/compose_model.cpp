@@ -165,6 +165,11 @@ private:
       if (!v.is_object()) bad_type("its definition", "a mapping", v);
       vol.name = unescape_dollars(text(v, "name"));
       if (std::string d = text(v, "driver"); !d.empty()) vol.driver = std::move(d);
+      if (const Value* opts = field(v, "driver_opts")) {
+        if (!opts->is_object()) bad_type("driver_opts", "a mapping", *opts);
+        for (const auto& [k, o] : opts->as_object())
+          if (o.is_string()) vol.driver_opts[k] = unescape_dollars(o.as_string());
+      }
       if (const Value* ext = field(v, "external")) {
         if (ext->is_object()) { // the old `external: {name: ...}`
           vol.external = true;

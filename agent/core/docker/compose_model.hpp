@@ -70,6 +70,7 @@ struct Volume {
   std::string key;    // as in the compose file
   std::string name;   // the docker volume: its `name:`, else the key when external, else <project>_<key>
   std::string driver; // `driver:`, "local" when not set (for an external volume the engine's may differ)
+  std::map<std::string, std::string> driver_opts; // `driver_opts:` (the local driver's "device" can bind a host path)
   bool external = false;
 };
 

@@ -68,6 +68,19 @@ std::vector<std::string> violations(const docker::ComposeModel& model, const Pol
                       m.source, m.target, m.source));
     }
   }
+  for (const auto& [key, v] : model.volumes) {
+    // The local driver with driver_opts {type: none, o: bind, device: /path} is a bind mount of the host's /path.
+    auto device = v.driver_opts.find("device");
+    if (v.driver != "local" || device == v.driver_opts.end() || device->second.empty() || device->second[0] != '/')
+      continue;
+    auto inside = [&](const std::string& dir) { return under(device->second, dir); };
+    if (std::any_of(own_dirs.begin(), own_dirs.end(), inside) ||
+        std::any_of(p.bind_paths.begin(), p.bind_paths.end(), inside))
+      continue;
+    out.push_back(fmt::format("volume '{}': driver_opts device {} binds a host path outside the app directory "
+                              "(allow it with [policy] bind_paths = {})",
+                              key, device->second, device->second));
+  }
   return out;
 }
 
