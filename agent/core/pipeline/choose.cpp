@@ -125,10 +125,10 @@ std::vector<image::Need> image_needs(Context& ctx, const release::Manifest& m) {
   return image::needs(m, local);
 }
 
-std::vector<const trust::TargetFile*> targets_to_fetch(Context& ctx, const trust::TrustedState& st,
-                                                       const release::Manifest& m) {
+std::vector<const trust::TargetFile*> targets_to_fetch(const trust::TrustedState& st, const release::Manifest& m,
+                                                       const std::vector<image::Need>& needs) {
   std::vector<const trust::TargetFile*> out{&signed_target(st, m.payload, m.version)};
-  for (const auto& name : image::blobs(image_needs(ctx, m))) out.push_back(&signed_target(st, name, m.version));
+  for (const auto& name : image::blobs(needs)) out.push_back(&signed_target(st, name, m.version));
   return out;
 }
 

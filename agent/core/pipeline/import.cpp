@@ -30,11 +30,11 @@ struct Sizes {
   std::uint64_t state_need = 0; // in the state dir: downloads, the engine's unpacking (2x), the backup
 };
 
-Sizes sizes_of(Context& ctx, const trust::TrustedState& st, const Choice& ch) {
+Sizes sizes_of(Context& ctx, const trust::TrustedState& st, const Choice& ch, const std::vector<image::Need>& needs) {
   Sizes z;
   const auto& m = ch.m;
   std::uint64_t images = 0;
-  for (const auto* t : targets_to_fetch(ctx, st, m)) z.read += t->length;
+  for (const auto* t : targets_to_fetch(st, m, needs)) z.read += t->length;
   images = z.read - signed_target(st, m.payload, ch.c->release_json->name).length;
   for (const auto& f : m.files) z.tree += f.size;
   const std::uint64_t backup = tree_bytes(ctx.layout().data_dir()) + tree_bytes(ctx.layout().site_dir());
@@ -45,11 +45,11 @@ Sizes sizes_of(Context& ctx, const trust::TrustedState& st, const Choice& ch) {
 // --download-only: the targets into downloads/ and nothing else: no journal (the site is not touched), one
 // audit row.
 Report download_only(Run& run, const trust::TrustedState& st, bundle::Container& source, const Choice& ch,
-                     const Sizes& z) {
+                     const std::vector<image::Need>& needs, const Sizes& z) {
   check_space(run.ctx(), z.read, 0);
   std::uint64_t bytes = 0;
   int files = 0;
-  for (const auto* t : targets_to_fetch(run.ctx(), st, ch.m)) {
+  for (const auto* t : targets_to_fetch(st, ch.m, needs)) {
     fetch_verified(source, *t, run.layout());
     bytes += t->length;
     ++files;
@@ -65,11 +65,12 @@ Report download_only(Run& run, const trust::TrustedState& st, bundle::Container&
 }
 
 // Step 4: nothing has changed yet. Every config and layer the engine lacks must be in `source`.
-void preflight(Run& run, const trust::TrustedState& st, bundle::Container& source, const Choice& ch, const Sizes& z) {
+void preflight(Run& run, const trust::TrustedState& st, bundle::Container& source, const Choice& ch,
+               const std::vector<image::Need>& needs, const Sizes& z) {
   check_space(run.ctx(), z.state_need, z.tree);
   run.engine().ping();
   run.engine().compose_command();
-  for (const auto& n : image_needs(run.ctx(), ch.m)) {
+  for (const auto& n : needs) {
     const auto& img = *n.image;
     auto require = [&](const std::string& name, const std::string& what) {
       if (source.holds(signed_target(st, name, ch.c->release_json->name))) return;
@@ -161,13 +162,14 @@ std::string load_images(Run& run, const release::Manifest& m, const std::map<std
 }
 
 // Steps 5 to 7: fetch, stage, load; the running services are untouched.
-void fetch_stage_load(Run& run, const trust::TrustedState& st, bundle::Container& source, const Choice& ch) {
+void fetch_stage_load(Run& run, const trust::TrustedState& st, bundle::Container& source, const Choice& ch,
+                      const std::vector<image::Need>& needs) {
   const auto& l = run.layout();
   const auto& m = ch.m;
   std::map<std::string, std::string> fetched; // target name -> file in downloads/
   try {
     run.step(Step::fetch, "verify the release targets into " + l.downloads_dir(), [&] {
-      for (const auto* t : targets_to_fetch(run.ctx(), st, m)) fetched[t->name] = fetch_verified(source, *t, l);
+      for (const auto* t : targets_to_fetch(st, m, needs)) fetched[t->name] = fetch_verified(source, *t, l);
       return fmt::format("{} target(s) verified", fetched.size());
     });
     run.step(Step::stage, "releases/" + m.version, [&] {
@@ -231,7 +233,8 @@ Report import(Context& ctx, state::StateDb& db, bundle::Container& source, const
   auto ch = choose(ctx, st, source, o, true);
   if (!ch.c) return ch.rep;
   if (!o.plan) prune_downloads(ctx, db, st);
-  const Sizes z = sizes_of(ctx, st, ch);
+  const auto needs = image_needs(ctx, ch.m); // once for the steps before the load; the load asks the engine again
+  const Sizes z = sizes_of(ctx, st, ch, needs);
   Plan plan{ch.rep.from,
             ch.c->version,
             ch.c->patch ? UpgradeKind::patch : UpgradeKind::full,
@@ -246,8 +249,8 @@ Report import(Context& ctx, state::StateDb& db, bundle::Container& source, const
     rep.outcome = Outcome::planned;
     return rep;
   }
-  if (o.download_only) return download_only(run, st, source, ch, z);
-  preflight(run, st, source, ch, z);
+  if (o.download_only) return download_only(run, st, source, ch, needs, z);
+  preflight(run, st, source, ch, needs, z);
   const std::string summary = fmt::format("{} {} -> {} ({}) from {}", ctx.cfg().app_name,
                                           ch.current.value_or("nothing"), ch.m.version, rep.kind, source.describe());
   if (o.confirm && !o.confirm(summary)) {
@@ -258,7 +261,7 @@ Report import(Context& ctx, state::StateDb& db, bundle::Container& source, const
   log::event(log::Level::info, "upgrade", "plan", "upgrade " + run.id() + ": " + summary);
   run.begin();
   rep.upgrade_id = run.id();
-  fetch_stage_load(run, st, source, ch);
+  fetch_stage_load(run, st, source, ch, needs);
   if (o.stage_only) {
     run.mark(Step::staged, state::StepStatus::done, "staged by --stage-only; 'airlock apply' finishes it");
     run.audit(plan.action, "staged", "", 0, "upgrade " + run.id() + " staged; run 'airlock apply'");
@@ -283,7 +286,7 @@ CheckReport check(Context& ctx, state::StateDb&, bundle::Container& source, cons
   }
   r.decision = ch.c->patch ? "patch" : "full";
   r.to = ch.c->version;
-  for (const auto* t : targets_to_fetch(ctx, st, ch.m)) {
+  for (const auto* t : targets_to_fetch(st, ch.m, image_needs(ctx, ch.m))) {
     r.total_bytes += t->length;
     std::error_code ec;
     const std::string path = ctx.layout().download_path(t->sha256);
