@@ -70,3 +70,35 @@ TEST_CASE("util::run_process keeps stdout apart, adds environment, and kills at 
   CHECK_THROWS_AS(util::run_process({"airlock-no-such-program"}, 5), Error);
   CHECK(util::describe_argv({"a", "b c", "it's"}) == "a 'b c' 'it'\\''s'");
 }
+
+TEST_CASE("util::run_process passes only the allowed variables, and docker's CLIs get only the client's") {
+  ::setenv("AIRLOCK_SECRET_FOR_TEST", "hunter2", 1);
+  ::setenv("LC_AIRLOCK_TEST", "kept", 1);
+  util::ProcessOptions o;
+  o.env_allow = {"PATH", "LC_*"};
+  o.extra_env = {"ADDED=1"};
+  auto r = util::run_process({"sh", "-c", "env | sort"}, o);
+  CHECK(r.out.find("AIRLOCK_SECRET_FOR_TEST") == std::string::npos);
+  CHECK(r.out.find("LC_AIRLOCK_TEST=kept\n") != std::string::npos);
+  CHECK(r.out.find("ADDED=1\n") != std::string::npos);
+  CHECK(r.out.find("PATH=") != std::string::npos);
+  CHECK(r.out.find("HOME=") == std::string::npos);
+
+  // A `docker` first in PATH that records its environment: what the engine's CLI sees.
+  testutil::TempDir tmp;
+  const std::string bin = tmp / "bin", seen = tmp / "env";
+  std::filesystem::create_directories(bin);
+  std::ofstream(bin + "/docker") << "#!/bin/sh\nenv > " << seen << "\necho 20.10.24\n";
+  std::filesystem::permissions(bin + "/docker", std::filesystem::perms::owner_all);
+  const std::string path = std::getenv("PATH");
+  ::setenv("PATH", (bin + ":" + path).c_str(), 1);
+  docker::Docker d(docker::Settings{"unix:///tmp/airlock-test.sock", "v1", 60});
+  d.ping();
+  ::setenv("PATH", path.c_str(), 1);
+  const std::string env = testutil::read_file(seen);
+  CHECK(env.find("AIRLOCK_SECRET_FOR_TEST") == std::string::npos);
+  CHECK(env.find("DOCKER_HOST=unix:///tmp/airlock-test.sock\n") != std::string::npos);
+  CHECK(env.find("PATH=" + bin) != std::string::npos);
+  ::unsetenv("AIRLOCK_SECRET_FOR_TEST");
+  ::unsetenv("LC_AIRLOCK_TEST");
+}

@@ -545,6 +545,30 @@ TEST_CASE("pipeline: a release the host policy refuses, or with a health gate th
                      [](const std::string& c) { return c.rfind("stop shop 1.0.0", 0) == 0; }));
 }
 
+TEST_CASE("pipeline: a clock set back is not trusted below the last verification, and apply re-checks expiry") {
+  Site s;
+  REQUIRE(s.import(A).outcome == Outcome::updated);
+  REQUIRE(s.import(B, true).outcome == Outcome::staged);
+  const std::string verified_at = s.layout().trust_dir() + "/verified-at";
+  REQUIRE(fs::exists(verified_at)); // written by each refresh that succeeded
+  CHECK(std::stoll(testutil::read_file(verified_at)) >= std::time(nullptr) - 60);
+  // As if this site had verified metadata in 2100: what it holds has expired by then, whatever the clock says.
+  testutil::write_file(verified_at, "4102444800\n");
+  {
+    pipeline::Context ctx(s.cfg, s.seams());
+    state::StateDb db(s.cfg.state_dir);
+    auto e = testutil::error_of([&] { pipeline::apply(ctx, db); });
+    CHECK(e.code() == ExitCode::verify_failed);
+    CHECK(std::string(e.what()).find("expired") != std::string::npos);
+  }
+  CHECK(s.current() == A);
+  CHECK(s.engine.running_release("shop") == A);
+  auto e = testutil::error_of([&] { s.import(C); });
+  CHECK(e.code() == ExitCode::verify_failed);
+  CHECK(std::string(e.what()).find("this site's last successful verification") != std::string::npos);
+  CHECK(s.current() == A);
+}
+
 TEST_CASE("pipeline: the step table names each step once and ends upgrades only at staged, archive and rollback") {
   std::vector<std::string> names, terminal;
   for (const auto& s : pipeline::steps) {

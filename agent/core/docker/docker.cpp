@@ -16,6 +16,26 @@ namespace airlock::docker {
 namespace fs = std::filesystem;
 namespace {
 
+// The variables of the agent's environment that reach the docker and compose CLIs: what they need to find the
+// engine, their own configuration and a locale. Anything else (a secret in the service manager's environment, a
+// variable that would change how compose interpolates the compose file) stays out; the compose files get their
+// variables from AIRLOCK_DATA, AIRLOCK_SITE, AIRLOCK_RELEASE and site/.env only.
+const std::vector<std::string> cli_environment = {"PATH",
+                                                  "HOME",
+                                                  "USER",
+                                                  "LOGNAME",
+                                                  "LANG",
+                                                  "LC_*",
+                                                  "TZ",
+                                                  "TMPDIR",
+                                                  "DOCKER_HOST",
+                                                  "DOCKER_CONFIG",
+                                                  "DOCKER_CERT_PATH",
+                                                  "DOCKER_TLS_VERIFY",
+                                                  "DOCKER_CONTEXT",
+                                                  "DOCKER_API_VERSION",
+                                                  "XDG_RUNTIME_DIR"};
+
 std::string tail(const std::string& s, std::size_t n = 2000) {
   std::string t = s.size() > n ? "..." + s.substr(s.size() - n) : s;
   while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
@@ -48,6 +68,7 @@ util::ProcessResult Docker::call(const std::vector<std::string>& argv, int timeo
   util::ProcessOptions o;
   o.timeout_seconds = timeout_s;
   o.extra_env = extra_env;
+  o.env_allow = cli_environment;
   if (!s_.docker_host.empty()) o.extra_env.push_back("DOCKER_HOST=" + s_.docker_host);
   auto r = util::run_process(argv, o);
   if (on_call_) on_call_(argv, r);
@@ -198,6 +219,7 @@ bool Docker::loads_thin_archives() {
 void Docker::load(const ArchiveWriter& write, const std::string& id, const std::vector<std::string>& tags) {
   util::ProcessOptions o;
   o.timeout_seconds = s_.timeout_s;
+  o.env_allow = cli_environment;
   if (!s_.docker_host.empty()) o.extra_env.push_back("DOCKER_HOST=" + s_.docker_host);
   o.stdin_writer = write;
   const std::vector<std::string> argv = {"docker", "load", "-q"};

@@ -1,6 +1,8 @@
 // The docker engine and compose, driven through their CLIs by argv (never a shell), each call bounded by a
 // timeout (config [docker] timeout). DOCKER_HOST is honoured as the CLI honours it; config [docker] host, when
-// set, is passed as DOCKER_HOST to every call.
+// set, is passed as DOCKER_HOST to every call. Only an allow-list of the agent's environment reaches the CLIs
+// (PATH, HOME, the locale, TZ, TMPDIR and the DOCKER_* variables that locate and configure the engine client):
+// nothing else in the environment can change how compose reads a compose file or learn the agent's secrets.
 //
 // Compose: v2 (`docker compose`) is preferred, v1 (`docker-compose`) is the fallback; config [docker] compose
 // = v2 | v1 forces one. Every compose call names a fixed project (-p), the release's compose file, and the

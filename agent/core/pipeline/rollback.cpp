@@ -6,6 +6,7 @@
 #include "bundle/downloads.hpp"
 #include "log/log.hpp"
 #include "site/stage.hpp"
+#include "trust/client.hpp"
 #include "util/error.hpp"
 #include "util/io.hpp"
 
@@ -111,6 +112,9 @@ Report apply(Context& ctx, state::StateDb& db, const Options& o) {
   try {
     run.step(Step::verify_staged, "releases/" + plan.to + " and its images", [&] {
       auto m = require_manifest(l, plan.to);
+      // The metadata that vouched for the staged release must still be current (a freeze attack could stage a
+      // release and wait): a refresh (import or upgrade again) renews it.
+      trust::check_unexpired(trust::TrustedState::load(l.trust_dir()), run.ctx().clock().unix_seconds());
       site::verify_tree(l.release_dir(plan.to), m);
       for (const auto& i : m.images)
         if (!run.engine().image_present(i.id))

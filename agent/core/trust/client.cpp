@@ -6,9 +6,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <filesystem>
+
 #include <sys/stat.h>
 
 namespace airlock::trust {
+namespace fs = std::filesystem;
 namespace {
 
 void check_expiry(const Common& m, const std::string& what, std::int64_t now) {
@@ -203,6 +207,15 @@ TrustedState TrustedState::load(const std::string& dir) {
                                         Role::snapshot, parse_snapshot);
   st.targets = load_optional<Targets>(dir + "/targets.json", default_max_targets_bytes, st.root.meta, Role::targets,
                                       parse_targets);
+  if (std::error_code ec; fs::exists(dir + "/verified-at", ec)) {
+    const std::string text = util::read_file(dir + "/verified-at", 64);
+    try {
+      st.verified_at = std::stoll(text);
+    } catch (const std::exception&) {
+      fail(ExitCode::bad_input, dir + "/verified-at does not hold a time (seconds since the epoch): '" + text +
+                                    "'; remove it to trust the clock again");
+    }
+  }
   return st;
 }
 
@@ -219,15 +232,34 @@ void TrustedState::save(const std::string& dir) const {
   put("timestamp.json", timestamp);
   put("snapshot.json", snapshot);
   put("targets.json", targets);
+  if (verified_at > 0) util::write_file_atomic(dir + "/verified-at", std::to_string(verified_at) + "\n");
 }
 
 void refresh(TrustedState& state, MetadataSource& source, const RefreshOptions& options) {
-  update_root(state, source, options);
-  check_expiry(state.root.meta,
-               "root.json (v" + std::to_string(state.root.meta.version) + ") from " + source.describe(), options.now);
-  update_timestamp(state, source, options);
-  update_snapshot(state, source, options);
-  update_targets(state, source, options);
+  RefreshOptions o = options;
+  o.now = std::max(options.now, state.verified_at);
+  try {
+    update_root(state, source, o);
+    check_expiry(state.root.meta,
+                 "root.json (v" + std::to_string(state.root.meta.version) + ") from " + source.describe(), o.now);
+    update_timestamp(state, source, o);
+    update_snapshot(state, source, o);
+    update_targets(state, source, o);
+  } catch (const Error& e) {
+    if (o.now == options.now) throw;
+    fail(e.code(), fmt::format("{} (judged at {}, this site's last successful verification: the clock says {}, "
+                               "which is earlier; set the clock right)",
+                               e.what(), format_time(o.now), format_time(options.now)));
+  }
+  state.verified_at = o.now;
+}
+
+void check_unexpired(const TrustedState& state, std::int64_t now) {
+  now = std::max(now, state.verified_at);
+  check_expiry(state.root.meta, "trusted root.json", now);
+  if (state.timestamp) check_expiry(state.timestamp->meta, "trusted timestamp.json", now);
+  if (state.snapshot) check_expiry(state.snapshot->meta, "trusted snapshot.json", now);
+  if (state.targets) check_expiry(state.targets->meta, "trusted targets.json", now);
 }
 
 } // namespace airlock::trust

@@ -42,6 +42,9 @@ struct TrustedState {
   std::optional<Trusted<Timestamp>> timestamp;
   std::optional<Trusted<Snapshot>> snapshot;
   std::optional<Trusted<Targets>> targets;
+  // The newest `now` at which a refresh succeeded (the file verified-at): expiry is never judged at an earlier
+  // time, so a clock set back cannot revive metadata that this site already saw later.
+  std::int64_t verified_at = 0;
 
   // A state that trusts only `root_bytes` (the operator's trusted root.json, e.g. from `--trusted-root`).
   // The root must be signed by a threshold of its own root keys. Its expiry is not checked here: an expired
@@ -57,7 +60,12 @@ struct RefreshOptions {
   std::size_t max_root_rotations = 1024;
 };
 
-// Runs the whole client workflow. On success `state` holds verified, unexpired timestamp, snapshot and targets.
+// Runs the whole client workflow. On success `state` holds verified, unexpired timestamp, snapshot and targets,
+// and verified_at the time it was judged at: options.now, or verified_at when the clock is behind it.
 void refresh(TrustedState& state, MetadataSource& source, const RefreshOptions& options);
+
+// Throws Error(verify_failed) when a role of `state` has expired at `now` (or at verified_at, when later): for
+// work that uses the trusted state without a refresh, such as `apply` of what `import --stage-only` staged.
+void check_unexpired(const TrustedState& state, std::int64_t now);
 
 } // namespace airlock::trust

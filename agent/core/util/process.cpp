@@ -57,8 +57,18 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   args.push_back(nullptr);
   // The environment is built before fork(): only async-signal-safe calls happen in the child.
   std::vector<std::string> env_strings;
+  auto allowed = [&o](std::string_view kv) {
+    if (o.env_allow.empty()) return true;
+    const std::string_view name = kv.substr(0, kv.find('='));
+    for (const auto& a : o.env_allow)
+      if (a == name || (!a.empty() && a.back() == '*' &&
+                        name.substr(0, a.size() - 1) == std::string_view(a).substr(0, a.size() - 1)))
+        return true;
+    return false;
+  };
   for (char** e = environ; e && *e; ++e) {
     std::string_view kv(*e);
+    if (!allowed(kv)) continue;
     bool replaced = false;
     for (const auto& x : o.extra_env)
       if (kv.substr(0, kv.find('=') + 1) == std::string_view(x).substr(0, x.find('=') + 1)) replaced = true;

@@ -25,7 +25,10 @@ struct ProcessOptions {
   int timeout_seconds = 0;            // <= 0: no timeout
   std::size_t max_output = 1 << 20;   // bytes kept of `output` and of `out`
   std::vector<std::string> extra_env; // "NAME=value" added to (or replacing in) the inherited environment
-  std::string stdin_file;             // empty: /dev/null
+  // When not empty, only these variables of the inherited environment pass (names; a trailing '*' matches a
+  // prefix, "LC_*"), plus extra_env: what the caller's environment holds does not leak into the program.
+  std::vector<std::string> env_allow;
+  std::string stdin_file; // empty: /dev/null
   // When set, the program's stdin is a pipe that this writes (on a thread of its own, while the output is read);
   // the pipe is closed when it returns. When the program exits without reading all of it, the write fails and
   // the result reports the program's exit; an Error the writer throws otherwise is rethrown after the program
