@@ -2,6 +2,7 @@
 
 #include "archive/gzip.hpp"
 #include "archive/tar.hpp"
+#include "site/layout.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
 
@@ -70,13 +71,6 @@ std::vector<std::string> split(const std::string& p) {
 }
 
 std::string mode_str(std::uint32_t mode) { return fmt::format("0{:o}", mode); }
-
-// A version names one directory under releases/.
-void check_version_name(const std::string& version) {
-  if (version.empty() || version == "." || version == ".." || version.find('/') != std::string::npos ||
-      version.find('\0') != std::string::npos)
-    fail(ExitCode::bad_input, fmt::format("version '{}' cannot name a release directory", version));
-}
 
 // The directory that holds `rel` inside the tree at `root`, opened without following any symlink.
 // `leaf` receives the last component. An entry that would go through a symlink or a non-directory is refused.
@@ -402,7 +396,7 @@ void apply_deletes(int root, const std::string& tree, const Manifest& m) {
 } // namespace
 
 void stage_full(const std::string& releases_dir, const Manifest& m, util::Source& app_tar_gz) {
-  check_version_name(m.version);
+  check_release_version(m.version);
   std::string final_dir = releases_dir + "/" + m.version, partial = final_dir + ".partial";
   if (already_staged(final_dir, m)) return;
   fresh_partial(partial);
@@ -421,8 +415,8 @@ void stage_patch(const std::string& releases_dir, const std::string& current_ver
                      "release instead",
                      m.app, m.version, m.is_patch ? "a patch from " + m.base_version : std::string("not a patch"),
                      current_version));
-  check_version_name(m.version);
-  check_version_name(current_version);
+  check_release_version(m.version);
+  check_release_version(current_version);
   std::string base = releases_dir + "/" + current_version;
   std::string final_dir = releases_dir + "/" + m.version, partial = final_dir + ".partial";
   if (already_staged(final_dir, m)) return;
@@ -504,7 +498,7 @@ void verify_tree(const std::string& dir, const Manifest& m) {
 }
 
 void switch_current(const std::string& app_dir, const std::string& version) {
-  check_version_name(version);
+  check_release_version(version);
   std::string rel = "releases/" + version, target_dir = app_dir + "/" + rel;
   struct stat st {};
   if (!exists_nofollow(target_dir, st) || !S_ISDIR(st.st_mode))
