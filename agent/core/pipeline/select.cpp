@@ -3,6 +3,7 @@
 #include "bundle/verify.hpp"
 #include "log/log.hpp"
 #include "release/version.hpp"
+#include "site/stage.hpp"
 #include "trust/target.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
@@ -132,6 +133,7 @@ release::Manifest read_manifest(const trust::TrustedState& st, bundle::Container
                                           "loads images by layer (format 2): republish {} {} with this airlock-bundle "
                                           "('airlock-bundle release add') and export the bundle again",
                                           t.name, m.app, m.version));
+  site::check_tree_policy(m); // before anything is fetched or stopped
   signed_target(st, m.payload, t.name);
   for (const auto& img : m.images) {
     if (img.config != release::config_blob_name(m.app, img.id))

@@ -58,7 +58,8 @@ std::string fetch_verified(bundle::Container& source, const trust::TargetFile& t
 // release.json of `c`, verified and checked against its signed target (same app, arch, version, kind and base);
 // its payload and image archives must be signed targets too. Throws Error(verify_failed) otherwise, and
 // Error(bad_input) when release.json does not parse (release::parse_manifest: a version that is not one, an
-// unsafe path). `bytes` (optional) gets the verified file as read.
+// unsafe path) or its tree breaks the policy of site::check_tree_policy (setuid/setgid or world-writable
+// entries, symlinks that leave the tree). `bytes` (optional) gets the verified file as read.
 release::Manifest read_manifest(const trust::TrustedState& st, bundle::Container& source, const Candidate& c,
                                 std::string* bytes = nullptr);
 
