@@ -9,6 +9,7 @@
 #include "image/plan.hpp"
 #include "policy/policy.hpp"
 #include "release/version.hpp"
+#include "site/stage.hpp"
 #include "trust/target.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
@@ -73,6 +74,16 @@ std::vector<FileEntry> scan_tree(const std::string& root) {
     FileEntry e;
     e.path = rel;
     e.mode = st.st_mode & 07777;
+    // A site refuses these (site::check_tree_policy): say so here, before anything is signed.
+    if (S_ISREG(st.st_mode) && (e.mode & 06000) != 0)
+      fail(ExitCode::bad_input, fmt::format("{}: {} is setuid or setgid (mode 0{:o}); a release tree grants no "
+                                            "privileges and sites refuse it: chmod u-s,g-s it (a service that needs "
+                                            "privileges gets them from its image or compose file)",
+                                            root, rel, e.mode));
+    if (!S_ISLNK(st.st_mode) && (e.mode & 0002) != 0)
+      fail(ExitCode::bad_input, fmt::format("{}: {} is writable by others (mode 0{:o}); sites refuse world-writable "
+                                            "entries: chmod o-w it",
+                                            root, rel, e.mode));
     if (S_ISREG(st.st_mode)) {
       e.type = FileEntry::Type::file;
       e.size = static_cast<std::uint64_t>(st.st_size);
@@ -292,6 +303,9 @@ Manifest add_release(Repository& repo, const ReleaseInput& in, const KeyRing& ke
   m.arch = in.arch;
   if (const auto* c = rs.find("compose_file"); c && c->is_string()) m.compose_file = c->as_string();
   if (const auto* v = rs.find("min_agent_version"); v && v->is_string()) m.min_agent_version = v->as_string();
+  if (!release::is_valid_version(m.min_agent_version))
+    fail(ExitCode::bad_input, fmt::format("{}: 'min_agent_version' is '{}', which is not a version such as 0.1.0",
+                                          src_json, m.min_agent_version));
   if (const auto* h = rs.find("health")) m.health = *h;
   const std::string dir = release::release_dir(m.app, m.version, m.arch);
   if (repo.targets().targets.count(dir + "/release.json"))
@@ -300,6 +314,7 @@ Manifest add_release(Repository& repo, const ReleaseInput& in, const KeyRing& ke
                                       m.version, m.arch, repo.dir()));
 
   m.files = scan_tree(in.source_dir);
+  site::check_tree_policy(m); // exactly what a site checks: symlinks resolved through the listing's links
   bool has_compose = false;
   for (const auto& f : m.files)
     has_compose = has_compose || (f.path == m.compose_file && f.type == FileEntry::Type::file);

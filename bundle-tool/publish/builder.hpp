@@ -38,7 +38,9 @@ struct ImageStats {
 
 // Builds the release, stages its targets in `repo` and publishes. Throws Error(usage) for a version or
 // architecture that is already published, Error(bad_input) for an unsafe source tree (device files, sockets,
-// symlinks leaving the tree) or a broken image archive.
+// symlinks leaving the tree, setuid or setgid files, files or directories writable by others: what
+// site::check_tree_policy refuses on a site), a min_agent_version that is not a version, or a broken image
+// archive. Nothing is published then.
 release::Manifest add_release(Repository& repo, const ReleaseInput& in, const KeyRing& keys, std::int64_t now,
                               ImageStats* stats = nullptr);
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Proves that airlock-bundle refuses, with the documented exit code, a message naming the problem and no change to the repository: a republished version, symlinks leaving the tree, a FIFO, an existing key file, a missing role key, and backward or duplicate patches.
+# Proves that airlock-bundle refuses, with the documented exit code, a message naming the problem and no change to the repository: a republished version, symlinks leaving the tree, a FIFO, setuid/setgid and world-writable entries, an existing key file, a missing role key, and backward or duplicate patches.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../fixtures/bundles/make_repo.sh"
 make_repo "$T/repo" "$T/keys"
@@ -40,6 +40,22 @@ run timeout 60 "$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $k
 assert_eq "$rc" 4 "release add with a FIFO: exit code ($out)"
 assert_contains "$out" "config/pipe is a device, fifo or socket"
 unchanged "release add with a FIFO"
+
+# 3a. A release tree grants nothing: setuid/setgid files and world-writable entries are refused before signing,
+# as every site refuses them at stage.
+rm -f "$T/src/config/pipe"
+for m in "config/app.conf 4755 is setuid or setgid (mode 04755)" "config/app.conf 2755 is setuid or setgid (mode 02755)" \
+  "docker-compose.yml 666 is writable by others (mode 0666)" "config 777 is writable by others (mode 0777)"; do
+  read -r path mode msg <<<"$m"
+  was=$(stat -c %a "$T/src/$path")
+  chmod "$mode" "$T/src/$path"
+  # shellcheck disable=SC2086
+  run "$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $keys
+  assert_eq "$rc" 4 "release add with $path at $mode: exit code ($out)"
+  assert_contains "$out" "$path $msg"
+  unchanged "release add with $path at $mode"
+  chmod "$was" "$T/src/$path"
+done
 
 # 3b. A bind mount whose source is in the release tree (here the usual "./pgdata"): the next release would
 # start without that data on every site. Refused before signing, as the sites refuse it at stage (needs a compose).

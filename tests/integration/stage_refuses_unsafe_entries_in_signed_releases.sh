@@ -3,14 +3,16 @@
 # publisher's key does not make an unsafe app archive safe. airlock-bundle refuses to build such releases, so
 # tests/fixtures/bundles/resign.py replaces the app archive and release.json of a published release and signs
 # targets, snapshot and timestamp again with the role keys. First, controls: the replaced target without re-signing
-# is refused by the signature/hash checks (exit 3), and a benign re-signed change (an extra file and a setuid file
-# that release.json declares) stages, byte for byte and mode for mode. Then, for each unsafe entry (a '..' path, an
-# absolute path, symlinks leaving the tree or absolute, character and block devices, a FIFO, setuid and setgid bits
-# release.json does not declare, a hard link, a file written through a symlink of the same archive), the
-# re-signed repository verifies (`airlock verify` exit 0, so the refusal cannot come from a signature check), and
-# staging it, from a bundle or from the repository directory, exits 4 (bad_input) with a message that names the
-# entry and says why, leaves nothing in releases/ (neither <v> nor <v>.partial), writes nothing outside the tree,
-# and leaves current, data/ and site/ as they were.
+# is refused by the signature/hash checks (exit 3), and a benign re-signed change (an extra file and a new tool)
+# stages, byte for byte and mode for mode. Then, for each unsafe entry (a '..' path, an absolute path, symlinks
+# leaving the tree or absolute, character and block devices, a FIFO, setuid and setgid bits release.json does not
+# declare, a hard link, a file written through a symlink of the same archive) and each unsafe listing of
+# release.json itself (a setuid file it declares, a world-writable file it declares, a link that leaves the tree
+# through another link of the tree while staying inside lexically), the re-signed repository verifies (`airlock
+# verify` exit 0, so the refusal cannot come from a signature check), and staging it, from a bundle or from the
+# repository directory, exits 4 (bad_input) with a message that names the entry and says why, leaves nothing in
+# releases/ (neither <v> nor <v>.partial), writes nothing outside the tree, and leaves current, data/ and site/ as
+# they were.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../fixtures/bundles/make_repo.sh"
 resign() { python3 "$(dirname "$0")/../fixtures/bundles/resign.py" "$@"; }
@@ -87,8 +89,19 @@ tool = b"#!/bin/sh\necho tool\n"
 app_conf = open(os.path.join(src, "config/app.conf"), "rb").read()
 if case == "benign":
     add_special("bin/", tarfile.DIRTYPE, 0o755, {"path": "bin", "type": "dir", "mode": 0o755})
-    add_file("bin/tool", tool, 0o4755, 0o4755)  # setuid, and declared: allowed
+    add_file("bin/tool", tool, 0o755, 0o755)
     add_file("config/extra.conf", b"extra=1\n", 0o640, 0o640)
+elif case == "setuid-declared":
+    add_special("bin/", tarfile.DIRTYPE, 0o755, {"path": "bin", "type": "dir", "mode": 0o755})
+    add_file("bin/tool", tool, 0o4755, 0o4755)  # setuid, and declared: a release tree grants nothing
+elif case == "world-writable":
+    add_file("config/extra.conf", b"extra=1\n", 0o666, 0o666)
+elif case == "link-through-link":
+    # config/up -> .. is the tree's root; escape -> config/up/../../outside is inside lexically, outside resolved.
+    add_special("config/up", tarfile.SYMTYPE, 0o777, {"path": "config/up", "type": "symlink", "target": ".."},
+                linkname="..")
+    add_special("escape", tarfile.SYMTYPE, 0o777, {"path": "escape", "type": "symlink",
+                "target": "config/up/../../outside"}, linkname="config/up/../../outside")
 elif case == "dotdot":
     add_file("config/../../escaped-dotdot", b"x\n", 0o644, None)
 elif case == "dotdot-top":
@@ -102,7 +115,7 @@ elif case == "symlink-abs":
     add_special("config/passwd", tarfile.SYMTYPE, 0o777, {"path": "config/passwd", "type": "symlink",
                 "target": "/etc/passwd"}, linkname="/etc/passwd")
 elif case == "chardev":
-    add_special("config/null", tarfile.CHRTYPE, 0o666, listed_file("config/null", b"", 0o666), devmajor=1, devminor=3)
+    add_special("config/null", tarfile.CHRTYPE, 0o644, listed_file("config/null", b"", 0o644), devmajor=1, devminor=3)
 elif case == "blockdev":
     add_special("config/disk", tarfile.BLKTYPE, 0o660, listed_file("config/disk", b"", 0o660), devmajor=8, devminor=0)
 elif case == "fifo":
@@ -158,21 +171,23 @@ assert_eq "$rc" 0 "stage of the re-signed benign release ($out)"
 assert_contains "$out" "staged demo 1.0.0 (full)"
 assert_eq "$(cat "$APP/releases/1.0.0/config/extra.conf")" "extra=1" "the re-signed extra file"
 assert_eq "$(stat -c %a "$APP/releases/1.0.0/config/extra.conf")" 640 "mode of the extra file"
-assert_eq "$(stat -c %a "$APP/releases/1.0.0/bin/tool")" 4755 "a setuid file release.json declares keeps its mode"
+assert_eq "$(stat -c %a "$APP/releases/1.0.0/bin/tool")" 755 "mode of the new tool"
 cmp "$T/src/config/app.conf" "$APP/releases/1.0.0/config/app.conf" || fail "config/app.conf differs"
 assert_eq "$(readlink "$APP/current")" "releases/0" "current after staging"
 # The operator removes the staged tree (it is not current), so each case below starts from releases/0 alone.
 rm -rf "$APP/releases/1.0.0"
 assert_eq "$(releases)" "0 " "releases/ before the unsafe cases"
 
+# The policy of release.json itself (site::check_tree_policy) is applied before anything is fetched.
+POLICY="refused (a release tree grants no privileges and reaches nothing outside itself). Nothing was changed."
 # CASE|MESSAGE (the whole refusal after "airlock: error: ", naming the entry)|HOW (bundle or dir). The refusal of
 # an entry written through a symlink comes from the writer, not the entry check, and does not name the archive.
 cases=(
   "dotdot|app tree archive of demo 1.0.0: entry 'config/../../escaped-dotdot' has a '..' component; refused|bundle"
   "dotdot-top|app tree archive of demo 1.0.0: entry '../escaped-top' has a '..' component; refused|dir"
   "absolute|app tree archive of demo 1.0.0: entry '$ABS' is an absolute path; refused|bundle"
-  "symlink-out|app tree archive of demo 1.0.0: entry 'config/link' is a symlink to '../../outside', which leaves the tree; refused|dir"
-  "symlink-abs|app tree archive of demo 1.0.0: entry 'config/passwd' is a symlink to the absolute path '/etc/passwd'; refused|bundle"
+  "symlink-out|release.json of demo 1.0.0: entry 'config/link' is a symlink to '../../outside', which leaves the tree when resolved through the tree's links; $POLICY|dir"
+  "symlink-abs|release.json of demo 1.0.0: entry 'config/passwd' is a symlink to the absolute path '/etc/passwd'; $POLICY|bundle"
   "chardev|app tree archive of demo 1.0.0: entry 'config/null' is a character device; refused|dir"
   "blockdev|app tree archive of demo 1.0.0: entry 'config/disk' is a block device; refused|bundle"
   "fifo|app tree archive of demo 1.0.0: entry 'config/pipe' is a FIFO; refused|dir"
@@ -180,6 +195,9 @@ cases=(
   "setgid|app tree archive of demo 1.0.0: entry 'bin/tool' has setuid/setgid bits (mode 02755) that release.json does not declare (mode 0755); refused|dir"
   "hardlink|app tree archive of demo 1.0.0: entry 'config/hard' is a hard link (to 'config/app.conf'); release trees may not contain hard links; refused|bundle"
   "through-symlink|entry 'cfg/evil.conf' goes through the symlink 'cfg'; refused|dir"
+  "setuid-declared|release.json of demo 1.0.0: entry 'bin/tool' is setuid or setgid (mode 04755); $POLICY|bundle"
+  "world-writable|release.json of demo 1.0.0: entry 'config/extra.conf' is writable by others (mode 0666); $POLICY|dir"
+  "link-through-link|release.json of demo 1.0.0: entry 'escape' is a symlink to 'config/up/../../outside', which leaves the tree when resolved through the tree's links; $POLICY|bundle"
 )
 n=0
 for c in "${cases[@]}"; do

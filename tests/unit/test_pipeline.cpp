@@ -17,6 +17,7 @@
 #include "util/error.hpp"
 #include "util/hash.hpp"
 #include "util/io.hpp"
+#include "util/json.hpp"
 
 #include "fake_engine.hpp"
 #include "testutil.hpp"
@@ -27,6 +28,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -623,4 +625,111 @@ TEST_CASE("pipeline: a disk that fills during the pre-copy fails the upgrade bef
   CHECK(digest_of(s.layout().data_dir()) == data_before);
   for (const auto& f : fs::directory_iterator(app)) CHECK(f.path().filename().string().rfind(".airlock-", 0) != 0);
   CHECK(!s.unfinished());
+}
+
+namespace {
+
+// A copy of repo() plus one more release target of "shop", correctly signed: release A's release.json with its
+// "version" set to `manifest_version`, listed with custom "version" `signed_version`. airlock-bundle refuses to
+// build such a release (its version check), so the target is staged and signed directly, as a compromised CI could.
+struct HostileRepo {
+  testutil::TempDir tmp;
+  std::string dir = tmp / "repo";
+  HostileRepo(const std::string& signed_version, const std::string& manifest_version) {
+    fs::copy(repo().dir, dir, fs::copy_options::recursive);
+    std::vector<std::string> keys;
+    for (const char* k : {"targets", "snapshot", "timestamp"}) keys.push_back(repo().tmp / (std::string(k) + ".pem"));
+    bundle_tool::KeyRing ring;
+    ring.load(keys);
+    bundle_tool::Repository r(dir);
+    const std::string base = std::string("shop/") + A + "/" + Repo::about_arch();
+    const auto* t = r.find_target(base + "/release.json");
+    REQUIRE(t);
+    auto doc = json::parse(util::read_file(r.target_file(*t), 1u << 20), "release.json of A");
+    doc["version"] = manifest_version;
+    const std::string file = tmp / "release.json";
+    testutil::write_file(file, json::pretty(doc));
+    json::Value custom;
+    custom["app"] = "shop";
+    custom["version"] = signed_version;
+    custom["arch"] = Repo::about_arch();
+    custom["kind"] = "full";
+    custom["role"] = "release";
+    r.stage_target("shop/hostile/" + Repo::about_arch() + "/release.json", file, custom);
+    r.publish(ring, std::time(nullptr));
+  }
+};
+
+// Every path below `dir` with its content's SHA-256 ("dir" for directories), except the state database.
+std::map<std::string, std::string> files_below(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    const std::string rel = fs::relative(e.path(), dir).string();
+    if (rel.find("state.db") != std::string::npos) continue;
+    out[rel] = e.is_regular_file() ? util::sha256_hex(testutil::read_file(e.path().string())) : "dir";
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("pipeline: a signed release whose version is a path ('../trust/root') is refused before anything is "
+          "written, and the site stays usable") {
+  struct Case {
+    const char* name;
+    std::string signed_version, manifest_version;
+    std::optional<std::string> wanted; // --version
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"the requested version, on a first install", "../trust/root", "../trust/root", "../trust/root",
+       "the signed target shop/hostile/" + Repo::about_arch() +
+           "/release.json gives version '../trust/root', which is not a version"},
+      {"among valid releases", "../trust/root", "../trust/root", std::nullopt,
+       "gives version '../trust/root', which is not a version"},
+      {"only in release.json", "9.0.0", "../trust/root", "9.0.0",
+       "release.json: 'version' is '../trust/root', which is not a version"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    HostileRepo hostile(c.signed_version, c.manifest_version);
+    Site s;
+    { state::StateDb db(s.cfg.state_dir); }
+    const auto l = s.layout();
+    const std::string root_before = testutil::read_file(l.trusted_root());
+    const auto before = files_below(s.tmp.path().string());
+    {
+      pipeline::Context ctx(s.cfg, s.seams());
+      state::StateDb db(s.cfg.state_dir);
+      auto source = bundle::open_container(hostile.dir);
+      pipeline::Options o;
+      o.version = c.wanted;
+      auto e = testutil::error_of([&] { pipeline::import(ctx, db, *source, o); });
+      CHECK(e.code() == ExitCode::bad_input);
+      CHECK_MESSAGE(std::string(e.what()).find(c.message) != std::string::npos, e.what());
+      CHECK_MESSAGE(std::string(e.what()).find("Nothing was changed.") != std::string::npos, e.what());
+      CHECK(!db.latest_upgrade()); // no upgrade began: no journal row
+    }
+    CHECK(testutil::read_file(l.trusted_root()) == root_before);
+    // Only the trusted metadata moved forward (timestamp, snapshot, targets); nothing else appeared or changed.
+    auto after = files_below(s.tmp.path().string());
+    for (const auto& [path, sha] : after) {
+      CAPTURE(path);
+      if (path.rfind("state/trust/", 0) == 0 && path != "state/trust/root.json") continue;
+      CHECK((before.count(path) && before.at(path) == sha));
+    }
+    CHECK(fs::is_empty(l.releases_dir()));
+    CHECK(fs::is_empty(l.downloads_dir()));
+    CHECK(!fs::exists(l.manifests_dir()));
+    CHECK(s.current().empty());
+    // The site is not left with an upgrade to recover, and a valid release of the same source installs.
+    CHECK(!s.recover());
+    pipeline::Context ctx(s.cfg, s.seams());
+    state::StateDb db(s.cfg.state_dir);
+    auto source = bundle::open_container(hostile.dir);
+    pipeline::Options o;
+    o.version = A;
+    CHECK(pipeline::import(ctx, db, *source, o).outcome == Outcome::updated);
+    CHECK(s.current() == A);
+  }
 }

@@ -353,11 +353,11 @@ TEST_CASE("site::stage_full refuses unsafe entries with bad_input and leaves not
     check_refused({{e, ""}}, {{"p", 'f', "", 0644}}, "'p' is a FIFO");
   }
   SUBCASE("character device") {
-    Entry e = to_entry({"null", 'f', "", 0666});
+    Entry e = to_entry({"null", 'f', "", 0644});
     e.type = Entry::Type::char_device;
     e.dev_major = 1;
     e.dev_minor = 3;
-    check_refused({{e, ""}}, {{"null", 'f', "", 0666}}, "'null' is a character device");
+    check_refused({{e, ""}}, {{"null", 'f', "", 0644}}, "'null' is a character device");
   }
   SUBCASE("hard link") {
     Entry e = to_entry({"b", 'f', "", 0644});
@@ -396,6 +396,98 @@ TEST_CASE("site::stage_full refuses unsafe entries with bad_input and leaves not
     std::vector<Item> items = {{"sub", 'd', "", 0755}, {"x", 'l', "sub", 0}, {"x/evil", 'f', "x", 0644}};
     check_refused({raw(items[0]), raw(items[1]), raw(items[2])}, items, "'x/evil' goes through the symlink 'x'");
   }
+}
+
+TEST_CASE("site::stage_full and stage_patch refuse a signed release.json whose tree would grant something, before "
+          "writing anything") {
+  // Each listing is v1's plus the case's entries, and its archive holds exactly what it lists: only the policy of
+  // release.json itself can refuse it.
+  struct Case {
+    const char* name;
+    std::vector<Item> extra;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"a setuid file",
+       {{"bin", 'd', "", 0755}, {"bin/tool", 'f', "#!/bin/sh\n", 04755}},
+       "entry 'bin/tool' is setuid or setgid (mode 04755)"},
+      {"a setgid file",
+       {{"bin", 'd', "", 0755}, {"bin/tool", 'f', "#!/bin/sh\n", 02711}},
+       "entry 'bin/tool' is setuid or setgid (mode 02711)"},
+      {"a world-writable compose file",
+       {{"compose.yml", 'f', "services: {}\n", 0666}},
+       "entry 'compose.yml' is writable by others (mode 0666)"},
+      {"a world-writable directory", {{"spool", 'd', "", 01777}}, "entry 'spool' is writable by others (mode 01777)"},
+      // Lexically inside (up, then two '..': the root), but conf/up is the root itself, so the second '..' leaves.
+      {"a link escaping through a directory link",
+       {{"conf/up", 'l', "..", 0}, {"escape", 'l', "conf/up/../../etc/passwd", 0}},
+       "entry 'escape' is a symlink to 'conf/up/../../etc/passwd', which leaves the tree when resolved through the "
+       "tree's links"},
+      // b -> a/.. is the root; c -> b/.. is then above it.
+      {"a chain of links",
+       {{"a", 'd', "", 0755}, {"b", 'l', "a/..", 0}, {"c", 'l', "b/../x", 0}},
+       "entry 'c' is a symlink to 'b/../x', which leaves the tree"},
+      {"a link loop", {{"l1", 'l', "l2/x", 0}, {"l2", 'l', "l1", 0}}, "passes through more than 40 symlinks"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    Site s;
+    s.stage_v1();
+    std::vector<Item> items = v1_items;
+    items.insert(items.end(), c.extra.begin(), c.extra.end());
+    StringSource src(targz(items));
+    check_throws([&] { site::stage_full(s.releases, manifest("9.9", items), src); }, ExitCode::bad_input, c.message);
+    check_throws([&] { site::check_tree_policy(manifest("9.9", items)); }, ExitCode::bad_input, "Nothing was changed.");
+    // As a patch from 1.0 too: the same policy, the base untouched.
+    Manifest p = manifest("9.9", items);
+    p.is_patch = true;
+    p.base_version = "1.0";
+    StringSource patch(targz(c.extra));
+    check_throws([&] { site::stage_patch(s.releases, "1.0", p, patch); }, ExitCode::bad_input, c.message);
+    std::vector<std::string> left;
+    for (const auto& e : fs::directory_iterator(s.releases)) left.push_back(e.path().filename().string());
+    CHECK(left == std::vector<std::string>{"1.0"});
+    site::verify_tree(s.releases + "/1.0", manifest("1.0", v1_items));
+    CHECK(!fs::exists(fs::symlink_status(s.tmp / "etc")));
+  }
+}
+
+TEST_CASE("site::check_tree_policy accepts links that stay inside when resolved, and setgid directories") {
+  std::vector<Item> items = v1_items;
+  for (const Item& it : std::vector<Item>{{"conf/up", 'l', "..", 0},
+                                          {"conf/self", 'l', "up/conf/a.ini", 0},
+                                          {"shared", 'd', "", 02755},
+                                          {"via", 'l', "conf/up/app/../app/main.py", 0},
+                                          {"dangling", 'l', "no/such/file", 0}})
+    items.push_back(it);
+  site::check_tree_policy(manifest("9.9", items));
+  Site s;
+  StringSource src(targz(items));
+  site::stage_full(s.releases, manifest("9.9", items), src);
+  CHECK(testutil::read_file(s.releases + "/9.9/conf/self") == "a=1\n");
+  CHECK(mode_of(s.releases + "/9.9/shared") == 02755);
+}
+
+TEST_CASE("site::stage_full makes releases/ and the tree 0755 and gives each entry its listed mode, under umask 0") {
+  const mode_t old_umask = ::umask(0);
+  struct Restore {
+    mode_t m;
+    ~Restore() { ::umask(m); }
+  } restore{old_umask};
+  Site s;
+  REQUIRE(::chmod(s.releases.c_str(), 0777) == 0); // as fs::create_directories makes it under umask 0
+  s.stage_v1();
+  CHECK(mode_of(s.releases) == 0755);
+  const std::string r = s.releases + "/1.0";
+  CHECK(mode_of(r) == 0755);
+  CHECK(mode_of(r + "/conf") == 0750);
+  CHECK(mode_of(r + "/conf/a.ini") == 0600);
+  CHECK(mode_of(r + "/app/main.py") == 0644);
+  REQUIRE(::chmod(s.releases.c_str(), 0775) == 0);
+  s.stage_v2();
+  CHECK(mode_of(s.releases) == 0755);
+  CHECK(mode_of(s.releases + "/2.0") == 0755);
+  CHECK(mode_of(s.releases + "/2.0/conf/d") == 0700);
 }
 
 TEST_CASE("site::verify_tree reports a changed byte, an extra file and a wrong mode") {

@@ -166,6 +166,8 @@ void fetch_stage_load(Run& run, const trust::TrustedState& st, bundle::Container
                       const std::vector<image::Need>& needs) {
   const auto& l = run.layout();
   const auto& m = ch.m;
+  // Composed (and so checked) before anything is written: the cleanup below must not throw.
+  const std::string tree = l.release_dir(m.version), manifest = l.manifest_path(m.version);
   std::map<std::string, std::string> fetched; // target name -> file in downloads/
   try {
     run.step(Step::fetch, "verify the release targets into " + l.downloads_dir(), [&] {
@@ -174,7 +176,7 @@ void fetch_stage_load(Run& run, const trust::TrustedState& st, bundle::Container
     });
     run.step(Step::stage, "releases/" + m.version, [&] {
       fs::create_directories(l.manifests_dir());
-      util::write_file_atomic(l.manifest_path(m.version), release::to_json_text(m));
+      util::write_file_atomic(manifest, release::to_json_text(m));
       util::FileSource payload(fetched.at(m.payload));
       if (m.is_patch)
         site::stage_patch(l.releases_dir(), *ch.current, m, payload);
@@ -185,7 +187,7 @@ void fetch_stage_load(Run& run, const trust::TrustedState& st, bundle::Container
       // A writable bind mount from the release tree would be left behind by the next release; the host policy and
       // the images compose would run are judged on the same effective configuration.
       const auto model = run.engine().model(project);
-      docker::refuse_writable_binds_inside(model, l.release_dir(m.version), m.compose_file, "Nothing was stopped.");
+      docker::refuse_writable_binds_inside(model, tree, m.compose_file, "Nothing was stopped.");
       policy::enforce(model, run.ctx().host_policy(), {l.app_dir()}, m.compose_file, "Nothing was stopped.");
       policy::require_shipped_images(model, m.images, m.compose_file, "Nothing was stopped.");
       return fmt::format("{} entries verified; {} accepts {}", m.files.size(),
@@ -204,10 +206,7 @@ void fetch_stage_load(Run& run, const trust::TrustedState& st, bundle::Container
       std::error_code ec;
       fs::remove(path, ec);
     }
-    if (!fs::is_directory(l.release_dir(m.version))) {
-      std::error_code ec;
-      fs::remove(l.manifest_path(m.version), ec);
-    }
+    if (std::error_code ec; !fs::is_directory(tree, ec)) fs::remove(manifest, ec);
     run.mark(Step::rollback, state::StepStatus::done,
              std::string("failed before the services stopped; nothing to undo: ") + e.what());
     run.audit(run.plan().action, "failed", "", 0, e.what());

@@ -3,6 +3,7 @@
 #include "bundle/verify.hpp"
 #include "log/log.hpp"
 #include "release/version.hpp"
+#include "site/stage.hpp"
 #include "trust/target.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
@@ -18,6 +19,16 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string custom_str(const trust::TargetFile& t, const char* key) { return json::string_or(t.custom, key, ""); }
+
+// The versions of a release target name directories and files of the site and are compared: a signed entry whose
+// version or base_version is not a version is refused here, where it enters, before anything uses it.
+void check_version(const trust::TargetFile& t, const char* key) {
+  const std::string v = custom_str(t, key);
+  if (!release::is_valid_version(v))
+    fail(ExitCode::bad_input, fmt::format("the signed target {} gives {} '{}', which is not a version (dotted numbers "
+                                          "such as 1.2.3 or v2.0-rc.1); the release is refused. Nothing was changed.",
+                                          t.name, key, v));
+}
 
 } // namespace
 
@@ -51,6 +62,8 @@ Selection select(const trust::TrustedState& st, bundle::Container& source, const
       sel.skipped.push_back(what + ": not the requested version " + *w.version);
       continue;
     }
+    check_version(t, "version"); // a candidate: from here on its versions are compared and used
+    if (patch) check_version(t, "base_version");
     const int cmp = sel.best ? release::compare_versions(v, sel.best->version) : 1;
     if (cmp > 0 || (cmp == 0 && patch && !sel.best->patch)) {
       if (sel.best) sel.skipped.push_back(fmt::format("{} {}: superseded by {}", w.app, sel.best->version, v));
@@ -104,17 +117,23 @@ release::Manifest read_manifest(const trust::TrustedState& st, bundle::Container
                                 std::string* bytes) {
   const auto& t = *c.release_json;
   std::string text = read_verified(source, t);
-  auto m = release::parse_manifest(text, t.name);
+  release::Manifest m;
+  try {
+    m = release::parse_manifest(text, t.name);
+  } catch (const Error& e) {
+    fail(e.code(), std::string(e.what()) + ". Nothing was changed.");
+  }
   if (bytes) *bytes = std::move(text);
   if (m.app != custom_str(t, "app") || m.arch != custom_str(t, "arch") || m.version != c.version ||
-      m.is_patch != c.patch)
-    fail(ExitCode::verify_failed, t.name + " describes another app, architecture, version or kind than its signed "
-                                           "target entry; the release is refused");
+      m.is_patch != c.patch || (m.is_patch && m.base_version != custom_str(t, "base_version")))
+    fail(ExitCode::verify_failed, t.name + " describes another app, architecture, version, base or kind than its "
+                                           "signed target entry; the release is refused");
   if (m.format == 1)
     fail(ExitCode::bad_input, fmt::format("{} is release.json format 1, whose images are whole archives; this airlock "
                                           "loads images by layer (format 2): republish {} {} with this airlock-bundle "
                                           "('airlock-bundle release add') and export the bundle again",
                                           t.name, m.app, m.version));
+  site::check_tree_policy(m); // before anything is fetched or stopped
   signed_target(st, m.payload, t.name);
   for (const auto& img : m.images) {
     if (img.config != release::config_blob_name(m.app, img.id))

@@ -40,7 +40,11 @@ struct Wanted {
 // The newest release of w.app for w.arch that `source` holds; for equal versions a patch (which must name
 // w.current as its base) is preferred over a full release. Releases of other apps or architectures and patches
 // for another base are listed in `skipped`. Versions older than or equal to the current one are candidates too:
-// the caller decides between "none", "downgrade" and "upgrade".
+// the caller decides between "none", "downgrade" and "upgrade". A candidate (a release target of w.app for w.arch
+// that passed the filters above, and is w.version when that is set) whose signed `version` (or a patch's
+// `base_version`) is not a version (release::is_valid_version) throws Error(bad_input) naming it: such a name
+// could reach a path of the site, so it is refused where it enters. (Asking for a valid version by name still
+// installs it from such a source.)
 Selection select(const trust::TrustedState& st, bundle::Container& source, const Wanted& w);
 
 // Verifies the target into memory (for release.json; at most `max_bytes`).
@@ -51,9 +55,11 @@ std::string read_verified(bundle::Container& source, const trust::TargetFile& t,
 // A source that fetches targets itself (Container::fetch_target: the online repository) does all of this.
 std::string fetch_verified(bundle::Container& source, const trust::TargetFile& t, const site::Layout& l);
 
-// release.json of `c`, verified and checked against its signed target (same app, arch, version); its payload
-// and image archives must be signed targets too. Throws Error(verify_failed) otherwise. `bytes` (optional) gets
-// the verified file as read.
+// release.json of `c`, verified and checked against its signed target (same app, arch, version, kind and base);
+// its payload and image archives must be signed targets too. Throws Error(verify_failed) otherwise, and
+// Error(bad_input) when release.json does not parse (release::parse_manifest: a version that is not one, an
+// unsafe path) or its tree breaks the policy of site::check_tree_policy (setuid/setgid or world-writable
+// entries, symlinks that leave the tree). `bytes` (optional) gets the verified file as read.
 release::Manifest read_manifest(const trust::TrustedState& st, bundle::Container& source, const Candidate& c,
                                 std::string* bytes = nullptr);
 

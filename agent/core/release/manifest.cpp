@@ -1,5 +1,6 @@
 #include "release/manifest.hpp"
 
+#include "release/version.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
 
@@ -19,6 +20,17 @@ const json::Value& need(const json::Value& o, const std::string& key, T type, co
 
 std::string need_str(const json::Value& o, const std::string& key, const std::string& what) {
   return need(o, key, T::string, what).as_string();
+}
+
+// A version names directories and files of a site (releases/<version>/, <state>/releases/<version>.json): only a
+// well-formed version, which can be nothing but one harmless path component, gets through.
+std::string need_version(const json::Value& o, const std::string& key, const std::string& what) {
+  std::string v = need_str(o, key, what);
+  if (!is_valid_version(v))
+    fail(ExitCode::bad_input, fmt::format("{}: '{}' is '{}', which is not a version (dotted numbers such as 1.2.3 or "
+                                          "v2.0-rc.1); the release is refused",
+                                          what, key, v));
+  return v;
 }
 
 std::string safe_path(const json::Value& o, const std::string& key, const std::string& what) {
@@ -95,14 +107,14 @@ Manifest parse_manifest(std::string_view bytes, const std::string& what) {
   Manifest m;
   m.format = static_cast<int>(format);
   m.app = need_str(doc, "app", what);
-  m.version = need_str(doc, "version", what);
+  m.version = need_version(doc, "version", what);
   m.arch = need_str(doc, "arch", what);
   const std::string kind = need_str(doc, "kind", what);
   if (kind != "full" && kind != "patch") fail(ExitCode::bad_input, fmt::format("{}: unknown kind '{}'", what, kind));
   m.is_patch = kind == "patch";
-  if (m.is_patch) m.base_version = need_str(doc, "base_version", what);
+  if (m.is_patch) m.base_version = need_version(doc, "base_version", what);
   m.compose_file = safe_path(doc, "compose_file", what);
-  m.min_agent_version = need_str(doc, "min_agent_version", what);
+  m.min_agent_version = need_version(doc, "min_agent_version", what);
   if (const auto* h = doc.find("health")) m.health = *h;
   m.payload = safe_path(doc, "payload", what);
   for (const auto& f : need(doc, "files", T::array, what).as_array()) {

@@ -21,8 +21,9 @@
 // may lack. Format 1 (whole image archives: "archive": "<dir>/images/<id12>.tar.gz" | null) is still read, so
 // the manifests of releases installed before format 2 keep working for rollback and pruning, but a format 1
 // release is not imported (pipeline/choose refuses it: republish it with this airlock-bundle).
-// Parsing refuses unknown kinds, wrong types and unsafe paths (absolute, "..", empty components) with
-// Error(bad_input) naming the field. Thread-safety: plain values.
+// Parsing refuses unknown kinds, wrong types, unsafe paths (absolute, "..", empty components) and a version,
+// base_version or min_agent_version that is not a version (release/version.hpp) with Error(bad_input) naming the
+// field. Thread-safety: plain values.
 #pragma once
 
 #include "util/json.hpp"

@@ -1,5 +1,6 @@
 #include "site/layout.hpp"
 
+#include "release/version.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
 
@@ -13,13 +14,21 @@ void check_path_component(const std::string& name, const std::string& what) {
     fail(ExitCode::bad_input, "refused " + what + " '" + name + "': it cannot name a directory of the site");
 }
 
-std::string Layout::release_dir(const std::string& version) const {
+void check_release_version(const std::string& version) {
   check_path_component(version, "release version");
+  if (!release::is_valid_version(version))
+    fail(ExitCode::bad_input, "refused release version '" + version +
+                                  "': it is not a version (dotted numbers such as 1.2.3 or v2.0-rc.1), so it cannot "
+                                  "name a directory of the site");
+}
+
+std::string Layout::release_dir(const std::string& version) const {
+  check_release_version(version);
   return releases_dir() + "/" + version;
 }
 
 std::string Layout::manifest_path(const std::string& version) const {
-  check_path_component(version, "release version");
+  check_release_version(version);
   return manifests_dir() + "/" + version + ".json";
 }
 

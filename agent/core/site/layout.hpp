@@ -11,8 +11,10 @@
 //   <state>/backups/<id>.tar.gz      backups
 //
 // Versions and IDs that reach a path are checked first: release_dir(), manifest_path() and backup_path() throw
-// Error(bad_input) for a name that is empty, ".", "..", or holds a '/' or a NUL, so a signed but hostile
-// version such as "../trust/root" can never name a file outside its folder.
+// Error(bad_input) for a name that is empty, ".", "..", or holds a '/' or a NUL, and release_dir() and
+// manifest_path() also for a version that is not one (release::is_valid_version), so a signed but hostile
+// version such as "../trust/root" can never name a file outside its folder. This is the last line: the
+// pipeline refuses such versions where they enter (pipeline::select, release::parse_manifest).
 // Thread-safety: an immutable value.
 #pragma once
 
@@ -55,5 +57,7 @@ private:
 
 // Throws Error(bad_input) naming `what` unless `name` can be one path component (see above).
 void check_path_component(const std::string& name, const std::string& what);
+// Throws Error(bad_input) unless `version` is a version and so one path component (see above).
+void check_release_version(const std::string& version);
 
 } // namespace airlock::site

@@ -2,6 +2,7 @@
 
 #include "archive/gzip.hpp"
 #include "archive/tar.hpp"
+#include "site/layout.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
 
@@ -70,13 +71,6 @@ std::vector<std::string> split(const std::string& p) {
 }
 
 std::string mode_str(std::uint32_t mode) { return fmt::format("0{:o}", mode); }
-
-// A version names one directory under releases/.
-void check_version_name(const std::string& version) {
-  if (version.empty() || version == "." || version == ".." || version.find('/') != std::string::npos ||
-      version.find('\0') != std::string::npos)
-    fail(ExitCode::bad_input, fmt::format("version '{}' cannot name a release directory", version));
-}
 
 // The directory that holds `rel` inside the tree at `root`, opened without following any symlink.
 // `leaf` receives the last component. An entry that would go through a symlink or a non-directory is refused.
@@ -212,6 +206,41 @@ const FileEntry& check_entry(const Entry& e, const std::string& path,
   return fe;
 }
 
+// How many symlinks one resolution may pass through (SYMLOOP_MAX on Linux is 40).
+constexpr int max_link_hops = 40;
+
+// Resolves the symlink `link` of the listing through the listing's own symlinks, as the kernel would resolve
+// it in the finished tree; returns why it leaves the tree, or "" when it stays inside. `links`: path -> target.
+std::string link_escape(const std::string& link, const std::map<std::string, std::string>& links) {
+  std::vector<std::string> at = split(link); // the components resolved so far
+  at.pop_back();                             // the link's own directory
+  std::vector<std::string> todo = split(links.at(link));
+  std::reverse(todo.begin(), todo.end()); // a stack: the next component at the back
+  int hops = 0;
+  while (!todo.empty()) {
+    const std::string part = todo.back();
+    todo.pop_back();
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (at.empty()) return "leaves the tree";
+      at.pop_back();
+      continue;
+    }
+    at.push_back(part);
+    std::string path;
+    for (const auto& a : at) path += (path.empty() ? "" : "/") + a;
+    auto it = links.find(path);
+    if (it == links.end()) continue;
+    if (++hops > max_link_hops) return fmt::format("passes through more than {} symlinks", max_link_hops);
+    if (it->second.empty() || it->second.starts_with("/"))
+      return fmt::format("leads through the symlink '{}' to '{}'", path, it->second);
+    at.pop_back(); // a link's target is relative to the link's directory
+    std::vector<std::string> more = split(it->second);
+    for (auto m = more.rbegin(); m != more.rend(); ++m) todo.push_back(*m);
+  }
+  return "";
+}
+
 void write_all(int fd, const char* data, std::size_t n, const std::string& path) {
   while (n > 0) {
     ssize_t w = ::write(fd, data, n);
@@ -321,6 +350,14 @@ void fresh_partial(const std::string& partial) {
   if (::mkdir(partial.c_str(), 0700) != 0) sys_fail("create directory", partial, errno);
 }
 
+// releases/ is not writable by group or others, whatever the umask made it: whoever can write it can swap trees.
+void secure_releases_dir(const std::string& releases_dir) {
+  Fd d = open_dir(releases_dir);
+  struct stat st {};
+  if (::fstat(d.get(), &st) != 0) sys_fail("stat", releases_dir, errno);
+  if ((st.st_mode & 022) != 0 && ::fchmod(d.get(), st.st_mode & 07755) != 0) sys_fail("chmod", releases_dir, errno);
+}
+
 // Verifies the partial tree, renames it to its final name and makes the rename durable.
 void commit_partial(const std::string& releases_dir, const std::string& partial, const std::string& final_dir,
                     const Manifest& m, PartialGuard& guard) {
@@ -401,8 +438,34 @@ void apply_deletes(int root, const std::string& tree, const Manifest& m) {
 
 } // namespace
 
+void check_tree_policy(const Manifest& m) {
+  auto refuse = [&](const std::string& path, const std::string& why) {
+    fail(ExitCode::bad_input, fmt::format("release.json of {} {}: entry '{}' {}; refused (a release tree grants no "
+                                          "privileges and reaches nothing outside itself). Nothing was changed.",
+                                          m.app, m.version, path, why));
+  };
+  std::map<std::string, std::string> links;
+  for (const auto& f : m.files) {
+    if (f.type == FileEntry::Type::symlink) {
+      links[f.path] = f.target;
+      continue;
+    }
+    if (f.type == FileEntry::Type::file && (f.mode & 06000) != 0)
+      refuse(f.path, fmt::format("is setuid or setgid (mode {})", mode_str(f.mode)));
+    if ((f.mode & 0002) != 0) refuse(f.path, fmt::format("is writable by others (mode {})", mode_str(f.mode)));
+  }
+  for (const auto& [path, target] : links) {
+    if (target.empty()) refuse(path, "is a symlink with an empty target");
+    if (target.starts_with("/")) refuse(path, "is a symlink to the absolute path '" + target + "'");
+    if (const std::string why = link_escape(path, links); !why.empty())
+      refuse(path, fmt::format("is a symlink to '{}', which {} when resolved through the tree's links", target, why));
+  }
+}
+
 void stage_full(const std::string& releases_dir, const Manifest& m, util::Source& app_tar_gz) {
-  check_version_name(m.version);
+  check_release_version(m.version);
+  check_tree_policy(m);
+  secure_releases_dir(releases_dir);
   std::string final_dir = releases_dir + "/" + m.version, partial = final_dir + ".partial";
   if (already_staged(final_dir, m)) return;
   fresh_partial(partial);
@@ -421,8 +484,10 @@ void stage_patch(const std::string& releases_dir, const std::string& current_ver
                      "release instead",
                      m.app, m.version, m.is_patch ? "a patch from " + m.base_version : std::string("not a patch"),
                      current_version));
-  check_version_name(m.version);
-  check_version_name(current_version);
+  check_release_version(m.version);
+  check_release_version(current_version);
+  check_tree_policy(m);
+  secure_releases_dir(releases_dir);
   std::string base = releases_dir + "/" + current_version;
   std::string final_dir = releases_dir + "/" + m.version, partial = final_dir + ".partial";
   if (already_staged(final_dir, m)) return;
@@ -504,7 +569,7 @@ void verify_tree(const std::string& dir, const Manifest& m) {
 }
 
 void switch_current(const std::string& app_dir, const std::string& version) {
-  check_version_name(version);
+  check_release_version(version);
   std::string rel = "releases/" + version, target_dir = app_dir + "/" + rel;
   struct stat st {};
   if (!exists_nofollow(target_dir, st) || !S_ISDIR(st.st_mode))

@@ -17,12 +17,17 @@
 //    leading "./" and a trailing "/" (as GNU tar writes them) are accepted, and "./" itself is skipped;
 //  - types: hard links, character and block devices and FIFOs are refused (tar cannot carry sockets);
 //  - symlinks whose target is empty, absolute, or leaves the tree when resolved lexically from the link's
-//    own directory are refused. (The check is lexical, as specified; the agent itself never follows links
-//    inside a tree while writing it: every path is walked with openat(O_NOFOLLOW), so an entry that goes
-//    through a symlink, even one the same archive created, is refused);
+//    own directory are refused. (The agent itself never follows links inside a tree while writing it: every
+//    path is walked with openat(O_NOFOLLOW), so an entry that goes through a symlink, even one the same
+//    archive created, is refused);
 //  - every entry must be listed in release.json with the same type, and files and directories with exactly
-//    the same mode (07777 bits), so setuid/setgid/sticky bits get through only when release.json declares
-//    them; files must have the listed size. Entries listed twice in the archive are refused.
+//    the same mode (07777 bits); files must have the listed size. Entries listed twice in the archive are
+//    refused.
+// Before any of that, release.json itself must pass check_tree_policy(): a release tree grants nothing.
+//
+// Modes: files are created 0600 and directories 0700 and then given their listed modes with fchmod, so the
+// umask plays no part; the root of each tree is 0755, and stage_full()/stage_patch() take group and other
+// write permission away from `releases_dir` when it has them.
 //
 // Durability: when stage_full() or stage_patch() returns, the tree is durable: every file written was
 // fsynced, every directory of the tree was fsynced, the tree was verified, renamed from `.partial` to
@@ -39,6 +44,17 @@
 #include <string>
 
 namespace airlock::site {
+
+// The tree policy of release.json, applied before anything is written (also by pipeline::read_manifest, so an
+// import refuses before it fetches). Throws Error(bad_input) naming the entry, the release and why, and saying
+// that nothing was changed, for:
+//  - a file with the setuid or setgid bit (06000): the agent runs as root, so such a file would be a root
+//    program for whoever can reach the tree (a setgid directory only passes its group on and is allowed);
+//  - a file or directory writable by others (o+w, 0002): anyone on the host could change what runs;
+//  - a symlink whose target is empty or absolute, or that leaves the tree when resolved as the kernel would in
+//    the finished tree: through every symlink the listing holds (whatever the archive's order), at most 40 of
+//    them, with ".." above the tree's root counted as leaving it.
+void check_tree_policy(const release::Manifest& m);
 
 // Extracts the gzip-compressed tar `app_tar_gz` (the full app tree of m.version) into
 // `<releases_dir>/<m.version>`. A leftover `<m.version>.partial` is removed first. When `<m.version>` already
