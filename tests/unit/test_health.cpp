@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <atomic>
+#include <chrono>
 #include <netinet/in.h>
 #include <string>
 #include <sys/socket.h>
@@ -66,6 +67,35 @@ struct HttpServer {
   }
 };
 
+// A loopback HTTP server that sends `reply` one byte every `gap`, to each client in turn, until the client hangs up.
+struct TricklingServer {
+  int fd = -1;
+  int port = 0;
+  std::thread t;
+  TricklingServer(std::string reply, std::chrono::milliseconds gap) {
+    fd = bind_loopback(port);
+    REQUIRE(::listen(fd, 8) == 0);
+    t = std::thread([this, reply, gap] {
+      for (;;) {
+        int c = ::accept(fd, nullptr, nullptr);
+        if (c < 0) break;
+        char buf[2048];
+        (void)::read(c, buf, sizeof buf);
+        for (char ch : reply) {
+          if (::send(c, &ch, 1, MSG_NOSIGNAL) != 1) break;
+          std::this_thread::sleep_for(gap);
+        }
+        ::close(c);
+      }
+    });
+  }
+  ~TricklingServer() {
+    ::shutdown(fd, SHUT_RDWR);
+    ::close(fd);
+    t.join();
+  }
+};
+
 } // namespace
 
 TEST_CASE("health: parse_gate reads lists and objects, fills defaults, and refuses typos") {
@@ -94,6 +124,22 @@ TEST_CASE("health: parse_gate reads lists and objects, fills defaults, and refus
   CHECK(refused(R"({"checks":[],"timeout":0})") == 4);
   CHECK(refused(R"({"checks":[],"grace":3})") == 4);
   CHECK(refused(R"("containers")") == 4);
+}
+
+TEST_CASE("health: an http probe whose reply trickles in fails at its timeout") {
+  // 56 bytes, one every 100 ms: every recv gets a byte well within the timeout, so only a bound on the whole
+  // exchange ends the probe at 1 s (it used to pass after 5.6 s).
+  TricklingServer slow("HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\nok 1.2.0\n",
+                       std::chrono::milliseconds(100));
+  health::Check c;
+  c.type = health::Check::Type::http;
+  c.url = "http://127.0.0.1:" + std::to_string(slow.port) + "/health";
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = health::check_http(c, 1000);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK_FALSE(r.ok);
+  CHECK(r.detail == "no complete reply within 1000 ms (probe timeout)");
+  CHECK(secs < 2);
 }
 
 TEST_CASE("health: http checks the status and the body substring; tcp connects") {

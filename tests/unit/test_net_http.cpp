@@ -28,9 +28,11 @@
 #include <arpa/inet.h>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <iostream>
 #include <netinet/in.h>
 #include <optional>
 #include <random>
@@ -927,4 +929,169 @@ TEST_CASE("net::Client over TLS: a trusted certificate works, an untrusted one o
   bad = s;
   bad.client_cert = d + "/client.pem";
   CHECK(error_of([&] { Client c(bad); }).code() == ExitCode::usage);
+}
+
+// ------------------------------------------------------------------------------------ bounds: every call ends
+
+namespace {
+
+// What a call run by run_bounded() did.
+struct Bounded {
+  bool ended = false;  // false: still running at the limit (then it was killed)
+  int code = -1;       // the exit code of the Error it threw, 0 when it returned
+  std::string message; // that Error's message
+  double seconds = 0;  // how long it ran
+};
+
+// Runs `fn` in a forked child so that a test of "this call ends" fails instead of hanging when it does not:
+// the child is killed once `limit` has passed.
+Bounded run_bounded(const std::string& work, std::chrono::seconds limit, const std::function<void()>& fn) {
+  const std::string out = work + "/bounded-message";
+  fs::remove(out);
+  std::cout.flush(); // the child must not write out what the parent had buffered
+  std::cerr.flush();
+  std::fflush(nullptr);
+  const auto start = Clock::now();
+  const pid_t child = ::fork();
+  if (child == 0) {
+    int code = 0;
+    std::string message;
+    try {
+      fn();
+    } catch (const Error& e) {
+      code = static_cast<int>(e.code());
+      message = e.what();
+    } catch (const std::exception& e) {
+      code = 100;
+      message = e.what();
+    }
+    try {
+      testutil::write_file(out, message);
+    } catch (...) {
+    }
+    ::_exit(code);
+  }
+  REQUIRE(child > 0);
+  Bounded b;
+  int status = 0;
+  for (;;) {
+    if (::waitpid(child, &status, WNOHANG) == child) break;
+    if (Clock::now() - start > limit) {
+      ::kill(child, SIGKILL);
+      ::waitpid(child, &status, 0);
+      b.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      return b;
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  b.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  b.ended = true;
+  b.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (fs::exists(out)) b.message = testutil::read_file(out);
+  return b;
+}
+
+} // namespace
+
+TEST_CASE("net::Downloader ends when every reply forces a restart: each restart is a counted attempt") {
+  Env e;
+  FaultServer srv(e.root, e.work);
+  std::string expected;
+  SUBCASE("a dropped connection, then HTTP 416 to every request (the restarts used to loop at once, forever)") {
+    srv.fault("mode=drop-at&n=" + std::to_string(cut) + "&count=1");
+    srv.fault("mode=status&n=416");
+    expected = "HTTP 416";
+  }
+  SUBCASE("a mirror that cannot resume: 416 to every Range request, every other reply cut at the same byte") {
+    // Bytes fetched again after a restart are not progress, so they do not clear the mirror's failure count.
+    srv.fault("mode=no-resume&n=" + std::to_string(cut));
+    expected = "gave up after 3 attempt(s)";
+  }
+  Settings s = fast({srv.url()});
+  s.retry.max_attempts = 3;
+  const Target t = e.target({srv.url("/t.bin")});
+  const Bounded b = run_bounded(e.work, std::chrono::seconds(20), [&] {
+    state::StateDb db(e.state_dir);
+    Client c(s);
+    Downloader(c, db).fetch(t, e.dl);
+  });
+  REQUIRE_MESSAGE(b.ended, "fetch() was still running after 20 s");
+  CHECK(b.code == static_cast<int>(ExitCode::failure));
+  CHECK_MESSAGE(contains(b.message, expected), b.message);
+  CHECK_MESSAGE(contains(b.message, "gave up"), b.message);
+  CHECK(b.seconds < 10);
+  const auto log = srv.log();
+  CHECK(log.size() >= 3);
+  CHECK(log.size() <= 4); // retries = 3: a handful of requests, not one per pass of a loop
+  CHECK(!fs::exists(e.final_path()));
+}
+
+TEST_CASE("net::Downloader cuts a running transfer at the deadline and keeps the partial for the next run") {
+  Env e;
+  FaultServer srv(e.root, e.work);
+  srv.fault("mode=slow&n=64"); // 64 KiB/s: the 2 MiB target would take 32 s
+  Settings s = fast({srv.url()});
+  s.retry.deadline = milliseconds(2000);
+  s.min_rate = 0; // the deadline alone
+  const Target t = e.target({srv.url("/t.bin")});
+  const Bounded b = run_bounded(e.work, std::chrono::seconds(15), [&] {
+    state::StateDb db(e.state_dir);
+    Client c(s);
+    Downloader(c, db).fetch(t, e.dl);
+  });
+  REQUIRE_MESSAGE(b.ended, "fetch() was still running after 15 s");
+  CHECK(b.code == static_cast<int>(ExitCode::failure));
+  CHECK_MESSAGE(contains(b.message, "cut at the [repository] deadline"), b.message);
+  CHECK_MESSAGE(contains(b.message, "the next run resumes it"), b.message);
+  CHECK(b.seconds < 4);
+  CHECK(fs::file_size(e.partial_path()) > 0);
+  CHECK(fs::file_size(e.partial_path()) < e.data.size());
+  state::StateDb db(e.state_dir);
+  CHECK(db.download_get(e.sha));
+  CHECK(srv.log().size() == 1);
+}
+
+TEST_CASE("net::Client::get_small cuts metadata served at 1 byte/s at the rate floor, body or headers") {
+  Env e;
+  testutil::write_file(e.root + "/timestamp.json", std::string(400, 't'));
+  FaultServer srv(e.root, e.work);
+  std::string stage;
+  SUBCASE("the body trickles") {
+    srv.fault("mode=trickle&n=1");
+    stage = "too slow reading the body";
+  }
+  SUBCASE("the status line and headers trickle") {
+    srv.fault("mode=trickle&n=1&headers=1");
+    stage = "too slow waiting for the reply's headers";
+  }
+  Settings s = fast({srv.url()});
+  s.retry.max_attempts = 2;
+  s.min_rate = 1024;
+  s.min_rate_window = milliseconds(1500);
+  const Bounded b =
+      run_bounded(e.work, std::chrono::seconds(20), [&] { Client(s).get_small("timestamp.json", 16384); });
+  REQUIRE_MESSAGE(b.ended, "get_small() was still running after 20 s");
+  CHECK(b.code == static_cast<int>(ExitCode::failure));
+  CHECK_MESSAGE(contains(b.message, srv.url("/timestamp.json") + ": " + stage), b.message);
+  CHECK_MESSAGE(contains(b.message, "below the floor of 1024 bytes/s"), b.message);
+  CHECK_MESSAGE(contains(b.message, "gave up after 2 attempt(s)"), b.message);
+  CHECK(b.seconds < 2 * 1.5 + 2); // two windows, one backoff, slack
+  CHECK(srv.log().size() == 2);
+}
+
+TEST_CASE("net::settings_from_config reads the rate floor and refuses one above the bandwidth limit") {
+  config::Config c;
+  c.repository_urls = {"http://127.0.0.1:1"};
+  Settings s = net::settings_from_config(c);
+  CHECK(s.min_rate == 1024);
+  CHECK(s.min_rate_window == milliseconds(30000));
+  c.min_rate = 0;
+  CHECK(net::settings_from_config(c).min_rate == 0);
+  c.min_rate = 4096;
+  c.bandwidth_limit_kib = 4;
+  const Error err = error_of([&] { net::settings_from_config(c); });
+  CHECK(err.code() == ExitCode::usage);
+  CHECK(contains(err.what(), "min_rate"));
+  c.bandwidth_limit_kib = 5;
+  CHECK(net::settings_from_config(c).min_rate == 4096);
 }

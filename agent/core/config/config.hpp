@@ -24,7 +24,8 @@ struct Config {
   std::vector<std::string> repository_urls; // mirrors, tried in order
   std::string ca_file, client_cert, client_key, proxy;
   std::int64_t connect_timeout_s = 15, stall_timeout_s = 60, retries = 5, deadline_s = 3600;
-  std::int64_t bandwidth_limit_kib = 0; // 0 = unlimited
+  std::int64_t bandwidth_limit_kib = 0;                 // 0 = unlimited
+  std::int64_t min_rate = 1024, min_rate_window_s = 30; // bytes/s and seconds; 0 in either: no rate floor
   // [docker]
   std::string docker_host;         // empty: DOCKER_HOST or the default socket
   std::string compose = "auto";    // auto | v2 | v1

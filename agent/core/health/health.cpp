@@ -1,6 +1,7 @@
 #include "health/health.hpp"
 
 #include "util/error.hpp"
+#include "util/watchdog.hpp"
 
 #include <Poco/Exception.h>
 #include <Poco/Net/HTTPClientSession.h>
@@ -11,8 +12,11 @@
 #include <Poco/URI.h>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <istream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <thread>
@@ -105,28 +109,43 @@ Gate parse_gate(const json::Value& health, const Gate& defaults, const std::stri
 }
 
 Result check_http(const Check& c, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::unique_ptr<Poco::Net::HTTPClientSession> session;
+  std::unique_ptr<util::SocketWatchdog> watchdog; // declared after the session: destroyed before its socket closes
+  const auto cut = [&]() -> std::optional<Result> {
+    if (!watchdog || watchdog->tripped() == util::Tripped::no) return std::nullopt;
+    return Result{false, false, fmt::format("no complete reply within {} ms (probe timeout)", timeout_ms)};
+  };
   try {
     Poco::URI uri(c.url);
-    Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
-    session.setTimeout(Poco::Timespan(0, timeout_ms * 1000));
+    session = std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
+    session->setTimeout(Poco::Timespan(0, timeout_ms * 1000));
     Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_GET,
                                uri.getPathAndQuery().empty() ? "/" : uri.getPathAndQuery(),
                                Poco::Net::HTTPMessage::HTTP_1_1);
-    session.sendRequest(req);
+    session->sendRequest(req);
+    // The receive timeout is per recv: a reply trickling in would outlast it. The watchdog bounds the whole
+    // exchange (headers and body) by the probe timeout.
+    watchdog = std::make_unique<util::SocketWatchdog>(static_cast<int>(session->socket().impl()->sockfd()), deadline,
+                                                      util::RateFloor{});
     Poco::Net::HTTPResponse resp;
-    std::istream& in = session.receiveResponse(resp);
+    std::istream& in = session->receiveResponse(resp);
     std::string body;
     char buf[4096];
     while (body.size() < (1u << 20) && in.read(buf, sizeof buf).gcount() > 0)
       body.append(buf, static_cast<std::size_t>(in.gcount()));
+    if (auto r = cut()) return *r;
+    watchdog.reset();
     const int status = static_cast<int>(resp.getStatus());
     if (status != c.status) return {false, false, fmt::format("status {} (expected {})", status, c.status)};
     if (!c.body.empty() && body.find(c.body) == std::string::npos)
       return {false, false, fmt::format("status {} but the body lacks \"{}\"", status, c.body)};
     return {true, false, fmt::format("status {}", status)};
   } catch (const Poco::Exception& e) {
+    if (auto r = cut()) return *r;
     return {false, false, e.displayText()};
   } catch (const std::exception& e) {
+    if (auto r = cut()) return *r;
     return {false, false, e.what()};
   }
 }
@@ -155,7 +174,10 @@ Outcome run_gate(const Gate& g, const std::function<Result()>& containers,
     bool all_ok = true;
     for (std::size_t i = 0; i < g.checks.size(); ++i) {
       const auto& c = g.checks[i];
-      const int probe_ms = std::max(1000, std::min(5000, g.interval_s * 1000));
+      // A probe never runs past the gate's timeout (at least 100 ms, so that a late round still probes).
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(timeout - (clock.steady() - start));
+      const int probe_ms = static_cast<int>(
+          std::clamp<std::int64_t>(left.count(), 100, std::max(1000, std::min(5000, g.interval_s * 1000))));
       Result r = c.type == Check::Type::http  ? check_http(c, probe_ms)
                  : c.type == Check::Type::tcp ? check_tcp(c, probe_ms)
                                               : containers();

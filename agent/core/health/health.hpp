@@ -50,6 +50,9 @@ struct Result {
   std::string detail;
 };
 
+// One probe. check_http's `timeout_ms` bounds the whole exchange (connect, then the reply's headers and body
+// together, through a util::SocketWatchdog), so a reply trickling in fails the probe at its timeout; check_tcp's
+// bounds the connect.
 Result check_http(const Check& c, int timeout_ms);
 Result check_tcp(const Check& c, int timeout_ms);
 
@@ -60,7 +63,8 @@ struct Outcome {
 };
 
 // Runs the gate: every interval, all checks; healthy once all have passed without a break for stable_s seconds;
-// failed at the timeout (or at once on a fatal result). `containers` answers the "containers" checks. `on_change`
+// failed at the timeout (or at once on a fatal result). Each probe gets min(5 s, interval) but never more than
+// what is left of the timeout (at least 100 ms). `containers` answers the "containers" checks. `on_change`
 // sees each check's result whenever it differs from that check's previous one (for the log). Time is `clock`'s.
 Outcome run_gate(const Gate& g, const std::function<Result()>& containers,
                  const std::function<void(const Check&, const Result&)>& on_change,

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -117,6 +118,8 @@ public:
 
   std::uint64_t done() const { return done_; }
   std::uint64_t written() const { return written_; }
+  // The furthest byte this fetch has had in the partial: bytes fetched again after a restart are no progress.
+  std::uint64_t furthest() const { return furthest_; }
   int last_status() const { return last_status_; }
   const std::string& source_url() const { return row_.url; }
 
@@ -129,6 +132,7 @@ public:
       row_ = *row;
       file_.hash_prefix(hash_, size, buf_);
       done_ = size;
+      furthest_ = size;
       stats_.resumed_at = size;
       log::event(log::Level::info, "net", "resume",
                  fmt::format("{}: resuming at {} of {} ({})", t_.name, log::human_bytes(size),
@@ -148,11 +152,12 @@ public:
     new_progress();
   }
 
-  // One request to `url`. Returns false when the reply showed that the download must start again at 0 and a new
-  // request should go out at once; true when the body was read to its end (then done() is the expected length).
-  // Throws NetError for transport failures and unusable statuses, Mismatch when the mirror's file is not the
-  // signed one.
-  bool attempt(const Client& client, const std::string& url) {
+  // One request to `url`, bounded by `deadline` and the rate floor (Client::get). Returns when the body was read
+  // to its end (then done() is the expected length). Throws NetError for transport failures and unusable
+  // statuses, and NetError(transfer) after emptying the partial when the reply to a Range request showed that
+  // the download must start again at 0 (a failed attempt like any other: counted, backed off, bounded by the
+  // deadline); Mismatch when the mirror's file is not the signed one.
+  void attempt(const Client& client, const std::string& url, Clock::time_point deadline) {
     Headers h;
     if (done_ > 0) {
       h.emplace_back("Range", fmt::format("bytes={}-", done_));
@@ -164,7 +169,7 @@ public:
       }
     }
     last_status_ = 0;
-    auto r = client.get(url, h, &stats_);
+    auto r = client.get(url, h, &stats_, deadline);
     last_status_ = r->status();
     const std::int64_t cl = r->content_length();
     if (r->status() == 200) {
@@ -177,20 +182,15 @@ public:
       std::uint64_t first = 0, last = 0;
       std::int64_t total = 0;
       const std::string cr = r->header("Content-Range");
-      if (!parse_content_range(cr, first, last, total)) {
-        restart(url, fmt::format("unusable Content-Range '{}'", cr));
-        return false;
-      }
+      if (!parse_content_range(cr, first, last, total))
+        restart_and_fail(url, fmt::format("unusable Content-Range '{}'", cr));
       if ((total >= 0 && static_cast<std::uint64_t>(total) != t_.length) || last >= t_.length)
         throw Mismatch(
             fmt::format("{} answers Content-Range '{}', but the signed metadata says {} bytes", url, cr, t_.length));
-      if (first != done_) {
-        restart(url, fmt::format("Content-Range '{}' does not start at byte {} as asked", cr, done_));
-        return false;
-      }
-    } else if (r->status() == 416) {
-      restart(url, fmt::format("HTTP 416 for a range from byte {}", done_));
-      return false;
+      if (first != done_)
+        restart_and_fail(url, fmt::format("Content-Range '{}' does not start at byte {} as asked", cr, done_));
+    } else if (r->status() == 416 && done_ > 0) {
+      restart_and_fail(url, fmt::format("HTTP 416 for a range from byte {}", done_));
     } else if (r->status() == 404 || r->status() == 410) {
       throw NetError(Failure::refused,
                      fmt::format("GET {}: HTTP {} (this mirror does not have the target)", url, r->status()));
@@ -215,12 +215,12 @@ public:
       hash_.update(buf_.data(), n);
       done_ += n;
       written_ += n;
+      furthest_ = std::max(furthest_, done_);
       progress_->update(done_ - progress_base_);
       if (Clock::now() - last_save_ >= std::chrono::seconds(1)) save();
     }
     if (done_ < t_.length)
       throw NetError(Failure::transfer, fmt::format("GET {}: the reply ended at byte {} of {}", url, done_, t_.length));
-    return true;
   }
 
   // The SHA-256 of the complete partial file. Ends the running hash.
@@ -264,6 +264,12 @@ public:
   }
 
 private:
+  [[noreturn]] void restart_and_fail(const std::string& url, const std::string& why) {
+    restart(url, why);
+    throw NetError(Failure::transfer,
+                   fmt::format("GET {}: {}; the partial download was started again at byte 0", url, why));
+  }
+
   void restart(const std::string& url, const std::string& why) {
     log::event(log::Level::warning, "net", "restart",
                fmt::format("{}: {}: {}; starting again at byte 0", t_.name, url, why),
@@ -291,7 +297,7 @@ private:
   TransferStats& stats_;
   std::vector<char> buf_;
   util::Sha256 hash_;
-  std::uint64_t done_ = 0, written_ = 0;
+  std::uint64_t done_ = 0, written_ = 0, furthest_ = 0;
   int last_status_ = 0;
   state::Download row_;
   std::optional<log::Progress> progress_;
@@ -339,15 +345,15 @@ std::string Downloader::fetch(const Target& t, const std::string& dir) {
     std::optional<std::string> mismatch;
     if (job.done() < t.length) {
       url = t.urls[attempts.mirror()];
-      const std::uint64_t before = job.written();
+      const std::uint64_t before = job.furthest();
       try {
-        if (!job.attempt(client_, url)) continue;
+        job.attempt(client_, url, attempts.deadline());
       } catch (const Mismatch& m) {
         mismatch = m.what();
       } catch (const NetError& e) {
         ++stats_.failures;
         job.save();
-        const GotBytes got = job.written() > before ? GotBytes::yes : GotBytes::no;
+        const GotBytes got = job.furthest() > before ? GotBytes::yes : GotBytes::no;
         if (!attempts.failed(e, got)) {
           if (e.kind() == Failure::refused && (job.last_status() == 404 || job.last_status() == 410))
             fail(ExitCode::not_found, fmt::format("target {}: not found on any mirror ({}); check that the "

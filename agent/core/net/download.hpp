@@ -13,11 +13,11 @@
 //     strong ETag or else its Last-Modified, when the request goes to the URL the bytes came from. A partial
 //     without a row is discarded: nothing says where its bytes came from.
 //  3. Each reply is checked before a byte of it is written: a 206 must have a Content-Range that starts at the
-//     offset asked for and whose total is the expected length, else the partial is discarded and the download
-//     starts again at 0; a 200 to a Range request (the server ignored Range, or If-Range saw a changed file)
-//     truncates the partial and takes the whole new body, so two versions are never spliced; a Content-Length
-//     or a body longer than the expected length is refused (nothing beyond the expected length is ever
-//     written).
+//     offset asked for and whose total is the expected length, else (and on a 416) the partial is discarded and
+//     the download starts again at 0, which counts as a failed attempt (backoff, retries, deadline); a 200 to a Range
+//     request (the server ignored Range, or If-Range saw a changed file) truncates the partial and takes the whole new
+//     body, so two versions are never spliced; a Content-Length or a body longer than the expected length is refused
+//     (nothing beyond the expected length is ever written).
 //  4. Bytes are hashed as they are written (no second read pass). The row's bytes done is updated every
 //     second; a resume trusts the partial file's size, so a killed process re-fetches nothing it had written,
 //     and the final SHA-256 check catches whatever a power loss may have left in the file.
@@ -29,8 +29,12 @@
 //     re-hashes it first (step 1 here; pipeline::fetch_verified; staging and `docker load` check contents too),
 //     so what a power loss leaves is found and fetched again, and the download does not pay a full flush of
 //     the file (1.6 s of 3.6 s for 1 GiB on the benchmark machine, docs/benchmarks.md).
-// Transport failures, stalls (Settings::stall_timeout) and HTTP 5xx/408/429 are retried per the RetryPolicy
-// (net::Attempts), resuming each time. When the policy gives up, fetch() throws NetError naming the URL and the
+// Transport failures, stalls (Settings::stall_timeout), transfers below the rate floor (Settings::min_rate) and
+// HTTP 5xx/408/429 are retried per the RetryPolicy (net::Attempts), resuming each time. An attempt counts as
+// progress (it clears its mirror's failure count) only when the partial grew beyond the furthest byte this fetch
+// had reached, so bytes fetched again after a restart are not progress and a mirror that never lets a resume
+// succeed is used up after `retries` attempts. Every request is cut at the policy's deadline, and no attempt
+// starts after it: fetch() always ends. When the policy gives up, fetch() throws NetError naming the URL and the
 // last failure and keeps the partial and its row for the next run. 404 on every mirror throws
 // Error(not_found). Progress is reported through log::Progress over the bytes still missing, so its rate and
 // ETA are those of this run even after a resume; resumes, retries and restarts are logged (module "net").

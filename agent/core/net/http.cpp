@@ -2,6 +2,7 @@
 
 #include "about/build_info.hpp"
 #include "config/config.hpp"
+#include "util/watchdog.hpp"
 
 #include <Poco/Exception.h>
 #include <Poco/Net/Context.h>
@@ -163,6 +164,13 @@ Settings settings_from_config(const config::Config& c) {
   s.retry.max_attempts = static_cast<int>(std::max<std::int64_t>(1, c.retries));
   s.retry.deadline = milliseconds(c.deadline_s * 1000);
   s.bandwidth_limit_kib = static_cast<std::uint64_t>(std::max<std::int64_t>(0, c.bandwidth_limit_kib));
+  s.min_rate = static_cast<std::uint64_t>(std::max<std::int64_t>(0, c.min_rate));
+  s.min_rate_window = milliseconds(c.min_rate_window_s * 1000);
+  if (s.bandwidth_limit_kib && s.min_rate && s.min_rate_window.count() && s.min_rate >= s.bandwidth_limit_kib * 1024)
+    fail(ExitCode::usage, fmt::format("[repository] min_rate = {} bytes/s is not below bandwidth_limit = {} KiB/s: "
+                                      "every transfer would be cut as too slow; lower min_rate (0 turns it off) "
+                                      "or raise bandwidth_limit",
+                                      s.min_rate, s.bandwidth_limit_kib));
   return s;
 }
 
@@ -211,6 +219,31 @@ struct Response::Impl {
   milliseconds stall{0};
   std::uint64_t limit_bps = 0;
   Clock::time_point started = Clock::now();
+  util::RateFloor floor;
+  // Declared after `session`, so it is destroyed (its thread joined) before the socket closes.
+  std::unique_ptr<util::SocketWatchdog> watchdog;
+
+  // When the watchdog cut the transfer: the NetError that says why, else nothing.
+  void throw_if_cut(const char* stage) const {
+    if (!watchdog) return;
+    switch (watchdog->tripped()) {
+    case util::Tripped::no:
+      return;
+    case util::Tripped::deadline:
+      throw NetError(Failure::transfer,
+                     fmt::format("{}: cut at the [repository] deadline {} after {} body bytes in {:.1f} s (raise "
+                                 "deadline if a file needs longer on this link)",
+                                 url, stage, received, watchdog->elapsed_s()));
+    case util::Tripped::too_slow:
+      throw NetError(Failure::transfer,
+                     fmt::format("{}: too slow {}: {} bytes in the last {:.1f} s, below the floor of {} bytes/s "
+                                 "([repository] min_rate, min_rate_window = {} s), after {} body bytes: the mirror "
+                                 "or the link is too slow, or slow on purpose (on a link this slow lower min_rate, "
+                                 "0 turns the floor off; else check the mirror)",
+                                 url, stage, watchdog->slow_bytes(), watchdog->slow_seconds(), floor.bytes_per_s,
+                                 seconds(floor.window), received));
+    }
+  }
 };
 
 Response::Response(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -242,17 +275,22 @@ std::size_t Response::read(void* buf, std::size_t size) {
       n = got > 0 ? static_cast<std::size_t>(got) : 0;
     }
   } catch (const Poco::TimeoutException&) {
+    r.throw_if_cut("reading the body");
     throw NetError(Failure::transfer, fmt::format("{}: no data for {} s after {} body bytes (stall timeout)", r.url,
                                                   seconds(r.stall), r.received));
   } catch (const Poco::Exception& e) {
+    r.throw_if_cut("reading the body");
     throw NetError(Failure::transfer,
                    fmt::format("{}: connection failed after {} body bytes: {}", r.url, r.received, e.displayText()));
   } catch (const std::ios_base::failure& e) {
+    r.throw_if_cut("reading the body");
     throw NetError(Failure::transfer,
                    fmt::format("{}: connection failed after {} body bytes: {}", r.url, r.received, e.what()));
   }
   r.received += n;
   if (r.stats) r.stats->wire_bytes += n;
+  if (r.watchdog) r.watchdog->progress(r.received);
+  if (n == 0 && size > 0) r.throw_if_cut("reading the body"); // a cut socket reads as the end of the body
   if (n == 0) {
     r.at_end = true;
     if (length >= 0 && r.received < static_cast<std::uint64_t>(length))
@@ -300,8 +338,15 @@ Client::~Client() = default;
 
 const Settings& Client::settings() const { return impl_->settings; }
 
-std::unique_ptr<Response> Client::get(const std::string& url, const Headers& headers, TransferStats* stats) const {
-  const Settings& st = impl_->settings;
+std::unique_ptr<Response> Client::get(const std::string& url, const Headers& headers, TransferStats* stats,
+                                      Clock::time_point deadline) const {
+  Settings st = impl_->settings;
+  const auto now = Clock::now();
+  if (now >= deadline)
+    throw NetError(Failure::transfer, fmt::format("GET {}: not started: the [repository] deadline has passed", url));
+  if (deadline != Clock::time_point::max())
+    st.connect_timeout = std::max(
+        milliseconds(1), std::min(st.connect_timeout, std::chrono::duration_cast<milliseconds>(deadline - now)));
   Poco::URI uri;
   try {
     uri = Poco::URI(url);
@@ -317,6 +362,7 @@ std::unique_ptr<Response> Client::get(const std::string& url, const Headers& hea
   r->stats = stats;
   r->stall = st.stall_timeout;
   r->limit_bps = st.bandwidth_limit_kib * 1024;
+  r->floor = util::RateFloor{st.min_rate, st.min_rate_window};
   const std::string proxy = proxy_for(st.proxy, url);
   std::string via;
   std::optional<ProxyAddress> pa;
@@ -371,6 +417,9 @@ std::unique_ptr<Response> Client::get(const std::string& url, const Headers& hea
   try {
     open_session();
     r->session->sendRequest(req);
+    // From here every recv (the reply's headers included, which Poco's parser reads byte by byte) is bounded.
+    r->watchdog = std::make_unique<util::SocketWatchdog>(static_cast<int>(r->session->socket().impl()->sockfd()),
+                                                         deadline, r->floor);
   } catch (const Poco::Net::SSLException& e) {
     const std::string text = e.displayText();
     const bool cert = dynamic_cast<const Poco::Net::CertificateValidationException*>(&e) ||
@@ -390,9 +439,11 @@ std::unique_ptr<Response> Client::get(const std::string& url, const Headers& hea
     r->body = &r->session->receiveResponse(r->reply);
     r->body->exceptions(std::ios::badbit);
   } catch (const Poco::TimeoutException&) {
+    r->throw_if_cut("waiting for the reply's headers");
     throw NetError(Failure::transfer,
                    fmt::format("GET {}{}: no reply within {} s (stall timeout)", url, via, seconds(st.stall_timeout)));
   } catch (const Poco::Exception& e) {
+    r->throw_if_cut("waiting for the reply's headers");
     throw NetError(Failure::transfer, fmt::format("GET {}{}: no valid reply: {}", url, via, e.displayText()));
   }
   r->started = Clock::now();
@@ -419,9 +470,8 @@ std::optional<std::string> Client::get_small(const std::string& path, std::size_
   bool not_found = false;
   for (;;) {
     const std::string url = join_url(mirrors[attempts.mirror()], path);
-    std::uint64_t got = 0;
     try {
-      auto r = get(url, {}, stats);
+      auto r = get(url, {}, stats, attempts.deadline());
       if (r->status() == 404 || r->status() == 410) {
         not_found = true;
         if (!attempts.drop_mirror() || attempts.tried(attempts.mirror())) return std::nullopt;
@@ -436,7 +486,6 @@ std::optional<std::string> Client::get_small(const std::string& path, std::size_
       char buf[16384];
       for (;;) {
         const std::size_t n = r->read(buf, sizeof buf);
-        got += n;
         if (n == 0) break;
         if (body.size() + n > max_bytes)
           fail(ExitCode::verify_failed, fmt::format("{}: the server sent more than the {} bytes allowed for this "
@@ -451,7 +500,7 @@ std::optional<std::string> Client::get_small(const std::string& path, std::size_
         if (!attempts.drop_mirror() || attempts.tried(attempts.mirror())) return std::nullopt;
         continue;
       }
-      if (!attempts.failed(e, got ? GotBytes::yes : GotBytes::no))
+      if (!attempts.failed(e, GotBytes::no))
         throw NetError(e.kind(), fmt::format("{}; gave up {}", e.what(), attempts.summary()));
     }
   }

@@ -45,7 +45,7 @@ struct RetryPolicy {
   int max_attempts = 5;               // failed attempts per mirror before it is given up
   milliseconds backoff_initial{1000}; // wait before the 2nd attempt on a mirror; doubles each time
   milliseconds backoff_max{60000};    // cap of one wait (before jitter)
-  milliseconds deadline{3600 * 1000}; // no attempt starts later than this after the first one
+  milliseconds deadline{3600 * 1000}; // after the first attempt: no attempt starts, and a running one is cut
 };
 
 struct Proxy {
@@ -65,6 +65,11 @@ struct Settings {
   milliseconds stall_timeout{60000}; // no byte (response headers or body) for this long ends the attempt
   RetryPolicy retry;
   std::uint64_t bandwidth_limit_kib = 0; // KiB/s per transfer; 0 = unlimited
+  // The rate floor of every transfer (curl's --speed-limit/--speed-time): once min_rate_window has passed since
+  // the request went out, a transfer whose body bytes over the last min_rate_window average below min_rate
+  // bytes/s is cut (NetError(transfer), retried per the policy). 0 in either turns the floor off.
+  std::uint64_t min_rate = 1024;
+  milliseconds min_rate_window{30000};
 };
 
 // The proxies of the environment: http_proxy, https_proxy, no_proxy, and their upper-case forms (the lower-case
@@ -72,6 +77,7 @@ struct Settings {
 Proxy proxy_from_environment();
 // The [repository] settings of `c`. A proxy set in the config is used for both schemes and replaces the
 // environment's; otherwise the environment's proxies apply. NO_PROXY always comes from the environment.
+// Throws Error(usage) when a bandwidth limit is set at or below min_rate (every transfer would be cut).
 Settings settings_from_config(const config::Config& c);
 // The proxy that `url` goes through under `p`, or "" for a direct connection.
 std::string proxy_for(const Proxy& p, const std::string& url);
@@ -117,7 +123,8 @@ public:
   std::string header(const std::string& name) const; // "" when absent
   std::int64_t content_length() const;               // -1 when absent
   // Reads up to `size` body bytes; returns 0 only at the end of the body. Throws NetError(transfer) when the
-  // connection breaks, stalls longer than the stall timeout, or ends before Content-Length. Honours the
+  // connection breaks, stalls longer than the stall timeout, ends before Content-Length, averages below the
+  // rate floor, or is still running at the deadline given to Client::get (the message says which). Honours the
   // bandwidth limit by sleeping.
   std::size_t read(void* buf, std::size_t size);
   std::uint64_t received() const; // body bytes read so far
@@ -141,11 +148,19 @@ public:
 
   // One GET of `url` (http or https) with extra request headers; no retries. Any status is returned. Throws
   // NetError(connect) when no connection or TLS session could be set up (NetError(refused) for a certificate
-  // that fails verification), NetError(transfer) when the reply headers do not arrive, Error(usage) for a URL
-  // that is not http(s). `stats`, when given, counts the request and the body bytes read.
-  std::unique_ptr<Response> get(const std::string& url, const Headers& headers, TransferStats* stats = nullptr) const;
+  // that fails verification), NetError(transfer) when the reply headers do not arrive (or trickle in below the
+  // rate floor, or not before `deadline`), Error(usage) for a URL that is not http(s). `stats`, when given,
+  // counts the request and the body bytes read.
+  // Bounds: from the moment the request is sent until the Response is destroyed, a util::SocketWatchdog ends
+  // the transfer at `deadline` and when it averages below the rate floor (Settings::min_rate); the connect
+  // timeout is shortened to what is left before `deadline`, and a deadline already passed throws at once.
+  std::unique_ptr<Response>
+  get(const std::string& url, const Headers& headers, TransferStats* stats = nullptr,
+      std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max()) const;
 
-  // GETs "<mirror>/<path>" of a small file from the mirrors in order, with retries per the policy. Returns the
+  // GETs "<mirror>/<path>" of a small file from the mirrors in order, with retries per the policy (every
+  // attempt bounded by the rate floor and the policy's deadline, see get()). An attempt keeps nothing, so bytes
+  // it received do not count as progress (GotBytes::no): a trickling mirror is used up. Returns the
   // body of the first 200, or nullopt when a mirror answers 404/410 and no mirror that was not asked yet is
   // left. Refuses to read more than `max_bytes` (endless-data defence): a longer Content-Length or body throws
   // Error(verify_failed) at once, without asking another mirror. When every attempt fails, throws NetError
@@ -168,7 +183,8 @@ enum class GotBytes { no, yes };
 //    until it is used up, refused failures use the mirror up at once;
 //  - an attempt on a mirror that has failed before waits min(backoff_max, backoff_initial * 2^(k-1)) times a
 //    random factor in [0.5, 1] (k: its failures so far); a first attempt on a mirror starts at once;
-//  - no attempt starts after the deadline (counted from construction); a running transfer is not cut by it.
+//  - no attempt starts after the deadline (counted from construction); callers pass deadline() to Client::get
+//    so that a running transfer is cut by it too.
 class Attempts {
 public:
   Attempts(const RetryPolicy& policy, std::size_t mirrors);
@@ -183,6 +199,8 @@ public:
   void next_mirror();
   // Whether an attempt on mirror m has failed or m was dropped.
   bool tried(std::size_t m) const { return tried_[m]; }
+  // The end of the policy's deadline: construction + RetryPolicy::deadline.
+  std::chrono::steady_clock::time_point deadline() const { return start_ + policy_.deadline; }
   // "after 3 attempts on 2 mirrors in 12 s": for messages.
   std::string summary() const;
 
