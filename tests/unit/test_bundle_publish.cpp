@@ -5,6 +5,7 @@
 #include "util/error.hpp"
 #include "util/io.hpp"
 
+#include "image_archive.hpp"
 #include "testutil.hpp"
 #include <doctest/doctest.h>
 
@@ -128,9 +129,10 @@ TEST_CASE("bundle_tool::add_release refuses a link that leaves the tree through 
                   e.what());
     CHECK(r.files() == before);
   }
-  // The control: the same tree without them publishes.
+  // The control: the same tree without them publishes (with the image its compose file runs).
   testutil::write_file(src + "/airlock-release.json", R"({"version": "1.0.0"})");
+  testutil::write_image_archive(r.tmp / "web.tar", "demo/web:1", "1");
   bundle_tool::Repository repo(r.dir);
-  const auto m = bundle_tool::add_release(repo, {src, arch(), {}, {}}, r.ring, std::time(nullptr));
+  const auto m = bundle_tool::add_release(repo, {src, arch(), {r.tmp / "web.tar"}, {}}, r.ring, std::time(nullptr));
   CHECK(m.version == "1.0.0");
 }

@@ -20,6 +20,7 @@
 #include "util/json.hpp"
 
 #include "fake_engine.hpp"
+#include "image_archive.hpp"
 #include "testutil.hpp"
 #include <doctest/doctest.h>
 
@@ -43,52 +44,6 @@ namespace {
 constexpr const char* A = "1.0.0";
 constexpr const char* B = "1.1.0";
 constexpr const char* C = "1.2.0"; // its service exits at once: it fails the health gate
-
-// A layer tar holding one file.
-std::string layer_tar(const std::string& name, const std::string& content) {
-  util::StringSink out;
-  archive::TarWriter tar(out);
-  archive::Entry e;
-  e.path = name;
-  e.mode = 0644;
-  e.size = content.size();
-  util::StringSource src(content);
-  tar.add(e, &src);
-  tar.finish();
-  return out.data;
-}
-
-// A `docker save` archive (legacy layout) of image shop/web:<version>: a base layer that every version shares,
-// and a layer of its own.
-void write_image_archive(const std::string& path, const std::string& version) {
-  const std::vector<std::string> layers = {layer_tar("base", "the shared base\n"), layer_tar("VERSION", version)};
-  std::string diff_ids, paths;
-  for (const auto& l : layers) {
-    const std::string hex = util::sha256_hex(l);
-    diff_ids += std::string(diff_ids.empty() ? "" : ",") + "\"sha256:" + hex + "\"";
-    paths += std::string(paths.empty() ? "" : ",") + "\"" + hex + "/layer.tar\"";
-  }
-  const std::string config = R"({"architecture":"amd64","config":{"Env":["V=)" + version +
-                             R"("]},"os":"linux","rootfs":{"type":"layers","diff_ids":[)" + diff_ids + "]}}";
-  const std::string config_hex = util::sha256_hex(config);
-  const std::string manifest = R"([{"Config":")" + config_hex + R"(.json","RepoTags":["shop/web:)" + version +
-                               R"("],"Layers":[)" + paths + "]}]";
-  util::AtomicFile f(path);
-  archive::TarWriter tar(f);
-  auto add = [&](const std::string& name, const std::string& bytes) {
-    archive::Entry e;
-    e.path = name;
-    e.mode = 0644;
-    e.size = bytes.size();
-    util::StringSource src(bytes);
-    tar.add(e, &src);
-  };
-  for (const auto& l : layers) add(util::sha256_hex(l) + "/layer.tar", l);
-  add(config_hex + ".json", config);
-  add("manifest.json", manifest);
-  tar.finish();
-  f.commit();
-}
 
 // A signed repository with releases A, B and C of app "shop", one image each; built once.
 struct Repo {
@@ -117,7 +72,7 @@ struct Repo {
       testutil::write_file(src + "/app.txt", std::string("app ") + v + "\n");
       testutil::write_file(src + "/airlock-release.json", std::string(R"({"version": ")") + v + R"("})");
       const std::string image = tmp / (std::string("image-") + v + ".tar");
-      write_image_archive(image, v);
+      testutil::write_image_archive(image, std::string("shop/web:") + v, v);
       bundle_tool::Repository repo(dir);
       bundle_tool::add_release(repo, {src, about_arch(), {image}, {}}, ring, now);
     }
