@@ -54,6 +54,8 @@ export E2E=$work/demo E2E_APP=demo$$ E2E_PORT=${AIRLOCK_DEMO_PORT:-18280}
 C=(--config "$E2E_CONF")
 
 say "3. keys, a signed repository, releases 1.0.0, 1.1.0 and 1.2.0 (broken), bundles"
+# The base layer every release shares: the service binary plus 8 MiB standing in for a real image's base.
+export IMAGE_PAD_MIB=${AIRLOCK_DEMO_PAD_MIB:-8}
 e2e_release 1.0.0
 e2e_release 1.1.0
 e2e_patch 1.0.0 1.1.0
