@@ -12,7 +12,7 @@ make_keys "$T/keys"
 make_src "$T/src" 1.0.0
 head -c 300000 /dev/urandom > "$T/src/config/blob.bin" # incompressible: the app archive spans several parts
 # shellcheck disable=SC2046
-"$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $(online_keys "$T/keys") >/dev/null
+"$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $(src_image "$T/src") $(online_keys "$T/keys") >/dev/null
 root=$T/repo/metadata/1.root.json
 EXPORT=("$AIRLOCK_BUNDLE" bundle export "$T/repo" --version 1.0.0 --arch x86_64)
 
@@ -24,7 +24,7 @@ assert_eq "$rc" 0 "export --max-part-size 64K ($out)"
 n=$(( ($(stat -c %s "$T/whole.airlock") + 65535) / 65536 ))
 [ "$n" -ge 5 ] || fail "expected at least 5 parts, the bundle is $(stat -c %s "$T/whole.airlock") bytes"
 last=$(printf '%03d' "$n")
-assert_contains "$out" "wrote $T/usb/demo.airlock.part-001 to part-$last ($n parts of at most 65536 bytes) with 2 targets"
+assert_contains "$out" "wrote $T/usb/demo.airlock.part-001 to part-$last ($n parts of at most 65536 bytes) with 4 targets"
 [ ! -e "$T/usb/demo.airlock" ] || fail "export --max-part-size also wrote the single file"
 [ ! -e "$T/usb/demo.airlock.part-$(printf '%03d' $((n + 1)))" ] || fail "one part too many"
 for i in $(seq 1 $((n - 1))); do
@@ -49,7 +49,7 @@ for tool in "$AIRLOCK" "$AIRLOCK_BUNDLE"; do
   run "$tool" verify "$T/usb/demo.airlock.part-001" --trusted-root "$root"
   assert_eq "$rc" 0 "$(basename "$tool") verify of the part set ($out)"
   assert_contains "$out" "$T/usb/demo.airlock.part-001: verified"
-  assert_contains "$out" "2 targets,"
+  assert_contains "$out" "4 targets,"
 done
 run "$AIRLOCK_BUNDLE" inspect "$T/usb/demo.airlock.part-001"
 assert_eq "$rc" 0 "inspect of the part set ($out)"

@@ -13,7 +13,7 @@ new_src() { rm -rf "$T/src"; make_src "$T/src" "$1"; }
 new_src 1.1.0
 echo changed >> "$T/src/config/app.conf"
 # shellcheck disable=SC2086
-run "$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $keys
+run "$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $(src_image "$T/src") $keys
 assert_eq "$rc" 2 "release add of a published version: exit code ($out)"
 assert_contains "$out" "version 1.1.0 for x86_64 is already published in $T/repo"
 unchanged "release add of a published version"
@@ -22,13 +22,13 @@ unchanged "release add of a published version"
 new_src 1.2.0
 ln -s /etc/passwd "$T/src/x"
 # shellcheck disable=SC2086
-run "$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $keys
+run "$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $(src_image "$T/src") $keys
 assert_eq "$rc" 4 "release add with an absolute symlink: exit code ($out)"
 assert_contains "$out" "symlink x -> /etc/passwd points outside the app tree"
 unchanged "release add with an absolute symlink"
 rm "$T/src/x"; ln -s ../../etc/passwd "$T/src/config/up"
 # shellcheck disable=SC2086
-run "$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $keys
+run "$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $(src_image "$T/src") $keys
 assert_eq "$rc" 4 "release add with a relative escaping symlink: exit code ($out)"
 assert_contains "$out" "symlink config/up -> ../../etc/passwd points outside the app tree"
 unchanged "release add with a relative escaping symlink"
@@ -36,7 +36,7 @@ unchanged "release add with a relative escaping symlink"
 # 3. A FIFO (a device or socket likewise) has no place in an app tree.
 rm "$T/src/config/up"; mkfifo "$T/src/config/pipe"
 # shellcheck disable=SC2086
-run timeout 60 "$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $keys
+run timeout 60 "$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $(src_image "$T/src") $keys
 assert_eq "$rc" 4 "release add with a FIFO: exit code ($out)"
 assert_contains "$out" "config/pipe is a device, fifo or socket"
 unchanged "release add with a FIFO"
@@ -50,7 +50,7 @@ for m in "config/app.conf 4755 is setuid or setgid (mode 04755)" "config/app.con
   was=$(stat -c %a "$T/src/$path")
   chmod "$mode" "$T/src/$path"
   # shellcheck disable=SC2086
-  run "$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $keys
+  run "$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $(src_image "$T/src") $keys
   assert_eq "$rc" 4 "release add with $path at $mode: exit code ($out)"
   assert_contains "$out" "$path $msg"
   unchanged "release add with $path at $mode"
@@ -63,7 +63,7 @@ if command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&
   rm -f "$T/src/config/pipe"
   printf '    volumes: [ "./pgdata:/var/lib/postgresql/data", "${AIRLOCK_DATA}/ok:/ok" ]\n' >>"$T/src/docker-compose.yml"
   # shellcheck disable=SC2086
-  run "$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $keys
+  run "$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $(src_image "$T/src") $keys
   assert_eq "$rc" 4 "release add with a bind mount from the release tree: exit code ($out)"
   assert_contains "$out" "bind-mounts pgdata from the release tree"
   assert_contains "$out" '${AIRLOCK_DATA}'
@@ -87,7 +87,7 @@ assert_eq "$(cat "$T/other.txt")" "not a key" "the existing file after key gener
 # release leaves its unsigned target files behind, which refused_signing_leaves_the_repository_unchanged checks.)
 rm -f "$T/src/config/pipe"
 cp -a "$T/repo" "$T/repo-copy"
-run "$AIRLOCK_BUNDLE" release add "$T/repo-copy" "$T/src" --arch x86_64 --key "$T/keys/targets.pem" --key "$T/keys/snapshot.pem"
+run "$AIRLOCK_BUNDLE" release add "$T/repo-copy" "$T/src" --arch x86_64 $(src_image "$T/src") --key "$T/keys/targets.pem" --key "$T/keys/snapshot.pem"
 assert_eq "$rc" 2 "release add without the timestamp key: exit code ($out)"
 assert_contains "$out" "the timestamp role of root v1 needs 1 of these keys and 0 of them were given with --key"
 assert_contains "$out" "$(cat "$T/keys/timestamp.keyid")"
@@ -117,7 +117,7 @@ unchanged "the refused patches"
 # Control: the same source, with a link that stays inside the tree, publishes with all keys.
 ln -s config/app.conf "$T/src/link"
 # shellcheck disable=SC2086
-run "$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $keys
+run "$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $(src_image "$T/src") $keys
 assert_eq "$rc" 0 "release add of 1.2.0 with all keys: exit code ($out)"
 assert_contains "$out" "published demo 1.2.0 for x86_64"
 run "$AIRLOCK_BUNDLE" verify "$T/repo" --trusted-root "$T/repo/metadata/1.root.json"

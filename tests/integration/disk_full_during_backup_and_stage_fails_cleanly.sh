@@ -152,7 +152,8 @@ make_src "$SRC" 1.0.0
 mkdir -p "$SRC/blobs"
 for b in 0 1 2; do head -c 4000000 /dev/urandom > "$SRC/blobs/b$b"; done
 # shellcheck disable=SC2046
-"$AIRLOCK_BUNDLE" release add "$T/repo" "$SRC" --arch x86_64 $(online_keys "$T/keys") >/dev/null || fail "release add"
+"$AIRLOCK_BUNDLE" release add "$T/repo" "$SRC" --arch x86_64 $(src_image "$SRC") $(online_keys "$T/keys") >/dev/null \
+  || fail "release add"
 "$AIRLOCK_BUNDLE" bundle export "$T/repo" --version 1.0.0 --arch x86_64 --out "$T/v1.airlock" >/dev/null
 C=(--config "$T/c.conf")
 mkdir -p "$T/opt-c/demo/releases"

@@ -43,7 +43,7 @@ for tool in "$AIRLOCK" "$AIRLOCK_BUNDLE"; do
   run "$tool" verify "$T/new.airlock" --trusted-root "$root"
   assert_eq "$rc" 0 "$(basename "$tool") verify after refresh: exit code ($out)"
   assert_contains "$out" "timestamp v5"
-  assert_contains "$out" "2 targets,"
+  assert_contains "$out" "4 targets,"
   run "$tool" verify "$T/repo" --trusted-root "$root"
   assert_eq "$rc" 0 "$(basename "$tool") verify of the refreshed repository: exit code ($out)"
 done

@@ -22,6 +22,7 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY no_proxy NO_PROXY
 E2E=$T/e2e E2E_APP=e2ebound$$ E2E_PORT=18484
 . "$(dirname "$0")/../fixtures/e2e/site.sh"
 . "$(dirname "$0")/../fixtures/faultserver/start.sh"
+. "$(dirname "$0")/../fixtures/bundles/make_repo.sh" # make_image_archive
 command -v sqlite3 >/dev/null || skip "sqlite3 is not installed"
 FSROOT=$T/fsroot SUB=repo
 
@@ -35,7 +36,9 @@ release() {
   head -c 200000 /dev/urandom > "$src/config/pad.bin"
   printf '{"app": "%s", "version": "%s"}\n' "$E2E_APP" "$v" > "$src/airlock-release.json"
   # shellcheck disable=SC2046
-  "$AIRLOCK_BUNDLE" release add "$E2E/repo" "$src" --arch "$(uname -m)" $(_e2e_online_keys) >/dev/null \
+  make_image_archive "$src.image.tar" "$E2E_APP-web:$v"
+  "$AIRLOCK_BUNDLE" release add "$E2E/repo" "$src" --arch "$(uname -m)" $(src_image "$src") $(_e2e_online_keys) \
+    >/dev/null \
     || fail "release add $v failed"
 }
 # new_site NAME [CONF_LINES]: a fresh site on the faultserver, trusting only 1.root.json.

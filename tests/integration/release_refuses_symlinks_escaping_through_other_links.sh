@@ -8,7 +8,7 @@ make_src "$T/src" 1.2.0
 # config/up -> .. is a link to the tree's own root: inside, and accepted (control).
 ln -s .. "$T/src/config/up"
 # shellcheck disable=SC2086
-run "$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $keys
+run "$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $(src_image "$T/src") $keys
 assert_eq "$rc" 0 "release add with config/up -> .. (control): exit code ($out)"
 
 # escape -> config/up/config/up/.../../../etc/passwd: lexically "config/up/.../etc/passwd", inside the tree; but
@@ -20,7 +20,7 @@ target=$(for _ in $(seq "$depth"); do printf 'config/up/'; done; for _ in $(seq 
 ln -s "$target" "$T/src2/escape"
 assert_eq "$(readlink -f "$T/src2/escape")" /etc/passwd "where the escaping link really points"
 # shellcheck disable=SC2086
-run "$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src2" --arch x86_64 $keys
+run "$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src2" --arch x86_64 $(src_image "$T/src2") $keys
 assert_eq "$rc" 4 "release add with a link escaping through config/up: exit code ($out)"
 assert_contains "$out" "symlink escape -> $target points outside the app tree"
 echo "ok: a symlink escaping through another symlink is refused"

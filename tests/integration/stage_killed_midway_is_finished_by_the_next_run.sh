@@ -37,7 +37,7 @@ with open(f"{root}/z-last", "w") as fh:
     fh.write("the last entry\n")
 EOF
 # shellcheck disable=SC2046
-"$AIRLOCK_BUNDLE" release add "$T/repo" "$SRC" --arch x86_64 $(online_keys "$T/keys") >/dev/null || fail "release add"
+"$AIRLOCK_BUNDLE" release add "$T/repo" "$SRC" --arch x86_64 $(src_image "$SRC") $(online_keys "$T/keys") >/dev/null || fail "release add"
 "$AIRLOCK_BUNDLE" bundle export "$T/repo" --version 1.0.0 --arch x86_64 --out "$T/v1.airlock" >/dev/null
 
 mkdir -p "$T/running"

@@ -21,7 +21,7 @@ make_keys "$T/keys"
   --snapshot-key "$T/keys/snapshot.pem" --timestamp-key "$T/keys/timestamp.pem" >/dev/null
 make_src "$T/src" 1.0.0
 # shellcheck disable=SC2046
-"$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $(online_keys "$T/keys") >/dev/null \
+"$AIRLOCK_BUNDLE" release add "$T/repo" "$T/src" --arch x86_64 $(src_image "$T/src") $(online_keys "$T/keys") >/dev/null \
   || fail "release add 1.0.0"
 REL=demo/1.0.0/x86_64
 cp "$T"/repo/targets/$REL/*.release.json "$T/base-release.json"
