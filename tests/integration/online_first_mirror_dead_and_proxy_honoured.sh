@@ -26,6 +26,7 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY no_proxy NO_PROXY
 E2E=$T/e2e E2E_APP=e2enet$$ E2E_PORT=18482
 . "$(dirname "$0")/../fixtures/e2e/site.sh"
 . "$(dirname "$0")/../fixtures/faultserver/start.sh"
+. "$(dirname "$0")/../fixtures/bundles/make_repo.sh" # make_image_archive
 NGINX_LOG=$TESTENV/nginx-access.log
 [ -f "$NGINX_LOG" ] || fail "no nginx access log at $NGINX_LOG"
 SUB=net-$$                 # the repository's path on nginx and on the faultserver
@@ -43,7 +44,9 @@ release() {
   printf 'release=%s\n' "$v" > "$src/config/app.conf"
   printf '{"app": "%s", "version": "%s"}\n' "$E2E_APP" "$v" > "$src/airlock-release.json"
   # shellcheck disable=SC2046
-  "$AIRLOCK_BUNDLE" release add "$E2E/repo" "$src" --arch "$(uname -m)" $(_e2e_online_keys) >/dev/null \
+  make_image_archive "$src.image.tar" "$E2E_APP-web:$v" # a one-layer image: what the compose file runs is shipped
+  "$AIRLOCK_BUNDLE" release add "$E2E/repo" "$src" --arch "$(uname -m)" $(src_image "$src") $(_e2e_online_keys) \
+    >/dev/null \
     || fail "release add $v failed"
 }
 # Publishes the repository on nginx ($WWW) and in the faultserver's root ($FSROOT/$SUB), at the same path.

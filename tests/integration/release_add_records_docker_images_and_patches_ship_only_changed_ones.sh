@@ -40,6 +40,8 @@ keys=$(online_keys "$T/keys")
 "$AIRLOCK_BUNDLE" repo init "$T/repo" --app demo --root-key "$T/keys/root.pem" --targets-key "$T/keys/targets.pem" \
   --snapshot-key "$T/keys/snapshot.pem" --timestamp-key "$T/keys/timestamp.pem" >/dev/null
 for v in 1.0.0 1.1.0 1.2.0; do make_src "$T/src/$v" "$v"; done
+# Each release runs image 1, which each of them ships (release add refuses a compose image it does not ship).
+sed -i "s|image: demo/web:.*|image: $img1|" "$T"/src/*/docker-compose.yml
 BLOBS=$T/repo/targets/demo/blobs
 
 release_json() { # VERSION [patch-from-BASE]: the stored release.json of that release or patch
