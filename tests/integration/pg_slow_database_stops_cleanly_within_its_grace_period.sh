@@ -13,15 +13,18 @@ export PG_APP=$E2E_APP PG_WEB_PORT=18530 PG_DB_PORT=18531
 . "$(dirname "$0")/../fixtures/pg/lib.sh"
 pg_images
 defer pg_cleanup
-mkdir -p "$T/markers"
+# The markers live in the site's own directory: a bind of a host path outside the app directory is refused by the
+# host policy ([policy] bind_paths).
+markers='${AIRLOCK_SITE}/markers'
 sleeper="  sleeper:
     image: $PG_DB_IMAGE
     network_mode: host
     entrypoint: [ sleep, infinity ]
     stop_grace_period: 2s"
-for v in 1.0.0 1.1.0; do pg_e2e_release $v grace=30s delay=15 markers="$T/markers" extra="$sleeper"; done
+for v in 1.0.0 1.1.0; do pg_e2e_release $v grace=30s delay=15 markers="$markers" extra="$sleeper"; done
 e2e_patch 1.0.0 1.1.0
 e2e_init
+mkdir -p "$E2E_SITE/site/markers"
 CF=(--config "$E2E_CONF")
 run "$AIRLOCK" import "$(e2e_bundle 1.0.0)" "${CF[@]}"
 assert_eq "$rc" 0 "install of 1.0.0 ($out)"
@@ -32,7 +35,7 @@ run "$AIRLOCK" import "$(e2e_bundle 1.1.0 1.0.0 --patch-only)" "${CF[@]}"
 assert_eq "$rc" 0 "upgrade to 1.1.0 ($out)"
 assert_eq "$(pg_health)" "ok 1.1.0" "/health of 1.1.0"
 # The marker of the last start (1.1.0's: after the stop began) names the state the stop left the cluster in.
-read -r at state < "$T/markers/started"
+read -r at state < "$E2E_SITE/site/markers/started"
 [ "$(date -u -d "$at" +%s)" -ge "$(pg_started_at stop)" ] || fail "the marker is older than the stop: $at $state"
 assert_eq "$state" "previous-state=shut down" "the cluster state 1.1.0's database started on"
 stop=$(pg_journal stop)
