@@ -6,6 +6,7 @@
 # in the served N.targets.json (hash check) or timestamp.json (signature check) makes both refuse.
 # See docs/interop.md.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../fixtures/bundles/make_repo.sh" # make_image_archive
 : "${AIRLOCK_TEST_WWW:?testenv is not started}" "${AIRLOCK_TEST_HTTP:?}" "${AIRLOCK_TEST_HTTPS:?}" "${AIRLOCK_TEST_CA:?}"
 INTEROP=$(cd "$(dirname "$0")/../interop" && pwd)
 CLIENT=$INTEROP/tufjs_client.js
@@ -37,13 +38,14 @@ mkdir src
 printf 'services:\n  web:\n    image: demo/web:1.0.0\n    network_mode: host\n' > src/docker-compose.yml
 echo "greeting=hello" > src/app.conf
 echo '{"version":"1.0.0"}' > src/airlock-release.json
-"$AIRLOCK_BUNDLE" release add repo src --arch x86_64 "${ONLINE[@]}" >/dev/null
+make_image_archive web.tar demo/web:1.0.0 # the image the compose file runs, shipped
+"$AIRLOCK_BUNDLE" release add repo src --arch x86_64 --image-archive web.tar "${ONLINE[@]}" >/dev/null
 # Threshold 2 after the rotation: tuf-js must verify the new root key's signature on 2.root.json as well.
 "$AIRLOCK_BUNDLE" root rotate repo --add-root-key root2.pem --root-threshold 2 \
   --key root.pem --key root2.pem "${ONLINE[@]}" >/dev/null
 echo "greeting=hello again" > src/app.conf
 echo '{"version":"1.1.0"}' > src/airlock-release.json
-"$AIRLOCK_BUNDLE" release add repo src --arch x86_64 "${ONLINE[@]}" >/dev/null
+"$AIRLOCK_BUNDLE" release add repo src --arch x86_64 --image-archive web.tar "${ONLINE[@]}" >/dev/null
 [ -f repo/metadata/2.root.json ] && [ ! -e repo/metadata/3.root.json ] || fail "expected root versions 1 and 2 only"
 
 # The versions a correct client must end on, from the repository itself.
