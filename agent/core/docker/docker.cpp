@@ -64,11 +64,12 @@ std::string project_name(const std::string& name) {
 Docker::Docker(Settings s, Observer on_call) : s_(std::move(s)), on_call_(std::move(on_call)) {}
 
 util::ProcessResult Docker::call(const std::vector<std::string>& argv, int timeout_s, bool check,
-                                 const std::vector<std::string>& extra_env) {
+                                 const std::vector<std::string>& extra_env, const ArchiveWriter& input) {
   util::ProcessOptions o;
   o.timeout_seconds = timeout_s;
   o.extra_env = extra_env;
   o.env_allow = cli_environment;
+  o.stdin_writer = input;
   if (!s_.docker_host.empty()) o.extra_env.push_back("DOCKER_HOST=" + s_.docker_host);
   auto r = util::run_process(argv, o);
   if (on_call_) on_call_(argv, r);
@@ -217,14 +218,7 @@ bool Docker::loads_thin_archives() {
 }
 
 void Docker::load(const ArchiveWriter& write, const std::string& id, const std::vector<std::string>& tags) {
-  util::ProcessOptions o;
-  o.timeout_seconds = s_.timeout_s;
-  o.env_allow = cli_environment;
-  if (!s_.docker_host.empty()) o.extra_env.push_back("DOCKER_HOST=" + s_.docker_host);
-  o.stdin_writer = write;
-  const std::vector<std::string> argv = {"docker", "load", "-q"};
-  auto r = util::run_process(argv, o);
-  if (on_call_) on_call_(argv, r);
+  auto r = call({"docker", "load", "-q"}, s_.timeout_s, false, {}, write);
   if (r.timed_out || r.exit_code != 0)
     fail(ExitCode::failure,
          fmt::format("the docker engine refused image {}: {}{}", id, r.timed_out ? "timed out" : tail(r.output, 1500),

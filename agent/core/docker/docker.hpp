@@ -169,8 +169,9 @@ public:
 private:
   // IDs of the project's containers (found by label): running ones, or all with `all`.
   std::vector<std::string> project_containers(const std::string& project, bool all);
+  // `input`, when set, writes the program's stdin (util::ProcessOptions::stdin_writer).
   util::ProcessResult call(const std::vector<std::string>& argv, int timeout_s, bool check,
-                           const std::vector<std::string>& extra_env = {});
+                           const std::vector<std::string>& extra_env = {}, const ArchiveWriter& input = {});
   std::vector<std::string> env_for(const Project& p) const;
 
   Settings s_;

@@ -117,7 +117,6 @@ public:
       : t_(t), file_(partial), db_(db), stats_(stats), buf_(256 * 1024) {}
 
   std::uint64_t done() const { return done_; }
-  std::uint64_t written() const { return written_; }
   // The furthest byte this fetch has had in the partial: bytes fetched again after a restart are no progress.
   std::uint64_t furthest() const { return furthest_; }
   int last_status() const { return last_status_; }
@@ -214,7 +213,6 @@ public:
       file_.write_at(buf_.data(), n, done_);
       hash_.update(buf_.data(), n);
       done_ += n;
-      written_ += n;
       furthest_ = std::max(furthest_, done_);
       progress_->update(done_ - progress_base_);
       if (Clock::now() - last_save_ >= std::chrono::seconds(1)) save();
@@ -297,7 +295,7 @@ private:
   TransferStats& stats_;
   std::vector<char> buf_;
   util::Sha256 hash_;
-  std::uint64_t done_ = 0, written_ = 0, furthest_ = 0;
+  std::uint64_t done_ = 0, furthest_ = 0;
   int last_status_ = 0;
   state::Download row_;
   std::optional<log::Progress> progress_;
