@@ -13,6 +13,10 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${AIRLOCK_CACHE:-/var/cache/airlock-build}
 arches=${AIRLOCK_ARCHES:-"x86_64 aarch64"}
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
+# One bootstrap at a time per cache (two would race on apt and on Poco's build directory); a second one waits.
+mkdir -p "$cache"
+exec 9>"$cache/.bootstrap.lock"
+flock 9
 
 need_root() { [ "$(id -u)" = 0 ] || { log "must run as root (apt-get install)"; exit 1; }; }
 

@@ -25,7 +25,7 @@ const char* const usage_text = R"(usage: airlock [--version] [--help] <command> 
 Keeps a docker-compose application up to date from a signed TUF repository or an offline bundle.
 
 commands:
-  verify PATH --trusted-root ROOT.json [--json]
+  verify PATH [--trusted-root ROOT.json] [--json]
                 verify a bundle file or repository directory without installing anything
   init --app NAME --trusted-root ROOT.json [--install-root DIR] [--adopt DIR]
                 create the site layout and state database
@@ -65,12 +65,14 @@ int run(int argc, const char* const* argv) {
 const tool::CommandTable& command_table() {
   static const tool::CommandTable table = {
       {"verify",
-       {"verify PATH --trusted-root ROOT.json [--json]\n"
-        "  Verifies a bundle file or repository directory against a trusted root: the TUF chain, and every\n"
-        "  contained target's length and SHA-256. Installs nothing. Exit 0 when everything verifies;\n"
-        "  3 for a verification failure, 4 for malformed input (docs/cli.md). A bundle split into a part set\n"
-        "  (FILE.part-001, -002, ...) is given by its first part; the others must be beside it.",
-        {"trusted-root"},
+       {"verify PATH [--trusted-root ROOT.json | --config FILE] [--json]\n"
+        "  Verifies a bundle file or repository directory: the TUF chain, and every contained target's\n"
+        "  length and SHA-256. Installs nothing and changes nothing. It starts from --trusted-root when given,\n"
+        "  and otherwise from the site's trusted state (of --config, default /etc/airlock/airlock.conf), which\n"
+        "  also refuses metadata older than the site has seen; the output names which. Exit 0 when everything\n"
+        "  verifies; 3 for a verification failure, 4 for malformed input (docs/cli.md). A bundle split into a\n"
+        "  part set (FILE.part-001, -002, ...) is given by its first part; the others must be beside it.",
+        {"trusted-root", "config"},
         {"json"},
         verify}},
       {"init",

@@ -315,7 +315,8 @@ const tool::CommandTable& commands() {
         {"trusted-root"},
         {"json"},
         [](const util::Args& a) {
-          return bundle::report_verify(operand(a, 0, "PATH"), a.required("trusted-root"), format_of(a), std::cout);
+          return bundle::report_verify(operand(a, 0, "PATH"), bundle::root_file_anchor(a.required("trusted-root")),
+                                       format_of(a), std::cout);
         }}},
       {"self-test",
        {"self-test\n  Runs known-answer checks of every linked library on this host.",

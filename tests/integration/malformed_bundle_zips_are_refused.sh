@@ -61,5 +61,5 @@ refused 4 "$T/foreign.airlock" "unexpected entry 'README' (a bundle holds only m
 
 # A well-formed extra file under targets/ that no signed metadata lists: a verification failure.
 zipedit "$T/good.airlock" "$T/extra.airlock" --add 'targets/extra.bin' "$T/evil"
-refused 3 "$T/extra.airlock" "bundle $T/extra.airlock: holds targets/extra.bin, which no signed target lists; refusing the bundle"
+refused 3 "$T/extra.airlock" "bundle $T/extra.airlock: holds \"targets/extra.bin\", which no signed target lists; refusing the bundle"
 echo "ok: zip attacks are refused with exit 4, an unlisted target with exit 3"

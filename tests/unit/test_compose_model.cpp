@@ -252,7 +252,7 @@ TEST_CASE(
        "docker-compose.yml: service 'web': volume 'volume w -> /w': mounts the volume 'w' that the file does not "
        "declare under the top-level volumes:; declare it there"},
       {pre + R"({"volumes": [{"type": "npipe", "source": "\\\\.\\pipe\\x", "target": "/p"}]}}})",
-       "docker-compose.yml: service 'web': volume 'npipe \\\\.\\pipe\\x -> /p': mount type 'npipe' is not supported "
+       "docker-compose.yml: service 'web': volume 'npipe \\x5c\\x5c.\\x5cpipe\\x5cx -> /p': mount type 'npipe' is not supported "
        "(bind, volume and tmpfs are)"},
       {pre + R"({"volumes": [{"type": "bind", "source": "/a"}]}}})", "docker-compose.yml: service 'web': volume "
                                                                      "'bind /a -> ': the target '' is not an absolute "
@@ -274,7 +274,7 @@ TEST_CASE(
                                     "fix the compose file"},
       {pre + R"({"network_mode": ["host"]}}})", "docker-compose.yml: service 'web': network_mode must be a string, "
                                                 "found array; fix the compose file"},
-      {R"({"services": {"we\u001bb": {"pid": 1}}})", "docker-compose.yml: service 'we\\x1Bb': pid must be a string, "
+      {R"({"services": {"we\u001bb": {"pid": 1}}})", "docker-compose.yml: service 'we\\x1bb': pid must be a string, "
                                                      "found integer; fix the compose file"},
   };
   for (const auto& [doc, message] : cases) {

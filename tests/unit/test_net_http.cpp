@@ -229,6 +229,25 @@ TEST_CASE("net::Downloader fetches a target, hashing it as it streams") {
   CHECK(d.stats().restarts == 0);
 }
 
+TEST_CASE("net::Downloader never resumes into a partial file that is a symlink or has a second link") {
+  for (bool soft : {true, false}) {
+    CAPTURE(soft);
+    Env e;
+    FaultServer srv(e.root, e.work);
+    state::StateDb db(e.state_dir);
+    Client c(fast({srv.url()}));
+    Downloader d(c, db);
+    const std::string victim = e.work + "/victim";
+    testutil::write_file(victim, "keep me\n");
+    soft ? fs::create_symlink(victim, e.partial_path()) : fs::create_hard_link(victim, e.partial_path());
+    auto err = testutil::error_of([&] { d.fetch(e.target({srv.url("/t.bin")}), e.dl); });
+    CHECK(err.code() == ExitCode::failure);
+    CHECK(std::string(err.what()).find(e.partial_path()) != std::string::npos);
+    CHECK(testutil::read_file(victim) == "keep me\n");
+    CHECK(srv.log().empty()); // refused before a request was made
+  }
+}
+
 TEST_CASE("net::Downloader resumes with Range and If-Range after the connection drops at byte N") {
   Env e;
   FaultServer srv(e.root, e.work);

@@ -109,7 +109,7 @@ TEST_CASE("trust::refresh accepts a valid repository and its targets verify") {
   CHECK(st.targets->meta.targets.count("demo/1.0.0/x86_64/release.json") == 1);
   CHECK(st.targets->meta.targets.count("demo/1.0.0/x86_64/app.tar.gz") == 1);
   auto c = bundle::open_container(f.repo_dir);
-  auto report = bundle::verify_container(*c, f.trusted_root(), "root", t0 + day);
+  auto report = bundle::verify_container(*c, trust::TrustedState::from_root(f.trusted_root(), "root"), t0 + day);
   CHECK(report.verified.size() == 2);
   CHECK(report.unlisted.empty());
 }
@@ -189,6 +189,44 @@ TEST_CASE("trust::refresh refuses a root below its signature threshold") {
   std::string single = trust::sign_envelope(env.signed_part, {one.get()});
   expect_refusal([&] { trust::TrustedState::from_root(single, "1.root.json"); }, ExitCode::verify_failed,
                  "valid signatures from 1 of the 2 required root keys");
+}
+
+TEST_CASE("trust: one key under two key IDs counts once towards a threshold") {
+  Fixture f;
+  auto env = trust::parse_envelope(f.trusted_root(), "root", 1 << 20);
+  trust::PublicKey a = Fixture::pub(f.root_key), b = a;
+  b.keytype = "ecdsa-sha2-nistp256"; // the same key, the other accepted keytype: another key ID
+  REQUIRE(a.keyid() != b.keyid());
+  CHECK(trust::key_identity(a) == trust::key_identity(b));
+  CHECK(trust::key_identity(a).size() == 64);
+  // The same key re-wrapped at another line length is still the same key.
+  trust::PublicKey c = a;
+  std::string pem;
+  for (char ch : a.public_pem)
+    if (ch != '\n') pem += ch;
+  c.public_pem = "-----BEGIN PUBLIC KEY-----\n" + pem.substr(26, pem.size() - 26 - 24) + "\n-----END PUBLIC KEY-----\n";
+  CHECK(trust::key_identity(c) == trust::key_identity(a));
+  CHECK(trust::key_identity(trust::PublicKey{"ecdsa", "ecdsa-sha2-nistp256", "not a key"}).empty());
+
+  json::Value s = env.signed_part;
+  s["keys"][b.keyid()] = json::Object{{"keytype", json::Value(b.keytype)},
+                                      {"scheme", json::Value(b.scheme)},
+                                      {"keyval", json::Object{{"public", json::Value(b.public_pem)}}}};
+  s["roles"]["root"]["keyids"] = json::Array{json::Value(a.keyid()), json::Value(b.keyid())};
+  s["roles"]["root"]["threshold"] = 2;
+  // A root that needs two keys but lists one key twice is refused as it is parsed.
+  expect_refusal(
+      [&] {
+        trust::parse_root({s, {}}, "2.root.json");
+      },
+      ExitCode::bad_input, "role root has threshold 2 but only 1 distinct keys");
+  // And a signature made once, listed under both IDs, is one valid signature, not two.
+  s["roles"]["root"]["threshold"] = 1;
+  trust::Root root = trust::parse_root({s, {}}, "2.root.json");
+  auto signer = trust::load_pem_signer(f.root_key);
+  std::string sig = signer->sign_hex(json::canonical(s));
+  trust::Envelope twice{s, {{a.keyid(), sig}, {b.keyid(), sig}}};
+  CHECK(trust::count_valid_signatures(twice, root, Role::root) == 1);
 }
 
 TEST_CASE("trust::refresh refuses metadata signed by a wrong or unknown key") {

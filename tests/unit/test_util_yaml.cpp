@@ -299,7 +299,7 @@ TEST_CASE("yaml::parse refuses what is outside the subset, naming the line") {
       {"a: 1\n'a': 3\n", "line 2: duplicate key 'a'"},
       {"\"\\x41\": 1\nA: 3\n", "line 2: duplicate key 'A'"},
       {"a: {x: 1, \"x\": 2}\n", "line 1: duplicate key 'x'"},
-      {"\"\\e\": 1\n\"\\e\": 2\n", "line 2: duplicate key '\\x1B'"},
+      {"\"\\e\": 1\n\"\\e\": 2\n", "line 2: duplicate key '\\x1b'"},
       {"? a\n: 1\na: 2\n", "line 3: duplicate key 'a'"},
       {"a:\n\tb: 1\n", "line 2: tab character in indentation (indent with spaces)"},
       {"a:\n  \tb: 1\n", "line 2: tab character in indentation (indent with spaces)"},

@@ -1,6 +1,7 @@
 #include "archive/tar.hpp"
 
 #include "util/error.hpp"
+#include "util/text.hpp"
 #include "util/users.hpp"
 
 #include <algorithm>
@@ -44,22 +45,6 @@ bool is_ascii(const std::string& s) {
 }
 
 // A printable rendering of a name for messages (names come from untrusted archives).
-std::string quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s.substr(0, 300)) {
-    auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7f && c != '"' && c != '\\') {
-      out += c;
-    } else {
-      static const char hex[] = "0123456789abcdef";
-      out += "\\x";
-      out += hex[u >> 4];
-      out += hex[u & 15];
-    }
-  }
-  if (s.size() > 300) out += "...";
-  return out + "\"";
-}
 
 // ------------------------------------------------------------------------------------------ writer side
 
@@ -323,7 +308,7 @@ void TarWriter::add(const Entry& e, util::Source* content) {
 }
 
 void TarWriter::add_entry(const Entry& e, util::Source* content) {
-  const std::string where = "tar: entry " + quote(e.path) + ": ";
+  const std::string where = "tar: entry " + util::quoted(e.path) + ": ";
   auto has_nul = [](const std::string& s) { return s.find('\0') != std::string::npos; };
   if (e.path.empty()) fail(ExitCode::failure, "tar: an entry has an empty path");
   if (has_nul(e.path) || has_nul(e.link_target) || has_nul(e.uname) || has_nul(e.gname))
@@ -526,7 +511,7 @@ std::string TarReader::read_meta(std::uint64_t size, const std::string& kind) {
 void TarReader::skip() {
   while (remaining_ + padding_ > 0) {
     std::uint64_t want = std::min<std::uint64_t>(remaining_ + padding_, buf_.size());
-    std::string doing = "inside the data of entry " + quote(current_);
+    std::string doing = "inside the data of entry " + util::quoted(current_);
     read_exact(buf_.data(), static_cast<std::size_t>(want), doing.c_str());
     std::uint64_t from_data = std::min(want, remaining_);
     remaining_ -= from_data;
@@ -539,7 +524,7 @@ std::size_t TarReader::read(void* buf, std::size_t n) {
   std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(n, remaining_));
   std::size_t got = in_.read(buf, want);
   if (got == 0)
-    bad("truncated tar archive: entry " + quote(current_) + " ends " + std::to_string(remaining_) +
+    bad("truncated tar archive: entry " + util::quoted(current_) + " ends " + std::to_string(remaining_) +
         " bytes early, at byte " + std::to_string(offset_));
   offset_ += got;
   remaining_ -= got;
@@ -565,7 +550,7 @@ bool TarReader::next(Entry& e) {
   for (;;) {
     Block h{};
     std::uint64_t at = offset_;
-    const std::string after = current_.empty() ? "" : " (after entry " + quote(current_) + ")";
+    const std::string after = current_.empty() ? "" : " (after entry " + util::quoted(current_) + ")";
     {
       std::size_t got = 0;
       while (got < kBlock) {
@@ -599,7 +584,7 @@ bool TarReader::next(Entry& e) {
       ssum += in_field ? ' ' : static_cast<signed char>(h[i]);
     }
     if (stored != usum && stored != ssum)
-      bad(where + " (name " + quote(field_string(h, kName, kNameLen)) +
+      bad(where + " (name " + util::quoted(field_string(h, kName, kNameLen)) +
           "): header checksum mismatch, the archive is corrupt");
 
     char type = h[kType];
@@ -667,7 +652,7 @@ bool TarReader::next(Entry& e) {
     e.path = pick("path", path, have_long_name ? &long_name : nullptr);
     if (e.path.empty()) bad(where + ": entry with an empty name");
     current_ = e.path;
-    const std::string ewhere = "entry " + quote(e.path) + " (header at byte " + std::to_string(at) + ")";
+    const std::string ewhere = "entry " + util::quoted(e.path) + " (header at byte " + std::to_string(at) + ")";
     e.link_target = pick("linkpath", field_string(h, kLink, kLinkLen), have_long_link ? &long_link : nullptr);
     e.uname = pick("uname", field_string(h, kUname, kOwnerLen), nullptr);
     e.gname = pick("gname", field_string(h, kGname, kOwnerLen), nullptr);
@@ -717,7 +702,7 @@ bool TarReader::next(Entry& e) {
       e.type = Entry::Type::fifo;
       break;
     default:
-      bad(ewhere + ": unsupported entry type " + quote(std::string(1, type)) +
+      bad(ewhere + ": unsupported entry type " + util::quoted(std::string(1, type)) +
           " (sparse files, multi-volume archives and volume labels are not supported)");
     }
     if (e.type == Entry::Type::char_device || e.type == Entry::Type::block_device) {

@@ -4,6 +4,7 @@
 #include "bundle/zip.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
+#include "util/text.hpp"
 
 #include <fmt/format.h>
 
@@ -84,9 +85,9 @@ public:
       if (e.name.rfind("metadata/", 0) == 0 || e.name.rfind("targets/", 0) == 0 || e.name == "metadata/" ||
           e.name == "targets/")
         continue;
-      fail(ExitCode::bad_input, fmt::format("bundle {}: unexpected entry '{}' (a bundle holds only metadata/ and "
+      fail(ExitCode::bad_input, fmt::format("bundle {}: unexpected entry {} (a bundle holds only metadata/ and "
                                             "targets/); refusing it",
-                                            path_, e.name));
+                                            path_, util::quoted(e.name, 200, '\'')));
     }
   }
   std::optional<std::string> fetch(const std::string& name, std::size_t max_bytes) override {

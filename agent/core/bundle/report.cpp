@@ -32,16 +32,21 @@ json::Value role_summary(const trust::Common& c) {
 
 } // namespace
 
-int report_verify(const std::string& path, const std::string& trusted_root, Format format, std::ostream& out) {
+TrustAnchor root_file_anchor(const std::string& trusted_root) {
+  return {trust::TrustedState::from_root(util::read_file(trusted_root, trust::max_root_bytes), trusted_root),
+          "trusted root " + trusted_root};
+}
+
+int report_verify(const std::string& path, const TrustAnchor& anchor, Format format, std::ostream& out) {
   const bool as_json = format == Format::json;
   auto container = open_container(path);
-  const std::string root_bytes = util::read_file(trusted_root, trust::max_root_bytes);
-  auto r = verify_container(*container, root_bytes, trusted_root, static_cast<std::int64_t>(std::time(nullptr)));
+  auto r = verify_container(*container, anchor.state, static_cast<std::int64_t>(std::time(nullptr)));
   const auto& st = r.state;
   if (as_json) {
     json::Value v;
     v["path"] = path;
     v["verified"] = true;
+    v["trusted_by"] = anchor.source;
     v["root"] = role_summary(st.root.meta);
     v["timestamp"] = role_summary(st.timestamp->meta);
     v["snapshot"] = role_summary(st.snapshot->meta);
@@ -56,7 +61,7 @@ int report_verify(const std::string& path, const std::string& trusted_root, Form
     out << json::compact(v) << "\n";
     return 0;
   }
-  out << fmt::format("{}: verified\n", path);
+  out << fmt::format("{}: verified from {}\n", path, anchor.source);
   out << fmt::format("  root v{} (expires {}), timestamp v{} ({}), snapshot v{} ({}), targets v{} ({})\n",
                      st.root.meta.version, st.root.meta.expires, st.timestamp->meta.version, st.timestamp->meta.expires,
                      st.snapshot->meta.version, st.snapshot->meta.expires, st.targets->meta.version,

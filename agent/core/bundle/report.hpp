@@ -3,6 +3,8 @@
 // Thread-safety: none.
 #pragma once
 
+#include "trust/client.hpp"
+
 #include <ostream>
 #include <string>
 
@@ -10,9 +12,18 @@ namespace airlock::bundle {
 
 enum class Format { text, json }; // json: one JSON object on one line
 
-// Verifies a bundle or repository directory (bundle::verify_container) against the trusted root file and prints
-// a summary (or one JSON object). Returns 0; failures throw Error with the documented exit codes.
-int report_verify(const std::string& path, const std::string& trusted_root, Format format, std::ostream& out);
+// What a verification starts from, and how to name it to the operator.
+struct TrustAnchor {
+  trust::TrustedState state;
+  std::string source; // "trusted root ROOT.json", "the site's trusted state in DIR"
+};
+// A trusted root file (`--trusted-root`).
+TrustAnchor root_file_anchor(const std::string& trusted_root);
+
+// Verifies a bundle or repository directory (bundle::verify_container) from `anchor` and prints a summary that
+// names the anchor (or one JSON object, with "trusted_by"). Returns 0; failures throw Error with the documented
+// exit codes.
+int report_verify(const std::string& path, const TrustAnchor& anchor, Format format, std::ostream& out);
 
 // Describes a bundle or repository without trusting it: roles, versions, expiry, keys, targets and sizes.
 // Signatures are checked against the container's own newest root and reported, not enforced.

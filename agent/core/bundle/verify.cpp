@@ -2,6 +2,7 @@
 
 #include "trust/target.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <fmt/format.h>
 
@@ -19,9 +20,8 @@ std::uint64_t verify_target_in(Container& c, const trust::TargetFile& t, util::S
   }
 }
 
-VerifyReport verify_container(Container& c, const std::string& trusted_root_bytes, const std::string& root_what,
-                              std::int64_t now) {
-  VerifyReport r{trust::TrustedState::from_root(trusted_root_bytes, root_what), {}, {}, {}, 0};
+VerifyReport verify_container(Container& c, trust::TrustedState start, std::int64_t now) {
+  VerifyReport r{std::move(start), {}, {}, {}, 0};
   trust::refresh(r.state, c, trust::RefreshOptions{now});
   std::map<std::string, const trust::TargetFile*> by_path;
   for (const auto& [name, t] : r.state.targets->meta.targets) by_path.emplace(target_path(t), &t);
@@ -30,8 +30,8 @@ VerifyReport verify_container(Container& c, const std::string& trusted_root_byte
     auto it = by_path.find(path);
     if (it == by_path.end()) {
       if (c.is_bundle())
-        fail(ExitCode::verify_failed,
-             fmt::format("{}: holds {}, which no signed target lists; refusing the bundle", c.describe(), path));
+        fail(ExitCode::verify_failed, fmt::format("{}: holds {}, which no signed target lists; refusing the bundle",
+                                                  c.describe(), util::quoted(path)));
       r.unlisted.push_back(path);
       continue;
     }

@@ -32,7 +32,9 @@ struct VerifyReport {
 // throws is thrown again with c.damage_hint() appended (a part set then says to copy the whole set again).
 std::uint64_t verify_target_in(Container& c, const trust::TargetFile& t, util::Source& src, util::Sink* copy = nullptr);
 
-VerifyReport verify_container(Container& c, const std::string& trusted_root_bytes, const std::string& root_what,
-                              std::int64_t now);
+// The chain is followed from `start`: a trusted root alone (TrustedState::from_root), or a site's whole trusted
+// state (TrustedState::load), which also refuses metadata older than what the site has seen and judges expiry no
+// earlier than the site's last verification. `start` is not saved: verifying changes nothing.
+VerifyReport verify_container(Container& c, trust::TrustedState start, std::int64_t now);
 
 } // namespace airlock::bundle

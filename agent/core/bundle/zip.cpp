@@ -2,6 +2,8 @@
 
 #include "bundle/parts.hpp"
 #include "util/error.hpp"
+#include "util/io.hpp"
+#include "util/text.hpp"
 
 #include <zlib.h>
 
@@ -92,22 +94,6 @@ std::string hex32(std::uint32_t v) {
   return b;
 }
 
-// An entry name for a message: quoted, control bytes, quotes and backslashes escaped, cut at 200 bytes.
-std::string quoted(std::string_view name) {
-  std::string out = "\"";
-  for (std::size_t i = 0; i < name.size() && i < 200; ++i) {
-    auto c = static_cast<unsigned char>(name[i]);
-    if (c < 0x20 || c == 0x7F || c == '"' || c == '\\') {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\x%02x", c);
-      out += b;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + (name.size() > 200 ? "...\"" : "\"");
-}
-
 // Why `name` is not a safe entry name (rules in zip.hpp), or "" when it is.
 std::string name_problem(std::string_view name) {
   if (name.empty()) return "has an empty name";
@@ -187,13 +173,14 @@ public:
     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(size, left));
     if (n > 0) {
       if (file_->pread(buf, n, entry_.data_offset + pos_) != n)
-        refuse(archive_, "entry " + quoted(entry_.name) + " ends early: the file got shorter since it was opened");
+        refuse(archive_,
+               "entry " + util::quoted(entry_.name) + " ends early: the file got shorter since it was opened");
       if (check_crc_) crc_ = crc_update(crc_, buf, n);
       pos_ += n;
     }
     if (pos_ == entry_.size && !checked_) {
       if (check_crc_ && crc_ != entry_.crc32)
-        refuse(archive_, "entry " + quoted(entry_.name) + " is corrupt: its data has CRC-32 " + hex32(crc_) +
+        refuse(archive_, "entry " + util::quoted(entry_.name) + " is corrupt: its data has CRC-32 " + hex32(crc_) +
                              ", the archive declares " + hex32(entry_.crc32));
       checked_ = true;
     }
@@ -242,9 +229,8 @@ ZipWriter::Part& ZipWriter::part(std::size_t index) {
     Part p;
     p.path = part_size_ ? part_path(path_, static_cast<unsigned>(parts_.size() + 1)) : path_;
     p.tmp = p.path + ".tmp-" + std::to_string(::getpid());
-    p.fd = ::open(p.tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    p.fd = util::create_new_file(p.tmp, 0644);
     if (p.fd < 0) fail(ExitCode::failure, sys_error("cannot create", p.tmp, errno));
-    ::fchmod(p.fd, 0644);
     parts_.push_back(std::move(p));
   }
   return parts_[index];
@@ -274,12 +260,12 @@ void ZipWriter::check_new_name(const std::string& name) const {
   if (finished_) fail(ExitCode::failure, "internal error: ZipWriter for " + path_ + " used after finish()");
   std::string problem = name_problem(name);
   if (!problem.empty())
-    fail(ExitCode::bad_input, "cannot add to bundle " + path_ + ": entry " + quoted(name) + " " + problem);
+    fail(ExitCode::bad_input, "cannot add to bundle " + path_ + ": entry " + util::quoted(name) + " " + problem);
   if (entries_.size() >= kMaxZipEntries)
-    fail(ExitCode::bad_input, "cannot add " + quoted(name) + " to bundle " + path_ + ": a bundle holds at most " +
+    fail(ExitCode::bad_input, "cannot add " + util::quoted(name) + " to bundle " + path_ + ": a bundle holds at most " +
                                   std::to_string(kMaxZipEntries) + " entries");
   if (names_.count(name))
-    fail(ExitCode::bad_input, "cannot add to bundle " + path_ + ": entry " + quoted(name) + " was already added");
+    fail(ExitCode::bad_input, "cannot add to bundle " + path_ + ": entry " + util::quoted(name) + " was already added");
 }
 
 void ZipWriter::add_file(const std::string& name, const std::string& src_path) {
@@ -330,7 +316,7 @@ void ZipWriter::add_entry(const std::string& name, std::uint64_t size, util::Fil
     }
     if (done != size)
       fail(ExitCode::failure, src->path() + " changed size while it was being added to bundle " + path_ + " as " +
-                                  quoted(name) + "; add it again when nothing is writing to it");
+                                  util::quoted(name) + "; add it again when nothing is writing to it");
   } else {
     e.crc32 = crc_update(0, data.data(), data.size());
     put(data);
@@ -568,7 +554,7 @@ ZipReader::ZipReader(const std::string& path, std::shared_ptr<util::ReadAt> byte
     c.skip(comment_len);
     at = cd.size() - c.left();
 
-    const std::string who = "entry " + quoted(name);
+    const std::string who = "entry " + util::quoted(name);
     if (std::string problem = name_problem(name); !problem.empty()) refuse(path_, who + " " + problem);
     if (flags & (kFlagEncrypted | kFlagStrongEncryption | kFlagMaskedHeaders)) refuse(path_, who + " is encrypted");
     if (method != 0)
@@ -598,7 +584,7 @@ ZipReader::ZipReader(const std::string& path, std::shared_ptr<util::ReadAt> byte
     const std::uint64_t data_offset = offset + kLocalSize + local_name_len + local_extra_len;
     const std::string local_var = read_at(offset + kLocalSize, std::size_t{local_name_len} + local_extra_len);
     const std::string_view local_name = std::string_view(local_var).substr(0, local_name_len);
-    if (local_name != name) refuse(path_, who + " is named " + quoted(local_name) + " in its local header");
+    if (local_name != name) refuse(path_, who + " is named " + util::quoted(local_name) + " in its local header");
     if (local_method != method)
       refuse(path_, who + " has compression method " + std::to_string(local_method) + " in its local header");
     if (local_flags != flags)
@@ -642,13 +628,13 @@ ZipReader::ZipReader(const std::string& path, std::shared_ptr<util::ReadAt> byte
             [&](std::uint32_t a, std::uint32_t b) { return entries_[a].name < entries_[b].name; });
   for (std::size_t i = 1; i < by_name_.size(); ++i)
     if (entries_[by_name_[i]].name == entries_[by_name_[i - 1]].name)
-      refuse(path_, "entry " + quoted(entries_[by_name_[i]].name) + " appears twice (duplicate name)");
+      refuse(path_, "entry " + util::quoted(entries_[by_name_[i]].name) + " appears twice (duplicate name)");
 
   std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
   for (std::size_t i = 1; i < spans.size(); ++i)
     if (spans[i].begin < spans[i - 1].end)
-      refuse(path_, "entries " + quoted(entries_[spans[i - 1].index].name) + " and " +
-                        quoted(entries_[spans[i].index].name) + " overlap");
+      refuse(path_, "entries " + util::quoted(entries_[spans[i - 1].index].name) + " and " +
+                        util::quoted(entries_[spans[i].index].name) + " overlap");
 }
 
 const ZipEntry* ZipReader::find(const std::string& name) const {
@@ -659,13 +645,13 @@ const ZipEntry* ZipReader::find(const std::string& name) const {
 
 std::unique_ptr<util::Source> ZipReader::open(const ZipEntry& entry, Crc crc) const {
   if (entry.data_offset > data_end_ || entry.size > data_end_ - entry.data_offset)
-    fail(ExitCode::failure, "internal error: entry " + quoted(entry.name) + " is not from bundle " + path_);
+    fail(ExitCode::failure, "internal error: entry " + util::quoted(entry.name) + " is not from bundle " + path_);
   return std::make_unique<EntrySource>(file_, path_, entry, crc == Crc::check);
 }
 
 std::string ZipReader::read_small(const ZipEntry& entry, std::size_t max_bytes) const {
   if (entry.size > max_bytes)
-    refuse(path_, "entry " + quoted(entry.name) + " is " + std::to_string(entry.size) + " bytes, more than the " +
+    refuse(path_, "entry " + util::quoted(entry.name) + " is " + std::to_string(entry.size) + " bytes, more than the " +
                       std::to_string(max_bytes) + " allowed for it");
   std::string out(static_cast<std::size_t>(entry.size), '\0');
   auto src = open(entry);

@@ -184,8 +184,11 @@ bool supports_reflink(const std::string& dir) {
   const std::string base = parent_of(dir) + "/.airlock-reflink-probe-" + std::to_string(::getpid());
   bool ok = false;
   {
-    Fd a(::open((base + "-a").c_str(), O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
-    Fd b(::open((base + "-b").c_str(), O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+    // New files only (a leftover, or a link planted at the name, is unlinked first): nothing else is written.
+    ::unlink((base + "-a").c_str());
+    ::unlink((base + "-b").c_str());
+    Fd a(::open((base + "-a").c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    Fd b(::open((base + "-b").c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (a.get() >= 0 && b.get() >= 0) {
       const std::string block(4096, 'x');
       ok = ::write(a.get(), block.data(), block.size()) == static_cast<ssize_t>(block.size()) &&

@@ -2,6 +2,7 @@
 #include "docker/compose_model.hpp"
 
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <fmt/format.h>
 
@@ -19,23 +20,7 @@ namespace fs = std::filesystem;
 using json::Value;
 
 // A name or path from the document, quoted for a message: control characters escaped, long ones cut.
-std::string shown(std::string_view s) {
-  static constexpr char digits[] = "0123456789ABCDEF";
-  std::size_t cut = std::min<std::size_t>(s.size(), 200);
-  while (cut > 0 && cut < s.size() && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  std::string out = "'";
-  for (std::size_t i = 0; i < cut; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7F) {
-      out += "\\x";
-      out += digits[c >> 4];
-      out += digits[c & 0xF];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + (cut < s.size() ? "...'" : "'");
-}
+std::string shown(std::string_view s) { return util::quoted(s, 200, '\''); }
 
 // compose escapes '$' as "$$" in what `config` prints.
 std::string unescape_dollars(std::string_view s) {

@@ -5,9 +5,11 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
-#include <fstream>
+#include <fcntl.h>
 #include <iostream>
 #include <mutex>
 #include <unistd.h>
@@ -17,8 +19,7 @@ namespace {
 
 std::mutex mu;
 Options opts;
-std::ofstream file_out;
-bool file_failed = false;
+int file_fd = -1; // the log file, opened for appending; -1 when there is none
 
 constexpr util::NameTable<Level, 4> level_names{
     {{Level::debug, "debug"}, {Level::info, "info"}, {Level::warning, "warning"}, {Level::error, "error"}}};
@@ -48,14 +49,15 @@ Level parse_level(const std::string& s) {
 void init(const Options& o) {
   std::lock_guard<std::mutex> lock(mu);
   opts = o;
-  file_failed = false;
-  if (file_out.is_open()) file_out.close();
+  if (file_fd >= 0) ::close(file_fd);
+  file_fd = -1;
   if (!o.file.empty()) {
-    file_out.open(o.file, std::ios::app);
-    if (!file_out) {
-      file_failed = true;
-      std::cerr << "airlock: warning: cannot open log file " << o.file << "; logging to stderr only\n";
-    }
+    // Appended to, never through a symlink (a local user who can write its directory must not point the log at
+    // another file): O_NOFOLLOW.
+    file_fd = ::open(o.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (file_fd < 0)
+      std::cerr << "airlock: warning: cannot open log file " << o.file << " (" << std::strerror(errno)
+                << "); logging to stderr only\n";
   }
 }
 
@@ -71,9 +73,11 @@ void event(Level level, const std::string& module, const std::string& name, cons
   for (const auto& [k, v] : fields) line[k] = v;
   std::string text = json::compact(line);
   std::lock_guard<std::mutex> lock(mu);
-  if (file_out.is_open() && !file_failed) {
-    file_out << text << '\n';
-    file_out.flush();
+  if (file_fd >= 0) {
+    // One write per line: O_APPEND keeps the lines of concurrent writers whole. A failed write loses this line only.
+    const std::string row = text + '\n';
+    const ssize_t n = ::write(file_fd, row.data(), row.size());
+    (void)n;
   }
   if (opts.json_stderr) {
     std::cerr << text << '\n';

@@ -61,8 +61,18 @@ bool parse_content_range(const std::string& v, std::uint64_t& first, std::uint64
 class PartialFile {
 public:
   explicit PartialFile(std::string path) : path_(std::move(path)) {
-    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    // A partial file is resumed, so it may exist: never through a symlink, and only a plain file of its own
+    // (a hard link would let the download overwrite the file it shares with another name).
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd_ < 0) io_fail("open", path_);
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) io_fail("stat", path_);
+    if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || st.st_uid != ::geteuid()) {
+      close();
+      fail(ExitCode::failure, fmt::format("{} is not a plain file of airlock's own (another file type, more than one "
+                                          "link, or another owner); remove it and run again",
+                                          path_));
+    }
   }
   ~PartialFile() { close(); }
   PartialFile(const PartialFile&) = delete;

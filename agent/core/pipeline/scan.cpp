@@ -78,8 +78,8 @@ std::optional<std::string> scan(Context& ctx, const std::string& dir, std::vecto
   files = bundles_among(files, skipped);
   const auto candidates = candidates_in(ctx, files, skipped);
   // Then every byte of the newest, before it is chosen: a damaged stick must not win over an intact older bundle.
-  const std::string root_path = ctx.layout().trusted_root();
-  const std::string root = util::read_file(root_path, trust::max_root_bytes);
+  // From the site's whole trusted state: a bundle older than what the site has seen loses here already.
+  const auto site_state = trust::TrustedState::load(ctx.layout().trust_dir());
   std::optional<std::string> best;
   std::string best_version;
   for (const auto& [version, f] : candidates) {
@@ -89,7 +89,7 @@ std::optional<std::string> scan(Context& ctx, const std::string& dir, std::vecto
     }
     try {
       auto source = bundle::open_container(f);
-      bundle::verify_container(*source, root, root_path, ctx.clock().unix_seconds());
+      bundle::verify_container(*source, site_state, ctx.clock().unix_seconds());
       best = f;
       best_version = version;
     } catch (const Error& e) {

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <string>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
@@ -28,8 +29,15 @@ std::string holder_pid(int fd) {
 } // namespace
 
 RunLock::RunLock(const std::string& state_dir, int wait_seconds) : path_(state_dir + "/airlock.lock") {
-  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd_ < 0) fail(ExitCode::failure, "cannot open lock file " + path_ + ": " + errno_text());
+  // The PID is written into it: never into a file that is also reachable under another name.
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+    ::close(fd_);
+    fd_ = -1;
+    fail(ExitCode::failure, "lock file " + path_ + " is not a plain file with one link; remove it and run again");
+  }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
   while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;

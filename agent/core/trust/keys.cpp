@@ -124,6 +124,16 @@ std::string PublicKey::keyid() const {
   return util::sha256_hex(json::canonical(json::Value(key)));
 }
 
+std::string key_identity(const PublicKey& key) {
+  Pk pk;
+  if (parse_key(pk.ctx, key.public_pem, false) != 0 || !is_p256(pk.ctx)) return "";
+  unsigned char buf[512];
+  // mbedtls_pk_write_pubkey_der writes at the END of the buffer and returns the length.
+  int n = mbedtls_pk_write_pubkey_der(&pk.ctx, buf, sizeof buf);
+  if (n <= 0) return "";
+  return util::sha256_hex(std::string_view(reinterpret_cast<const char*>(buf + sizeof buf - n), std::size_t(n)));
+}
+
 bool verify_signature(const PublicKey& key, std::string_view message, std::string_view sig_hex) {
   if (key.scheme != "ecdsa-sha2-nistp256" || (key.keytype != "ecdsa" && key.keytype != "ecdsa-sha2-nistp256"))
     return false;

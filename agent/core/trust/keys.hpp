@@ -23,6 +23,11 @@ struct PublicKey {
   bool operator==(const PublicKey& o) const { return public_pem == o.public_pem && scheme == o.scheme; }
 };
 
+// The identity of the key itself: hex SHA-256 of its DER SubjectPublicKeyInfo, the same for every PEM spelling
+// (line breaks, headers) and either keytype of one key, whose key IDs differ. "" when the PEM is not a P-256
+// public key. Thresholds count distinct identities, so that one key listed under two IDs counts once.
+std::string key_identity(const PublicKey& key);
+
 // True when `sig_hex` is a valid signature by `key` over `message`. Any malformed key or signature, a key on
 // another curve or an unsupported scheme is simply "false": verification never throws on attacker input.
 bool verify_signature(const PublicKey& key, std::string_view message, std::string_view sig_hex);

@@ -3,6 +3,7 @@
 #include "util/error.hpp"
 #include "util/hash.hpp"
 #include "util/names.hpp"
+#include "util/text.hpp"
 
 #include <fmt/format.h>
 
@@ -26,18 +27,21 @@ const json::Value& field(const json::Value& obj, const std::string& key, json::V
 
 using T = json::Value::Type;
 
+// A string from the file for a message: nothing of it reaches the terminal unescaped (util::printable).
+std::string shown(std::string_view s) { return util::quoted(s, 64, '\''); }
+
 Common parse_common(const json::Value& s, const std::string& expected_type, const std::string& what) {
   if (!s.is_object()) fail(ExitCode::bad_input, what + ": 'signed' must be an object");
   Common c;
   c.type = field(s, "_type", T::string, what, "signed").as_string();
   if (c.type != expected_type)
     fail(ExitCode::bad_input,
-         fmt::format("{}: _type is '{}' where '{}' metadata was expected", what, c.type, expected_type));
+         fmt::format("{}: _type is {} where '{}' metadata was expected", what, shown(c.type), expected_type));
   c.spec_version = field(s, "spec_version", T::string, what, "signed").as_string();
   // Accept any 1.x; a major version we do not know is refused (spec 5: "spec_version ... MUST be checked").
   if (c.spec_version.rfind("1.", 0) != 0)
     fail(ExitCode::bad_input,
-         fmt::format("{}: spec_version '{}' is not TUF 1.x, which is all airlock supports", what, c.spec_version));
+         fmt::format("{}: spec_version {} is not TUF 1.x, which is all airlock supports", what, shown(c.spec_version)));
   c.version = field(s, "version", T::integer, what, "signed").as_int();
   if (c.version < 1) fail(ExitCode::bad_input, fmt::format("{}: version {} is below 1", what, c.version));
   c.expires = field(s, "expires", T::string, what, "signed").as_string();
@@ -104,7 +108,7 @@ Envelope parse_envelope(std::string_view bytes, const std::string& what, std::si
                   field(s, "sig", T::string, what, "signatures[]").as_string()};
     // The same key listed twice must not count twice towards a threshold (spec 5.3.4); refuse it outright.
     if (!seen.insert(sig.keyid).second)
-      fail(ExitCode::verify_failed, fmt::format("{}: key {} signs more than once", what, sig.keyid));
+      fail(ExitCode::verify_failed, fmt::format("{}: key {} signs more than once", what, shown(sig.keyid)));
     e.signatures.push_back(std::move(sig));
   }
   return e;
@@ -116,23 +120,22 @@ Root parse_root(const Envelope& e, const std::string& what) {
   const auto& s = e.signed_part;
   r.consistent_snapshot = field(s, "consistent_snapshot", T::boolean, what, "signed").as_bool();
   for (const auto& [keyid, kv] : field(s, "keys", T::object, what, "signed").as_object()) {
-    const std::string path = "signed.keys." + keyid;
+    const std::string path = "signed.keys." + util::printable(keyid, 64);
     if (!kv.is_object()) fail(ExitCode::bad_input, fmt::format("{}: '{}' must be an object", what, path));
     PublicKey k;
     k.keytype = field(kv, "keytype", T::string, what, path).as_string();
     k.scheme = field(kv, "scheme", T::string, what, path).as_string();
     if ((k.keytype != "ecdsa" && k.keytype != "ecdsa-sha2-nistp256") || k.scheme != "ecdsa-sha2-nistp256")
-      fail(ExitCode::bad_input,
-           fmt::format("{}: key {} has type '{}' and scheme '{}'; airlock supports only ecdsa with "
-                       "ecdsa-sha2-nistp256",
-                       what, keyid, k.keytype, k.scheme));
+      fail(ExitCode::bad_input, fmt::format("{}: key {} has type {} and scheme {}; airlock supports only ecdsa with "
+                                            "ecdsa-sha2-nistp256",
+                                            what, shown(keyid), shown(k.keytype), shown(k.scheme)));
     k.public_pem =
         field(field(kv, "keyval", T::object, what, path), "public", T::string, what, path + ".keyval").as_string();
     // The key ID must be the hash of the key (spec 4.2): otherwise one key could be listed under two IDs and
     // count twice towards a threshold.
     if (k.keyid() != keyid)
       fail(ExitCode::bad_input,
-           fmt::format("{}: key ID {} does not match its key (expected {})", what, keyid, k.keyid()));
+           fmt::format("{}: key ID {} does not match its key (expected {})", what, shown(keyid), k.keyid()));
     r.keys.emplace(keyid, std::move(k));
   }
   const auto& roles = field(s, "roles", T::object, what, "signed");
@@ -145,13 +148,16 @@ Root parse_root(const Envelope& e, const std::string& what) {
     for (const auto& id : field(rv, "keyids", T::array, what, path).as_array()) {
       if (!id.is_string()) fail(ExitCode::bad_input, fmt::format("{}: '{}.keyids' holds a non-string", what, path));
       if (!r.keys.count(id.as_string()))
-        fail(ExitCode::bad_input,
-             fmt::format("{}: role {} names key {} that is not in 'keys'", what, role_name(role), id.as_string()));
+        fail(ExitCode::bad_input, fmt::format("{}: role {} names key {} that is not in 'keys'", what, role_name(role),
+                                              shown(id.as_string())));
       rk.keyids.push_back(id.as_string());
     }
-    if (static_cast<std::int64_t>(std::set<std::string>(rk.keyids.begin(), rk.keyids.end()).size()) < rk.threshold)
+    // Distinct keys, not distinct IDs: one public key under two IDs (another keytype or PEM spelling) is one.
+    std::set<std::string> distinct;
+    for (const auto& id : rk.keyids) distinct.insert(key_identity(r.keys.at(id)));
+    if (static_cast<std::int64_t>(distinct.size()) < rk.threshold)
       fail(ExitCode::bad_input, fmt::format("{}: role {} has threshold {} but only {} distinct keys", what,
-                                            role_name(role), rk.threshold, rk.keyids.size()));
+                                            role_name(role), rk.threshold, distinct.size()));
     r.roles[role] = std::move(rk);
   }
   return r;
@@ -171,7 +177,7 @@ Snapshot parse_snapshot(const Envelope& e, const std::string& what) {
   Snapshot s;
   static_cast<Common&>(s) = parse_common(e.signed_part, "snapshot", what);
   for (const auto& [name, v] : field(e.signed_part, "meta", T::object, what, "signed").as_object())
-    s.meta.emplace(name, parse_metafile(v, what, "signed.meta." + name));
+    s.meta.emplace(name, parse_metafile(v, what, "signed.meta." + util::printable(name)));
   if (!s.meta.count("targets.json")) fail(ExitCode::bad_input, what + ": 'signed.meta' does not list targets.json");
   return s;
 }
@@ -183,7 +189,7 @@ Targets parse_targets(const Envelope& e, const std::string& what) {
     fail(ExitCode::bad_input, what + ": uses delegated targets roles, which this airlock version does not support yet; "
                                      "publish the release from the top-level targets role");
   for (const auto& [name, v] : field(e.signed_part, "targets", T::object, what, "signed").as_object()) {
-    const std::string path = "signed.targets." + name;
+    const std::string path = "signed.targets." + util::printable(name);
     if (!v.is_object()) fail(ExitCode::bad_input, fmt::format("{}: '{}' must be an object", what, path));
     TargetFile f;
     f.name = name;
@@ -212,7 +218,9 @@ std::int64_t count_valid_signatures(const Envelope& e, const Root& root, Role ro
   for (const auto& sig : e.signatures) {
     if (std::find(rk.keyids.begin(), rk.keyids.end(), sig.keyid) == rk.keyids.end()) continue;
     auto key = root.keys.find(sig.keyid);
-    if (key != root.keys.end() && verify_signature(key->second, message, sig.sig)) good.insert(sig.keyid);
+    // Counted by the key itself: two IDs of one key (see key_identity) sign as one key.
+    if (key != root.keys.end() && verify_signature(key->second, message, sig.sig))
+      good.insert(key_identity(key->second));
   }
   return static_cast<std::int64_t>(good.size());
 }
@@ -222,7 +230,7 @@ void verify_role(const Envelope& e, const Root& root, Role role, const std::stri
   std::int64_t n = count_valid_signatures(e, root, role);
   if (n < rk.threshold) {
     std::string seen;
-    for (const auto& s : e.signatures) seen += (seen.empty() ? "" : ", ") + s.keyid.substr(0, 12);
+    for (const auto& s : e.signatures) seen += (seen.empty() ? "" : ", ") + util::printable(s.keyid, 12);
     fail(
         ExitCode::verify_failed,
         fmt::format("{}: has valid signatures from {} of the {} required {} keys of root v{} (signatures present from: "

@@ -76,11 +76,18 @@ std::uint64_t FileSource::size() const {
   return static_cast<std::uint64_t>(st.st_size);
 }
 
+int create_new_file(const std::string& path, unsigned mode) {
+  constexpr int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  int fd = ::open(path.c_str(), flags, mode);
+  if (fd < 0 && errno == EEXIST && ::unlink(path.c_str()) == 0) fd = ::open(path.c_str(), flags, mode);
+  if (fd >= 0) ::fchmod(fd, mode); // the umask must not widen or narrow what the caller asked for
+  return fd;
+}
+
 AtomicFile::AtomicFile(const std::string& path, unsigned mode)
     : path_(path), tmp_(path + ".tmp-" + std::to_string(::getpid())) {
-  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  fd_ = create_new_file(tmp_, mode);
   if (fd_ < 0) fail(ExitCode::failure, sys_error("cannot create", tmp_, errno));
-  ::fchmod(fd_, mode); // the umask must not widen or narrow what the caller asked for
 }
 
 AtomicFile::~AtomicFile() {

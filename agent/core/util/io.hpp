@@ -92,8 +92,15 @@ private:
   int fd_ = -1;
 };
 
-// Writes `path` atomically: data goes to "<path>.tmp-<pid>", commit() fsyncs it, renames it over `path`
-// and fsyncs the directory. Without commit() the temp file is removed and `path` is untouched.
+// Creates a new file at `path` for writing (O_CREAT|O_EXCL|O_NOFOLLOW, mode exactly `mode` whatever the umask)
+// and returns its descriptor, or -1 with errno set. Nothing that is already at `path` is ever opened, so a
+// symlink or hard link planted there cannot redirect the write: a leftover (a stale temp file of a killed run, or
+// a planted link) is unlinked, which never touches what a link points at, and the create is tried once more.
+int create_new_file(const std::string& path, unsigned mode);
+
+// Writes `path` atomically: data goes to "<path>.tmp-<pid>" (made by create_new_file), commit() fsyncs it,
+// renames it over `path` and fsyncs the directory. Without commit() the temp file is removed and `path` is
+// untouched.
 class AtomicFile : public Sink {
 public:
   explicit AtomicFile(const std::string& path, unsigned mode = 0644);

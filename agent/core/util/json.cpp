@@ -1,5 +1,7 @@
 #include "util/json.hpp"
 
+#include "util/text.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <utility>
@@ -173,30 +175,13 @@ void append_utf8(std::string& out, char32_t cp) {
   }
 }
 
-// Attacker-controlled text for an error message: printable ASCII verbatim, other bytes as \xNN, cut at 64 bytes.
-std::string quoted(std::string_view s) {
-  static const char hex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size() && i < 64; ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += "\\x";
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 15]);
-    }
-  }
-  out += s.size() > 64 ? "\"..." : "\"";
-  return out;
-}
-
 // The string as UTF-16 code units, for JavaScript's sort order. Throws when it is not valid UTF-8.
 std::u16string to_utf16(std::string_view s) {
   std::u16string out;
   for (std::size_t i = 0; i < s.size();) {
     char32_t cp;
-    if (!decode_utf8(s, i, cp)) fail(ExitCode::bad_input, "JSON encoding: string " + quoted(s) + " is not valid UTF-8");
+    if (!decode_utf8(s, i, cp))
+      fail(ExitCode::bad_input, "JSON encoding: string " + util::quoted(s, 64) + " is not valid UTF-8");
     if (cp < 0x10000) {
       out.push_back(static_cast<char16_t>(cp));
     } else {
@@ -210,7 +195,8 @@ std::u16string to_utf16(std::string_view s) {
 void check_utf8(std::string_view s) {
   char32_t cp;
   for (std::size_t i = 0; i < s.size();)
-    if (!decode_utf8(s, i, cp)) fail(ExitCode::bad_input, "JSON encoding: string " + quoted(s) + " is not valid UTF-8");
+    if (!decode_utf8(s, i, cp))
+      fail(ExitCode::bad_input, "JSON encoding: string " + util::quoted(s, 64) + " is not valid UTF-8");
 }
 
 // ---- Parser -----------------------------------------------------------------------------------------------
@@ -244,7 +230,7 @@ private:
     if (eof()) error(std::string("unexpected end of input, expected ") + expected);
     auto c = static_cast<unsigned char>(s_[pos_]);
     std::string found =
-        c >= 0x20 && c < 0x7F ? std::string("'") + static_cast<char>(c) + "'" : quoted(s_.substr(pos_, 1));
+        c >= 0x20 && c < 0x7F ? std::string("'") + static_cast<char>(c) + "'" : util::quoted(s_.substr(pos_, 1));
     error("unexpected " + found + ", expected " + expected);
   }
 
@@ -289,7 +275,7 @@ private:
       if (peek() != '"') unexpected("a string key");
       std::size_t key_at = pos_;
       std::string key = parse_string();
-      if (obj.count(key)) error_at(key_at, "duplicate key " + quoted(key));
+      if (obj.count(key)) error_at(key_at, "duplicate key " + util::quoted(key, 64));
       skip_ws();
       if (peek() != ':') unexpected("':'");
       ++pos_;

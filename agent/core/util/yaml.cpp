@@ -7,6 +7,7 @@
 #include "util/yaml.hpp"
 
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -92,19 +93,7 @@ std::string hex2(unsigned v) {
 }
 
 // A key for an error message: quoted, control characters escaped, long ones cut.
-std::string shown(std::string_view s) {
-  std::size_t cut = std::min<std::size_t>(s.size(), 200);
-  while (cut > 0 && cut < s.size() && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  std::string out = "'";
-  for (std::size_t i = 0; i < cut; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7F)
-      out += "\\x" + hex2(c);
-    else
-      out += static_cast<char>(c);
-  }
-  return out + (cut < s.size() ? "...'" : "'");
-}
+std::string shown(std::string_view s) { return util::quoted(s, 200, '\''); }
 
 // The whole input, before any parsing: valid UTF-8 and only the characters the subset allows.
 void check_characters(std::string_view text, const std::string& what) {
