@@ -3,6 +3,7 @@
 #include "config/config.hpp"
 #include "pipeline/context.hpp"
 #include "pipeline/upgrade.hpp"
+#include "site/identity.hpp"
 #include "site/layout.hpp"
 #include "site/stage.hpp"
 #include "state/db.hpp"
@@ -98,14 +99,15 @@ int init(const util::Args& a) {
                                                      "name = {}\ninstall_root = {}\n\n[state]\ndir = {}\n",
                                                      cfg.app_name, cfg.install_root, cfg.state_dir));
   }
+  const std::string site_id = site::ensure_site_id(layout);
   auto audit = state::audit_who("init");
   audit.to_version = adopted;
   audit.outcome = "ok";
   audit.detail = "trusted root v" + std::to_string(st.root.meta.version) + " from " + trusted;
   db.audit_add(audit);
-  std::cout << fmt::format("initialised {} in {} (state in {}, trusted root v{}{})\n", cfg.app_name, layout.app_dir(),
-                           layout.state_dir(), st.root.meta.version,
-                           adopted.empty() ? "" : ", adopted the running compose directory as version 0");
+  std::cout << fmt::format("initialised {} in {} (state in {}, trusted root v{}{})\nsite ID: {}\n", cfg.app_name,
+                           layout.app_dir(), layout.state_dir(), st.root.meta.version,
+                           adopted.empty() ? "" : ", adopted the running compose directory as version 0", site_id);
   return 0;
 }
 

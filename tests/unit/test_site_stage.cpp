@@ -1,6 +1,7 @@
 #include "archive/gzip.hpp"
 #include "archive/tar.hpp"
 #include "release/manifest.hpp"
+#include "site/identity.hpp"
 #include "site/stage.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
@@ -533,4 +534,21 @@ TEST_CASE("site::switch_current switches atomically and reads back") {
     CHECK_MESSAGE(e.path().filename().string().find(".tmp-") == std::string::npos, e.path());
   check_throws([&] { site::switch_current(s.app, "7.0"); }, ExitCode::not_found, "release 7.0 is not staged");
   CHECK(site::current_version(s.app) == "2.0");
+}
+
+TEST_CASE("site::ensure_site_id makes one random ID and keeps it; a damaged file is refused") {
+  testutil::TempDir tmp;
+  const site::Layout l(tmp / "app", tmp.path().string());
+  CHECK(!site::read_site_id(l));
+  const std::string id = site::ensure_site_id(l);
+  CHECK(site::is_site_id(id));
+  CHECK(testutil::read_file(l.site_id_file()) == id + "\n");
+  CHECK(site::ensure_site_id(l) == id);
+  CHECK(site::read_site_id(l) == id);
+  testutil::TempDir other;
+  CHECK(site::ensure_site_id(site::Layout(other / "app", other.path().string())) != id);
+  testutil::write_file(l.site_id_file(), "not-an-id\x1b[2J\n");
+  auto e = testutil::error_of([&] { site::read_site_id(l); });
+  CHECK(e.code() == ExitCode::bad_input);
+  CHECK(std::string(e.what()).find("\\x1b[2J") != std::string::npos);
 }
