@@ -28,6 +28,10 @@ int print_outcome(const pipeline::Report& r, Output output) {
     v["backup_id"] = r.backup_id;
     v["downtime_ms"] = r.downtime_ms;
     v["reason"] = r.reason;
+    json::Array path;
+    for (const auto& p : r.path) path.emplace_back(p);
+    v["path"] = path;
+    v["steps_done"] = static_cast<std::int64_t>(r.steps_done);
     std::cout << json::compact(v) << "\n";
     return exit_code(r.outcome);
   }
@@ -47,6 +51,9 @@ int print_outcome(const pipeline::Report& r, Output output) {
     std::cout << fmt::format("updated {} -> {} ({}{}{}{})\n", r.from.empty() ? "(nothing)" : r.from, r.to, r.kind,
                              downtime, r.backup_id.empty() ? "" : ", backup " + r.backup_id,
                              r.reason.empty() ? "" : ", " + r.reason);
+    if (!r.path.empty())
+      std::cout << fmt::format("upgrade path {}: {} of {} steps committed\n", pipeline::path_text(r.path), r.steps_done,
+                               r.path.size() - 1);
     return 0;
   case Outcome::abandoned:
     std::cout << "recovered upgrade " << r.upgrade_id << ": " << r.reason << "\n";

@@ -7,6 +7,7 @@
 #include "net/http.hpp"
 #include "net/repository.hpp"
 #include "pipeline/upgrade.hpp"
+#include "site/identity.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
 
@@ -39,7 +40,11 @@ int check(const util::Args& a) {
   // No run lock: check changes nothing (pipeline::check), so monitoring can ask while an upgrade runs.
   s.open_read_only();
   net::HttpRepository repo(net::settings_from_config(s.cfg()), &s.db());
-  const auto r = pipeline::check(s.ctx(), s.db(), repo, update_options(a));
+  auto o = update_options(a);
+  // Online: staged rollouts apply. A site initialised by an older airlock has no ID until its first upgrade makes
+  // one; until then it is placed as the ID "" (the same bucket for every such site).
+  o.site_id = site::read_site_id(s.layout()).value_or("");
+  const auto r = pipeline::check(s.ctx(), s.db(), repo, o);
   const std::string& app = s.cfg().app_name;
   const int rc = r.decision == "none" ? 0 : static_cast<int>(ExitCode::update_available);
   if (a.has("json")) {
@@ -55,6 +60,10 @@ int check(const util::Args& a) {
     json::Array skipped;
     for (const auto& k : r.skipped) skipped.emplace_back(k);
     v["skipped"] = skipped;
+    json::Array path;
+    for (const auto& p : r.path) path.emplace_back(p);
+    v["path"] = path;
+    v["channel"] = s.cfg().channel;
     std::cout << json::compact(v) << "\n";
     return rc;
   }
@@ -69,6 +78,9 @@ int check(const util::Args& a) {
             ? std::string()
             : fmt::format(" ({} of {} downloaded already)", log::human_bytes(r.total_bytes - r.download_bytes),
                           log::human_bytes(r.total_bytes)));
+  if (!r.path.empty())
+    std::cout << fmt::format("upgrade path: {} ({} steps, each with its own backup, health gate and commit)\n",
+                             pipeline::path_text(r.path), r.path.size() - 1);
   for (const auto& k : r.skipped) std::cout << "skipped: " << k << "\n";
   return rc;
 }
@@ -92,6 +104,7 @@ int upgrade(const util::Args& a) {
   net::HttpRepository repo(net::settings_from_config(s.cfg()), &s.db());
   auto o = update_options(a);
   o.action = "upgrade";
+  o.site_id = site::ensure_site_id(s.layout()); // online: staged rollouts apply
   o.source_label = repo.describe();
   const auto r = pipeline::import(s.ctx(), s.db(), repo, o);
   if (cron && r.outcome == pipeline::Outcome::none) return 0; // nothing happened: nothing printed

@@ -6,6 +6,7 @@
 #include "bundle/report.hpp"
 #include "log/log.hpp"
 #include "publish/builder.hpp"
+#include "repo/offers.hpp"
 #include "repo/repository.hpp"
 #include "tool/table.hpp"
 #include "util/args.hpp"
@@ -52,6 +53,8 @@ commands:
   repo refresh REPO --key ...     re-sign timestamp (and snapshot) before they expire
   root rotate REPO ...            write root N+1: add or remove root keys, replace role keys
   bundle export REPO --version V --arch A [--from V1] --out FILE.airlock [--max-part-size SIZE]
+  channel add|remove REPO --version V --channel NAME --key ...   publish a release to a channel, or take it out
+  rollout set|pause|resume REPO --version V [--percent N] --key ...   staged rollout of a release
   verify PATH --trusted-root ROOT.json [--json]    verify a bundle or repository
   inspect PATH [--json]           describe a bundle or repository
   self-test                       known-answer checks of every linked library
@@ -138,6 +141,7 @@ int release_add(const util::Args& a) {
   in.arch = a.required("arch");
   in.image_archives = a.values("image-archive");
   in.image_names = a.values("image");
+  in.channels = a.values("channel");
   KeyRing ring;
   ring.load(a.values("key"));
   ImageStats stats;
@@ -232,6 +236,7 @@ int bundle_export(const util::Args& a) {
   o.arch = a.required("arch");
   o.from = a.value("from");
   o.patch_only = a.has("patch-only");
+  o.channel = a.value("channel");
   o.out = a.required("out");
   if (const auto max = a.bytes("max-part-size", bundle::kMinPartBytes, std::numeric_limits<std::uint64_t>::max()))
     o.part_size = bundle::part_size_for(*max);
@@ -244,6 +249,69 @@ int bundle_export(const util::Args& a) {
   while (parts < bundle::kMaxParts && std::filesystem::exists(bundle::part_path(o.out, parts + 1))) ++parts;
   std::cout << fmt::format("wrote {} to part-{:03} ({} part{} of at most {} bytes) with {} targets\n",
                            bundle::part_path(o.out, 1), parts, parts, parts == 1 ? "" : "s", *o.part_size, n);
+  return 0;
+}
+
+std::string channels_text(const fleet::Offer& o) {
+  std::string t;
+  for (const auto& c : o.channels) t += (t.empty() ? "" : ", ") + c;
+  return t;
+}
+
+std::string rollout_text(const fleet::Offer& o) {
+  if (!o.in_rollout()) return "offered to every site";
+  return fmt::format("in a staged rollout to {}% of sites{}", o.percent, o.paused ? ", paused" : "");
+}
+
+// channel add|remove REPO --version V --channel C --key ...
+int channel_change(const util::Args& a, bool add) {
+  Repository repo(operand(a, 0, "REPO directory"));
+  const std::string channel = a.required("channel");
+  if (!fleet::is_channel_name(channel))
+    fail(ExitCode::usage, "--channel '" + channel + "' is not a channel name (a-z, 0-9, '-', '_', '.')");
+  KeyRing ring;
+  ring.load(a.values("key"));
+  const std::string version = a.required("version");
+  auto o = change_offer(
+      repo, version,
+      [&](fleet::Offer& offer) {
+        auto it = std::find(offer.channels.begin(), offer.channels.end(), channel);
+        if (add && it == offer.channels.end()) offer.channels.push_back(channel);
+        if (!add && it != offer.channels.end()) offer.channels.erase(it);
+        if (offer.channels.empty())
+          fail(ExitCode::usage, fmt::format("{} {} would be in no channel at all; add it to another channel first",
+                                            repo.app(), version));
+      },
+      ring, now());
+  std::cout << fmt::format("{} {}: channels {}; targets v{}\n", repo.app(), version, channels_text(o),
+                           repo.targets().version);
+  return 0;
+}
+
+// rollout set|pause|resume REPO --version V [--percent N] --key ...
+int rollout_change(const util::Args& a, const char* what) {
+  Repository repo(operand(a, 0, "REPO directory"));
+  const std::string version = a.required("version");
+  const std::string verb = what;
+  const std::optional<long> percent = a.number("percent", 0, 100, "a whole number 0..100");
+  if (verb == "set" && !percent) fail(ExitCode::usage, "rollout set needs --percent N (0..100)");
+  KeyRing ring;
+  ring.load(a.values("key"));
+  auto o = change_offer(
+      repo, version,
+      [&](fleet::Offer& offer) {
+        if (verb == "set") {
+          if (*percent < offer.percent)
+            std::cerr << fmt::format("warning: lowering the rollout of {} from {}% to {}%: sites that installed it "
+                                     "keep it; only sites that did not are held back\n",
+                                     version, offer.percent, *percent);
+          offer.percent = static_cast<int>(*percent);
+        }
+        if (verb == "pause") offer.paused = true;
+        if (verb == "resume") offer.paused = false;
+      },
+      ring, now());
+  std::cout << fmt::format("{} {}: {}; targets v{}\n", repo.app(), version, rollout_text(o), repo.targets().version);
   return 0;
 }
 
@@ -269,12 +337,47 @@ const tool::CommandTable& commands() {
         {},
         repo_init}},
       {"release add",
-       {"release add REPO SRC_DIR --arch x86_64|aarch64 [--image-archive FILE ...] [--image NAME ...] --key FILE ...\n"
+       {"release add REPO SRC_DIR --arch x86_64|aarch64 [--image-archive FILE ...] [--image NAME ...]\n"
+        "          [--channel NAME ...] --key FILE ...\n"
         "  Publishes SRC_DIR (compose file, app files, airlock-release.json) and its docker images as release\n"
-        "  targets, then re-signs targets, snapshot and timestamp with the --key files.",
-        {"arch", "image-archive", "image", "key"},
+        "  targets, then re-signs targets, snapshot and timestamp with the --key files. --channel (repeatable)\n"
+        "  publishes it to those channels (default: airlock-release.json's \"channels\", else stable).",
+        {"arch", "image-archive", "image", "key", "channel"},
         {},
         release_add}},
+      {"channel add",
+       {"channel add REPO --version V --channel NAME --key FILE ...\n"
+        "  Publishes release V (every architecture, and its patches) to channel NAME as well, e.g. to promote it\n"
+        "  from beta to stable. Sites follow one channel ([app] channel) and never see releases outside it.",
+        {"version", "channel", "key"},
+        {},
+        [](const util::Args& a) { return channel_change(a, true); }}},
+      {"channel remove",
+       {"channel remove REPO --version V --channel NAME --key FILE ...\n"
+        "  Takes release V out of channel NAME (sites that installed it keep it). A release stays in one channel at\n"
+        "  least.",
+        {"version", "channel", "key"},
+        {},
+        [](const util::Args& a) { return channel_change(a, false); }}},
+      {"rollout set",
+       {"rollout set REPO --version V --percent N --key FILE ...\n"
+        "  Offers release V to N% of sites (0..100), chosen by a hash of each site's ID and the release: raising N\n"
+        "  only adds sites. 100 ends the rollout. Applies to online sites; a bundle imported by an operator ignores\n"
+        "  it.",
+        {"version", "percent", "key"},
+        {},
+        [](const util::Args& a) { return rollout_change(a, "set"); }}},
+      {"rollout pause",
+       {"rollout pause REPO --version V --key FILE ...\n"
+        "  Stops offering release V to sites that do not run it yet; 'rollout resume' goes on where it stopped.",
+        {"version", "key"},
+        {},
+        [](const util::Args& a) { return rollout_change(a, "pause"); }}},
+      {"rollout resume",
+       {"rollout resume REPO --version V --key FILE ...\n  Resumes a paused rollout at its percentage.",
+        {"version", "key"},
+        {},
+        [](const util::Args& a) { return rollout_change(a, "resume"); }}},
       {"patch add",
        {"patch add REPO --from V1 --to V2 --arch A --key FILE ...\n"
         "  Publishes a patch from release V1 to release V2: changed and added files, a delete list, new images.",
@@ -299,14 +402,16 @@ const tool::CommandTable& commands() {
         root_rotate}},
       {"bundle export",
        {"bundle export REPO --version V --arch A [--from V1 [--patch-only]] --out FILE.airlock\n"
-        "          [--max-part-size SIZE]\n"
-        "  Writes an offline bundle: all metadata with the full root chain plus the targets of release V\n"
-        "  (and the patch from V1). --patch-only leaves the full app archive out.\n"
+        "          [--max-part-size SIZE] [--channel NAME]\n"
+        "  Writes an offline bundle: all metadata with the full root chain plus the targets of release V.\n"
+        "  --from V1: for a site at V1, every step of the required upgrade path from V1 to V (releases with\n"
+        "  min_upgrade_from; --channel: steps of that channel only), each as the patch from the step before where\n"
+        "  there is one; --patch-only leaves the full app archives out.\n"
         "  --max-part-size writes FILE.airlock.part-001, -002, ... of SIZE bytes each (the last one smaller)\n"
         "  instead, for media with a file size limit: give the agent the first part, the rest beside it.\n"
         "  SIZE: bytes, or with K, M, G, T (powers of 1024; KB, MB, GB: powers of 1000), at least 64K.\n"
         "  4G means 4 GiB - 1 byte, the largest file FAT32 holds.",
-        {"version", "arch", "from", "out", "max-part-size"},
+        {"version", "arch", "from", "out", "max-part-size", "channel"},
         {"patch-only"},
         bundle_export}},
       {"verify",

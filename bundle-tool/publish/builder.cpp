@@ -1,9 +1,12 @@
 #include "publish/builder.hpp"
 
+#include "fleet/offer.hpp"
+
 #include "archive/gzip.hpp"
 #include "archive/tar.hpp"
 #include "docker/compose_model.hpp"
 #include "docker/docker.hpp"
+#include "fleet/offer.hpp"
 #include "health/health.hpp"
 #include "image/archive.hpp"
 #include "image/plan.hpp"
@@ -307,6 +310,20 @@ Manifest add_release(Repository& repo, const ReleaseInput& in, const KeyRing& ke
     fail(ExitCode::bad_input, fmt::format("{}: 'min_agent_version' is '{}', which is not a version such as 0.1.0",
                                           src_json, m.min_agent_version));
   if (const auto* h = rs.find("health")) m.health = *h;
+  // Who is offered it (fleet/offer.hpp): channels (--channel, else airlock-release.json's, else stable) and the
+  // oldest version it can be installed over; both signed in its release target.
+  json::Value offer_src;
+  if (const auto* c = rs.find("channels")) offer_src["channels"] = *c;
+  if (const auto* mu = rs.find("min_upgrade_from")) offer_src["min_upgrade_from"] = *mu;
+  if (!in.channels.empty()) {
+    json::Array chans;
+    for (const auto& c : in.channels) chans.emplace_back(c);
+    offer_src["channels"] = chans;
+  }
+  const fleet::Offer offer = fleet::offer_of(offer_src, src_json);
+  if (!offer.min_upgrade_from.empty() && release::compare_versions(offer.min_upgrade_from, m.version) >= 0)
+    fail(ExitCode::bad_input, fmt::format("{}: 'min_upgrade_from' {} must be older than the release's version {}",
+                                          src_json, offer.min_upgrade_from, m.version));
   const std::string dir = release::release_dir(m.app, m.version, m.arch);
   if (repo.targets().targets.count(dir + "/release.json"))
     fail(ExitCode::usage, fmt::format("version {} for {} is already published in {}; a published release never "
@@ -361,7 +378,7 @@ Manifest add_release(Repository& repo, const ReleaseInput& in, const KeyRing& ke
   const std::string manifest_file = work.path + "/release.json";
   util::write_file_atomic(manifest_file, release::to_json_text(m));
   repo.stage_target(m.payload, app_archive, custom_for(m, "payload"));
-  repo.stage_target(dir + "/release.json", manifest_file, custom_for(m, "release"));
+  repo.stage_target(dir + "/release.json", manifest_file, fleet::with_offer(custom_for(m, "release"), offer));
   repo.publish(keys, now);
   if (stats_out) *stats_out = stats;
   return m;
@@ -453,7 +470,10 @@ Manifest add_patch(Repository& repo, const std::string& from, const std::string&
   const std::string manifest_file = work.path + "/release.json";
   util::write_file_atomic(manifest_file, release::to_json_text(p));
   repo.stage_target(p.payload, patch_file, custom_for(p, "payload"));
-  repo.stage_target(dir + "/release.json", manifest_file, custom_for(p, "release"));
+  // The patch is offered as its release is (the channels, rollout and upgrade path of `to` now).
+  const auto& to_target = repo.targets().targets.at(release::release_dir(repo.app(), to, arch) + "/release.json");
+  repo.stage_target(dir + "/release.json", manifest_file,
+                    fleet::with_offer(custom_for(p, "release"), fleet::offer_of(to_target.custom, to_target.name)));
   repo.publish(keys, now);
   return p;
 }

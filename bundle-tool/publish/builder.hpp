@@ -4,7 +4,8 @@
 // A release source directory holds the compose file, the app files and airlock-release.json:
 //   { "version": "1.2.0", "compose_file": "docker-compose.yml", "min_agent_version": "0.1.0",
 //     "health": [ {"type": "http", "url": "http://127.0.0.1:8080/health", "status": 200} ],
-//     "images": [ "demo/web:1.2.0" ] }          // optional: saved with `docker save` by name
+//     "images": [ "demo/web:1.2.0" ],           // optional: saved with `docker save` by name
+//     "channels": ["stable"], "min_upgrade_from": "1.0.0" }   // optional: who is offered it (fleet/offer.hpp)
 // The targets of a release, under "<app>/<version>/<arch>/": release.json (release::Manifest, format 2) and
 // app.tar.gz (the app tree, POSIX pax tar in gzip, owners set to root). Its images are split into blobs shared
 // by every release of the app (DESIGN.md "Images by layer"): "<app>/blobs/<hex>.config.json" per image and
@@ -27,6 +28,7 @@ struct ReleaseInput {
   std::string arch;                        // x86_64 or aarch64
   std::vector<std::string> image_archives; // `docker save` outputs (.tar, or .tar.gz)
   std::vector<std::string> image_names;    // saved with `docker save` (DOCKER_HOST is honoured)
+  std::vector<std::string> channels;       // --channel; empty: airlock-release.json's "channels", else stable
 };
 
 // How the blobs of a release's images went: new ones (and their bytes), and ones the repository had already.

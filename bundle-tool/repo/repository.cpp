@@ -240,6 +240,12 @@ void Repository::stage_target(const std::string& name, const std::string& src_pa
   staged_.emplace(name, std::move(t));
 }
 
+void Repository::set_custom(const std::string& name, const json::Value& custom) {
+  if (!targets_.targets.count(name))
+    fail(ExitCode::not_found, fmt::format("target {} is not published in repository {}", name, dir_));
+  recustom_[name] = custom;
+}
+
 void Repository::write_role(const std::string& name, const json::Value& signed_part, Role role, const KeyRing& keys) {
   util::write_file_atomic(dir_ + "/metadata/" + name, trust::sign_envelope(signed_part, keys.for_role(root_, role)));
 }
@@ -252,10 +258,12 @@ void Repository::publish(const KeyRing& keys, std::int64_t now) {
   next.expires.clear();
   next.expires_at = now + expiry_.targets_days * day;
   for (auto& [name, t] : staged_) next.targets[name] = t;
+  for (auto& [name, c] : recustom_) next.targets.at(name).custom = c;
   const std::string name = std::to_string(next.version) + ".targets.json";
   write_role(name, trust::to_json(next), Role::targets, keys);
   targets_ = std::move(next);
   staged_.clear();
+  recustom_.clear();
   write_snapshot_and_timestamp(keys, now, true);
 }
 

@@ -75,6 +75,9 @@ public:
   // Copies `src_path` into targets/ under its consistent name and stages a targets entry for `name`.
   // Refuses (Error(usage)) a name that is already published. Nothing is visible until publish().
   void stage_target(const std::string& name, const std::string& src_path, const json::Value& custom);
+  // Replaces the custom metadata of published target `name` (its file, length and hash stay): the next publish()
+  // signs it. Error(not_found) when no published target has that name.
+  void set_custom(const std::string& name, const json::Value& custom);
   // The target `name`, published or staged; nullptr when there is none.
   const trust::TargetFile* find_target(const std::string& name) const;
   // Throws Error(usage) naming the role and its key IDs unless `keys` can sign targets, snapshot and timestamp.
@@ -105,6 +108,7 @@ private:
   trust::Snapshot snapshot_;
   trust::Timestamp timestamp_;
   std::map<std::string, trust::TargetFile> staged_;
+  std::map<std::string, json::Value> recustom_; // set_custom() of published targets, applied by publish()
 };
 
 } // namespace airlock::bundle_tool
@@ -113,9 +117,13 @@ namespace airlock::bundle_tool {
 
 struct ExportOptions {
   std::string version, arch;
-  std::optional<std::string> from; // include the patch from this version
-  bool patch_only = false;         // leave the full release's app archive out (images the patch needs stay)
-  std::string out;                 // FILE.airlock
+  // A site at this version: the bundle holds every step of the required upgrade path to `version`
+  // (upgrade_steps()), each as the patch from the step before where the repository has one (and the full release
+  // unless patch_only), and the image blobs such a site lacks.
+  std::optional<std::string> from;
+  std::optional<std::string> channel; // only releases of this channel are steps; nullopt: any channel
+  bool patch_only = false;            // leave the full release's app archive out (images the patch needs stay)
+  std::string out;                    // FILE.airlock
   // Write a part set FILE.airlock.part-001, -002, ... of at most this many bytes each instead of FILE.airlock
   // (bundle::ZipWriter, bundle/parts.hpp); nullopt: one file.
   std::optional<std::uint64_t> part_size;
@@ -124,5 +132,10 @@ struct ExportOptions {
 // Writes a bundle: the metadata with the full root chain, plus the targets of one release (and its patch).
 // Each target is verified against the signed metadata while it is copied. Returns the number of targets.
 std::size_t export_bundle(const Repository& repo, const ExportOptions& opt);
+
+// The versions a site at opt.from installs, in order, to reach opt.version: each step the newest full release for
+// opt.arch (in opt.channel) whose min_upgrade_from the step before satisfies; the same rule as the agent's
+// (pipeline::upgrade_path). Error(not_found) when the path cannot reach opt.version.
+std::vector<std::string> upgrade_steps(const Repository& repo, const ExportOptions& opt);
 
 } // namespace airlock::bundle_tool

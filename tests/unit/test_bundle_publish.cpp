@@ -92,7 +92,7 @@ TEST_CASE("bundle_tool::add_release refuses setuid, setgid and world-writable en
     const auto before = r.files();
     bundle_tool::Repository repo(r.dir);
     auto e = testutil::error_of([&] {
-      bundle_tool::add_release(repo, {src, arch(), {}, {}}, r.ring, std::time(nullptr));
+      bundle_tool::add_release(repo, {src, arch(), {}, {}, {}}, r.ring, std::time(nullptr));
     });
     CHECK(e.code() == ExitCode::bad_input);
     CHECK_MESSAGE(std::string(e.what()).find(c.message) != std::string::npos, e.what());
@@ -110,7 +110,7 @@ TEST_CASE("bundle_tool::add_release refuses a link that leaves the tree through 
   {
     bundle_tool::Repository repo(r.dir);
     auto e = testutil::error_of([&] {
-      bundle_tool::add_release(repo, {src, arch(), {}, {}}, r.ring, std::time(nullptr));
+      bundle_tool::add_release(repo, {src, arch(), {}, {}, {}}, r.ring, std::time(nullptr));
     });
     CHECK(e.code() == ExitCode::bad_input);
     CHECK_MESSAGE(std::string(e.what()).find("escape") != std::string::npos, e.what());
@@ -121,7 +121,7 @@ TEST_CASE("bundle_tool::add_release refuses a link that leaves the tree through 
   {
     bundle_tool::Repository repo(r.dir);
     auto e = testutil::error_of([&] {
-      bundle_tool::add_release(repo, {src, arch(), {}, {}}, r.ring, std::time(nullptr));
+      bundle_tool::add_release(repo, {src, arch(), {}, {}, {}}, r.ring, std::time(nullptr));
     });
     CHECK(e.code() == ExitCode::bad_input);
     CHECK_MESSAGE(std::string(e.what()).find("'min_agent_version' is '../x', which is not a version") !=
@@ -133,6 +133,6 @@ TEST_CASE("bundle_tool::add_release refuses a link that leaves the tree through 
   testutil::write_file(src + "/airlock-release.json", R"({"version": "1.0.0"})");
   testutil::write_image_archive(r.tmp / "web.tar", "demo/web:1", "1");
   bundle_tool::Repository repo(r.dir);
-  const auto m = bundle_tool::add_release(repo, {src, arch(), {r.tmp / "web.tar"}, {}}, r.ring, std::time(nullptr));
+  const auto m = bundle_tool::add_release(repo, {src, arch(), {r.tmp / "web.tar"}, {}, {}}, r.ring, std::time(nullptr));
   CHECK(m.version == "1.0.0");
 }

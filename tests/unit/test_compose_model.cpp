@@ -252,7 +252,8 @@ TEST_CASE(
        "docker-compose.yml: service 'web': volume 'volume w -> /w': mounts the volume 'w' that the file does not "
        "declare under the top-level volumes:; declare it there"},
       {pre + R"({"volumes": [{"type": "npipe", "source": "\\\\.\\pipe\\x", "target": "/p"}]}}})",
-       "docker-compose.yml: service 'web': volume 'npipe \\x5c\\x5c.\\x5cpipe\\x5cx -> /p': mount type 'npipe' is not supported "
+       "docker-compose.yml: service 'web': volume 'npipe \\x5c\\x5c.\\x5cpipe\\x5cx -> /p': mount type 'npipe' is not "
+       "supported "
        "(bind, volume and tmpfs are)"},
       {pre + R"({"volumes": [{"type": "bind", "source": "/a"}]}}})", "docker-compose.yml: service 'web': volume "
                                                                      "'bind /a -> ': the target '' is not an absolute "

@@ -702,7 +702,7 @@ TEST_CASE("net::HttpRepository serves trust::refresh and downloads targets at th
   testutil::write_file(src + "/airlock-release.json", R"({"version": "1.0.0"})");
   {
     bundle_tool::Repository repo(repo_dir);
-    bundle_tool::add_release(repo, {src, "x86_64", {}, {}}, ring, t0);
+    bundle_tool::add_release(repo, {src, "x86_64", {}, {}, {}}, ring, t0);
   }
 
   FaultServer srv(repo_dir, work);

@@ -74,7 +74,7 @@ struct Repo {
       const std::string image = tmp / (std::string("image-") + v + ".tar");
       testutil::write_image_archive(image, std::string("shop/web:") + v, v);
       bundle_tool::Repository repo(dir);
-      bundle_tool::add_release(repo, {src, about_arch(), {image}, {}}, ring, now);
+      bundle_tool::add_release(repo, {src, about_arch(), {image}, {}, {}}, ring, now);
     }
   }
   static std::string about_arch();

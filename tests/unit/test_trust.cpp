@@ -58,7 +58,7 @@ struct Fixture {
     testutil::write_file(src + "/app.txt", content);
     testutil::write_file(src + "/airlock-release.json", R"({"version": ")" + version + R"("})");
     bundle_tool::Repository repo(repo_dir);
-    bundle_tool::add_release(repo, {src, "x86_64", {}, {}}, ring, t0);
+    bundle_tool::add_release(repo, {src, "x86_64", {}, {}, {}}, ring, t0);
   }
 
   // Runs the client from the trusted root against the repository directory.

@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 
+#include "fleet/offer.hpp"
 #include "util/error.hpp"
 
 #include <Poco/AutoPtr.h>
@@ -41,6 +42,18 @@ const std::map<std::string, Key>& keys() {
   static const std::map<std::string, Key> k = {
       {"app.name", {Kind::text, 0, 0, {}, [](Config& c, const std::string& v) { c.app_name = v; }}},
       {"app.install_root", {Kind::text, 0, 0, {}, [](Config& c, const std::string& v) { c.install_root = v; }}},
+      {"app.channel",
+       {Kind::text,
+        0,
+        0,
+        {},
+        [](Config& c, const std::string& v) {
+          if (!fleet::is_channel_name(v))
+            fail(ExitCode::usage, "[app] channel '" + v +
+                                      "' is not a channel name (a-z, 0-9, '-', '_', '.'; "
+                                      "such as stable or beta)");
+          c.channel = v;
+        }}},
       {"state.dir", {Kind::text, 0, 0, {}, [](Config& c, const std::string& v) { c.state_dir = v; }}},
       {"repository.urls",
        {Kind::list,

@@ -18,6 +18,7 @@ struct Config {
   std::string app_name;              // required by commands that act on an app
   std::string install_root = "/opt"; // the app lives in <install_root>/<app_name>
   std::int64_t keep_releases = 3;    // staged release trees kept after a commit (current and previous included)
+  std::string channel = "stable";    // the release channel this site follows (fleet/offer.hpp)
   // [state]
   std::string state_dir = "/var/lib/airlock";
   // [repository]

@@ -44,22 +44,43 @@ bool judge_against_current(Context& ctx, Choice& ch, const bundle::Container& so
 Choice choose(Context& ctx, trust::TrustedState& st, bundle::Container& source, const Options& o, bool older_is_error) {
   Choice ch;
   const auto& l = ctx.layout();
-  ch.current = site::current_version(l.app_dir());
+  ch.current = o.assume_current ? o.assume_current : site::current_version(l.app_dir());
   trust::refresh(st, source, {ctx.clock().unix_seconds()});
   if (!o.plan) st.save(l.trust_dir()); // versions only move forward from here on (rollback protection)
 
-  Wanted w{ctx.cfg().app_name, about::target_arch(), ch.current, o.version,
-           !o.force_full && ch.current && installed_tree_intact(l, *ch.current)};
-  auto sel = select(st, source, w);
-  ch.skipped = sel.skipped;
-  if (!sel.best) {
+  Wanted w{ctx.cfg().app_name,
+           about::target_arch(),
+           ch.current,
+           o.version,
+           !o.force_full && ch.current && (o.assume_current || installed_tree_intact(l, *ch.current)),
+           ctx.cfg().channel,
+           o.site_id,
+           false};
+  auto path = upgrade_path(st, source, w);
+  ch.skipped = path.skipped;
+  if (!path.unreachable.empty()) fail(ExitCode::not_applicable, path.unreachable + ". Nothing was changed.");
+  if (path.steps.empty()) {
     std::string why;
-    for (const auto& k : sel.skipped) why += "\n  " + k;
+    for (const auto& k : path.skipped) why += "\n  " + k;
     fail(ExitCode::not_applicable,
          fmt::format("{} holds no release of {} for {} that this site can install{}{}", source.describe(),
                      ctx.cfg().app_name, w.arch, why.empty() ? " (it holds no releases at all)" : ":", why));
   }
-  ch.c = sel.best;
+  ch.c = path.steps.front();
+  if (path.steps.size() > 1) {
+    // Every step must be there before the first one starts: a path that cannot be completed is refused now.
+    ch.path.push_back(ch.current.value_or(""));
+    for (const auto& s : path.steps) {
+      const auto m = read_manifest(st, source, s);
+      if (!source.holds(signed_target(st, m.payload, m.version)))
+        fail(ExitCode::not_applicable,
+             fmt::format("{} {} is a required step of the upgrade path {}, but {} lacks its {}: export the bundle "
+                         "again with 'airlock-bundle bundle export --from {}'. Nothing was changed.",
+                         m.app, m.version, fmt::join(ch.path, " -> "), source.describe(), m.payload,
+                         ch.current.value_or("VERSION")));
+      ch.path.push_back(s.version);
+    }
+  }
   ch.rep.from = ch.current.value_or("");
   ch.rep.to = ch.c->version;
   ch.rep.kind = kind_name(ch.c->patch ? UpgradeKind::patch : UpgradeKind::full);

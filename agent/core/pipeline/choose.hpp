@@ -26,6 +26,9 @@ struct Choice {
   release::Manifest m;
   std::string release_json; // the verified bytes of m's release.json
   std::vector<std::string> skipped;
+  // When the newest release needs intermediate ones (min_upgrade_from): the current version, then every step's
+  // (c is the first step). Every step's release.json was verified. Empty for one step.
+  std::vector<std::string> path;
 };
 Choice choose(Context& ctx, trust::TrustedState& st, bundle::Container& source, const Options& o, bool older_is_error);
 

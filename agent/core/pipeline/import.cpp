@@ -18,7 +18,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iostream>
 #include <map>
+#include <set>
 
 namespace airlock::pipeline {
 namespace fs = std::filesystem;
@@ -227,9 +229,11 @@ constexpr util::NameTable<Outcome, 8> outcome_names{{{Outcome::none, "none"},
 
 const char* outcome_name(Outcome o) { return util::name_of(outcome_names, o).data(); }
 
-Report import(Context& ctx, state::StateDb& db, bundle::Container& source, const Options& o) {
-  auto st = trust::TrustedState::load(ctx.layout().trust_dir());
-  auto ch = choose(ctx, st, source, o, true);
+namespace {
+
+// One release: the whole pipeline from `ch` (chosen from `st`), or --plan / --stage-only / --download-only.
+Report import_step(Context& ctx, state::StateDb& db, bundle::Container& source, const Options& o,
+                   trust::TrustedState& st, Choice& ch) {
   if (!ch.c) return ch.rep;
   if (!o.plan) prune_downloads(ctx, db, st);
   const auto needs = image_needs(ctx, ch.m); // once for the steps before the load; the load asks the engine again
@@ -270,6 +274,58 @@ Report import(Context& ctx, state::StateDb& db, bundle::Container& source, const
   return finish(run);
 }
 
+} // namespace
+
+std::string path_text(const std::vector<std::string>& path) {
+  std::string t;
+  for (const auto& v : path) t += (t.empty() ? "" : " -> ") + (v.empty() ? std::string("nothing") : v);
+  return t;
+}
+
+Report import(Context& ctx, state::StateDb& db, bundle::Container& source, const Options& o) {
+  auto st = trust::TrustedState::load(ctx.layout().trust_dir());
+  auto ch = choose(ctx, st, source, o, true);
+  if (ch.path.empty()) return import_step(ctx, db, source, o, st, ch);
+  // An upgrade path: each step a whole upgrade (its own backup, health gate and commit), in order; the first that
+  // does not commit ends it. Every step was checked to be there before the first starts (choose()).
+  const std::size_t n = ch.path.size() - 1;
+  const std::string text = path_text(ch.path);
+  log::event(log::Level::info, "upgrade", "path", fmt::format("upgrade path {} ({} steps)", text, n));
+  if (o.plan)
+    std::cout << fmt::format("upgrade path: {} ({} steps, each with its own backup, health gate and commit; the plan "
+                             "of the first step follows)\n",
+                             text, n);
+  Report rep;
+  std::size_t done = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    Options step = o;
+    step.version = ch.path[i + 1];
+    if (o.download_only && i > 0) step.assume_current = ch.path[i]; // fetch what each step will need
+    step.confirm = nullptr;
+    if (i == 0 && o.confirm)
+      step.confirm = [&](const std::string& summary) {
+        return o.confirm(
+            fmt::format("{}; step 1 of the upgrade path {}, each step committed before the next", summary, text));
+      };
+    auto step_st = trust::TrustedState::load(ctx.layout().trust_dir());
+    auto step_ch = choose(ctx, step_st, source, step, true);
+    rep = import_step(ctx, db, source, step, step_st, step_ch);
+    if (rep.outcome == Outcome::updated) done = i + 1;
+    // --plan: the later steps' plans depend on what the first leaves; --stage-only stages the first step only.
+    if (o.plan || o.stage_only) break;
+    if (rep.outcome != Outcome::updated && rep.outcome != Outcome::downloaded) break;
+  }
+  rep.path = ch.path;
+  rep.steps_done = done;
+  if (done < n && (rep.outcome == Outcome::rolled_back || rep.outcome == Outcome::needs_attention ||
+                   rep.outcome == Outcome::staged || rep.outcome == Outcome::none)) {
+    const std::string stop =
+        fmt::format("upgrade path {}: {} of {} steps committed, stopped at {}", text, done, n, rep.to);
+    rep.reason = rep.reason.empty() ? stop : rep.reason + "; " + stop;
+  }
+  return rep;
+}
+
 CheckReport check(Context& ctx, state::StateDb&, bundle::Container& source, const Options& o) {
   auto st = trust::TrustedState::load(ctx.layout().trust_dir());
   Options read_only = o;
@@ -285,13 +341,30 @@ CheckReport check(Context& ctx, state::StateDb&, bundle::Container& source, cons
   }
   r.decision = ch.c->patch ? "patch" : "full";
   r.to = ch.c->version;
-  for (const auto* t : targets_to_fetch(st, ch.m, image_needs(ctx, ch.m))) {
-    r.total_bytes += t->length;
-    std::error_code ec;
-    const std::string path = ctx.layout().download_path(t->sha256);
-    if (fs::is_regular_file(path, ec) && fs::file_size(path, ec) == t->length) continue; // downloaded already
-    const auto partial = fs::file_size(path + ".partial", ec);
-    r.download_bytes += t->length - (!ec && partial < t->length ? partial : 0);
+  std::set<std::string> counted; // a blob two steps need is fetched once
+  auto add_bytes = [&](const trust::TrustedState& s, const Choice& c) {
+    for (const auto* t : targets_to_fetch(s, c.m, image_needs(ctx, c.m))) {
+      if (!counted.insert(t->sha256).second) continue;
+      r.total_bytes += t->length;
+      std::error_code ec;
+      const std::string path = ctx.layout().download_path(t->sha256);
+      if (fs::is_regular_file(path, ec) && fs::file_size(path, ec) == t->length) continue; // downloaded already
+      const auto partial = fs::file_size(path + ".partial", ec);
+      r.download_bytes += t->length - (!ec && partial < t->length ? partial : 0);
+    }
+  };
+  add_bytes(st, ch);
+  if (!ch.path.empty()) { // an upgrade path: what every later step reads too, planned from the step before it
+    r.path = ch.path;
+    r.to = ch.path.back();
+    for (std::size_t i = 2; i < ch.path.size(); ++i) {
+      Options step = read_only;
+      step.version = ch.path[i];
+      step.assume_current = ch.path[i - 1];
+      auto step_st = trust::TrustedState::load(ctx.layout().trust_dir());
+      auto step_ch = choose(ctx, step_st, source, step, false);
+      if (step_ch.c) add_bytes(step_st, step_ch);
+    }
   }
   return r;
 }

@@ -31,13 +31,18 @@ Candidates candidates_in(Context& ctx, const std::vector<std::string>& files, st
       auto source = bundle::open_container(f);
       auto st = trust::TrustedState::load(ctx.layout().trust_dir());
       trust::refresh(st, *source, {ctx.clock().unix_seconds()});
-      auto sel = select(st, *source, {ctx.cfg().app_name, about::target_arch(), current, std::nullopt, true});
-      if (!sel.best)
-        skipped.push_back(f + ": " + (sel.skipped.empty() ? std::string("holds no release") : sel.skipped.front()));
-      else if (current && release::compare_versions(sel.best->version, *current) <= 0)
-        skipped.push_back(fmt::format("{}: {} is not newer than the installed {}", f, sel.best->version, *current));
+      Wanted w{ctx.cfg().app_name, about::target_arch(), current, std::nullopt, true,
+               ctx.cfg().channel,  std::nullopt,         false};
+      const auto path = upgrade_path(st, *source, w); // where importing it would lead: its last step
+      if (!path.unreachable.empty())
+        skipped.push_back(f + ": " + path.unreachable);
+      else if (path.steps.empty())
+        skipped.push_back(f + ": " + (path.skipped.empty() ? std::string("holds no release") : path.skipped.front()));
+      else if (current && release::compare_versions(path.steps.back().version, *current) <= 0)
+        skipped.push_back(
+            fmt::format("{}: {} is not newer than the installed {}", f, path.steps.back().version, *current));
       else
-        out.emplace_back(sel.best->version, f);
+        out.emplace_back(path.steps.back().version, f);
     } catch (const Error& e) {
       skipped.push_back(f + ": " + e.what());
     }

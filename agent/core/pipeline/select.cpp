@@ -64,15 +64,80 @@ Selection select(const trust::TrustedState& st, bundle::Container& source, const
     }
     check_version(t, "version"); // a candidate: from here on its versions are compared and used
     if (patch) check_version(t, "base_version");
+    const fleet::Offer offer = fleet::offer_of(t.custom, "the signed target " + t.name);
+    if (!offer.in_channel(w.channel)) {
+      std::string chans;
+      for (const auto& c : offer.channels) chans += (chans.empty() ? "" : ", ") + c;
+      sel.skipped.push_back(fmt::format("{}: not in channel {} (published to {})", what, w.channel, chans));
+      continue;
+    }
+    if (!fleet::offered(offer, w.site_id, app, v) && !(w.current && v == *w.current)) {
+      sel.skipped.push_back(what + ": " + fleet::rollout_reason(offer, *w.site_id, app, v));
+      continue;
+    }
+    if (!w.ignore_required && w.current && !offer.min_upgrade_from.empty() &&
+        release::compare_versions(*w.current, offer.min_upgrade_from) < 0) {
+      sel.skipped.push_back(fmt::format("{}: can be installed only over {} or newer (installed: {})", what,
+                                        offer.min_upgrade_from, *w.current));
+      continue;
+    }
     const int cmp = sel.best ? release::compare_versions(v, sel.best->version) : 1;
     if (cmp > 0 || (cmp == 0 && patch && !sel.best->patch)) {
       if (sel.best) sel.skipped.push_back(fmt::format("{} {}: superseded by {}", w.app, sel.best->version, v));
-      sel.best = Candidate{&t, v, patch};
+      sel.best = Candidate{&t, v, patch, offer};
     } else {
       sel.skipped.push_back(what + ": superseded by " + sel.best->version);
     }
   }
   return sel;
+}
+
+UpgradePath upgrade_path(const trust::TrustedState& st, bundle::Container& source, const Wanted& w) {
+  UpgradePath path;
+  Wanted goal_w = w;
+  goal_w.ignore_required = true;
+  const auto goal = select(st, source, goal_w).best;
+  auto first = select(st, source, w);
+  path.skipped = first.skipped;
+  if (!goal) return path; // nothing at all: the caller says so with `skipped`
+  if (first.best && first.best->version == goal->version) {
+    path.steps.push_back(*first.best);
+    return path;
+  }
+  // Forward: each step the newest release installable over the one before (select() honours min_upgrade_from).
+  Wanted step = w;
+  step.version.reset();
+  auto next_from = [&](const Wanted& from) {
+    auto n = select(st, source, from).best;
+    if (n && release::compare_versions(n->version, goal->version) > 0) { // past a --version asked for
+      Wanted exact = from;
+      exact.version = goal->version;
+      n = select(st, source, exact).best;
+    }
+    return n;
+  };
+  std::optional<Candidate> next = next_from(step);
+  while (next && step.current && release::compare_versions(next->version, *step.current) > 0 &&
+         release::compare_versions(next->version, goal->version) < 0) {
+    path.steps.push_back(*next);
+    step.current = next->version;
+    step.allow_patch = true; // the tree of a step is the one just staged
+    next = next_from(step);
+  }
+  if (next && next->version == goal->version) {
+    path.steps.push_back(*next);
+    return path;
+  }
+  std::string so_far = w.current.value_or("nothing");
+  for (const auto& c : path.steps) so_far += " -> " + c.version;
+  path.unreachable = fmt::format(
+      "{} {} can be installed only over {} or newer, and {} holds no release that leads there from {} (the path "
+      "ends at {}): import a bundle exported with 'airlock-bundle bundle export --from {}', which holds every "
+      "required step, or install the steps one by one",
+      w.app, goal->version, goal->offer.min_upgrade_from, source.describe(), w.current.value_or("nothing"), so_far,
+      w.current.value_or("VERSION"));
+  path.steps.clear();
+  return path;
 }
 
 std::string read_verified(bundle::Container& source, const trust::TargetFile& t, std::size_t max_bytes) {

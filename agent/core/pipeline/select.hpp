@@ -7,6 +7,7 @@
 #pragma once
 
 #include "bundle/container.hpp"
+#include "fleet/offer.hpp"
 #include "release/manifest.hpp"
 #include "site/layout.hpp"
 #include "trust/client.hpp"
@@ -21,6 +22,7 @@ struct Candidate {
   const trust::TargetFile* release_json = nullptr; // the signed release.json target
   std::string version;
   bool patch = false;
+  fleet::Offer offer; // its channels, rollout and min_upgrade_from (signed)
 };
 
 struct Selection {
@@ -32,9 +34,12 @@ struct Selection {
 
 struct Wanted {
   std::string app, arch;
-  std::optional<std::string> current; // installed version
-  std::optional<std::string> version; // only this version
-  bool allow_patch = true;            // false: --force-full, or the installed tree does not verify
+  std::optional<std::string> current;           // installed version
+  std::optional<std::string> version;           // only this version
+  bool allow_patch = true;                      // false: --force-full, or the installed tree does not verify
+  std::string channel = fleet::default_channel; // the site's channel: releases outside it are never seen
+  std::optional<std::string> site_id;           // rollouts apply when set (online); nullopt: they do not (a USB import)
+  bool ignore_required = false;                 // also consider releases whose min_upgrade_from is above `current`
 };
 
 // The newest release of w.app for w.arch that `source` holds; for equal versions a patch (which must name
@@ -45,7 +50,22 @@ struct Wanted {
 // `base_version`) is not a version (release::is_valid_version) throws Error(bad_input) naming it: such a name
 // could reach a path of the site, so it is refused where it enters. (Asking for a valid version by name still
 // installs it from such a source.)
+// Releases outside w.channel, not offered to this site by their rollout (fleet::offered, with w.site_id), or
+// whose min_upgrade_from is above w.current (unless w.ignore_required; a first install may start anywhere) are
+// passed over with the reason in `skipped`.
 Selection select(const trust::TrustedState& st, bundle::Container& source, const Wanted& w);
+
+// The releases to install, in order, to go from w.current to the newest release this site is offered (or to
+// w.version): each step the newest release that can be installed over the one before it (its min_upgrade_from
+// at most that), a patch from it where the source has one. One step when the newest can be installed directly.
+// `unreachable` says why the path cannot be completed (a required release missing from the source); steps are
+// then empty. `skipped` is the first step's.
+struct UpgradePath {
+  std::vector<Candidate> steps;
+  std::vector<std::string> skipped;
+  std::string unreachable;
+};
+UpgradePath upgrade_path(const trust::TrustedState& st, bundle::Container& source, const Wanted& w);
 
 // Verifies the target into memory (for release.json; at most `max_bytes`).
 std::string read_verified(bundle::Container& source, const trust::TargetFile& t, std::size_t max_bytes = 8u << 20);

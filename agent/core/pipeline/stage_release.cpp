@@ -33,7 +33,8 @@ release::Manifest stage_release(Context& ctx, state::StateDb& db, bundle::Contai
 
   const auto current = site::current_version(l.app_dir());
   const std::string arch = about::target_arch();
-  auto sel = select(st, source, {ctx.cfg().app_name, arch, current, version, true});
+  auto sel =
+      select(st, source, {ctx.cfg().app_name, arch, current, version, true, ctx.cfg().channel, std::nullopt, false});
   if (!sel.best)
     fail(ExitCode::not_found, fmt::format("{} holds no release of {} for {}{}{}", source.describe(), ctx.cfg().app_name,
                                           arch, version ? " at version " + *version : std::string(),

@@ -35,6 +35,11 @@ struct Options {
   bool force_full = false;      // never use a patch
   bool download_only = false;   // only fetch the targets into downloads/ (`apply` or a later import uses them)
   std::optional<std::string> version;
+  // Staged rollouts apply when set (online: `upgrade`, `check`), with this site ID; nullopt: a bundle from a stick,
+  // the operator's explicit choice, ignores them (fleet/offer.hpp).
+  std::optional<std::string> site_id;
+  // Plan as if this version were installed (a later step of an upgrade path, for --download-only and check).
+  std::optional<std::string> assume_current;
   std::string bundle_sha256;     // of the bundle file, for the audit
   std::string source_label;      // "bundle /media/usb/x.airlock", for the audit
   std::string action = "import"; // the audit action: "import", "upgrade" (online)
@@ -43,6 +48,9 @@ struct Options {
   std::function<bool(const std::string& summary)> confirm;
 };
 
+// "1.0.0 -> 2.0.0 -> 3.1.0" ("nothing" for an empty version: a first install).
+std::string path_text(const std::vector<std::string>& path);
+
 enum class Outcome { none, planned, staged, updated, rolled_back, needs_attention, abandoned, downloaded };
 const char* outcome_name(Outcome o);
 
@@ -50,6 +58,11 @@ struct Report {
   Outcome outcome = Outcome::none;
   std::string upgrade_id, from, to, kind, backup_id, reason;
   std::int64_t downtime_ms = 0;
+  // An upgrade path of several releases (required by min_upgrade_from): every version from `from` on, in order
+  // ("1.0.0", "2.0.0", "3.1.0"), and how many steps committed. Empty for a one-step upgrade. The other fields
+  // describe the last step that ran (to: the version it went to).
+  std::vector<std::string> path;
+  std::size_t steps_done = 0;
 };
 
 // Imports the best release in `source` (verified against the trusted metadata, which is saved afterwards):
@@ -66,6 +79,7 @@ struct CheckReport {
   std::uint64_t total_bytes = 0;    // the targets the upgrade reads: payload + image archives the engine lacks
   std::uint64_t download_bytes = 0; // of those, what is not in downloads/ yet (a partial counts what it lacks)
   std::vector<std::string> skipped; // other releases passed over, and why
+  std::vector<std::string> path;    // from, each step, to: when the upgrade needs more than one step
 };
 CheckReport check(Context& ctx, state::StateDb& db, bundle::Container& source, const Options& o);
 
