@@ -301,7 +301,7 @@ int rollout_change(const util::Args& a, const char* what) {
       repo, version,
       [&](fleet::Offer& offer) {
         if (verb == "set") {
-          if (*percent < offer.percent)
+          if (offer.in_rollout() && *percent < offer.percent)
             std::cerr << fmt::format("warning: lowering the rollout of {} from {}% to {}%: sites that installed it "
                                      "keep it; only sites that did not are held back\n",
                                      version, offer.percent, *percent);
