@@ -121,3 +121,18 @@ TEST_CASE("policy: a local volume whose driver_opts bind a host path is judged a
   p.bind_paths = {"/etc"};
   CHECK(policy::violations(m, p, {"/opt/shop"}).empty());
 }
+
+TEST_CASE("policy: turning confinement off (security_opt) and the host's user namespace are refused by default") {
+  const auto m = captured("unconfined");
+  CHECK(policy::violations(m, policy::Policy{}, {"/opt/shop"}) ==
+        std::vector<std::string>{
+            "service 'loose': security_opt: seccomp:unconfined (allow it with [policy] unconfined = yes)",
+            "service 'loose': security_opt: apparmor=unconfined (allow it with [policy] unconfined = yes)",
+            "service 'loose': userns_mode: host (allow it with [policy] host_userns = yes)",
+            "service 'unlabelled': security_opt: label:disable (allow it with [policy] unconfined = yes)",
+            "service 'unlabelled': security_opt: systempaths=unconfined (allow it with [policy] unconfined = yes)",
+        });
+  policy::Policy p; // options that only add confinement (no-new-privileges, a named AppArmor profile) are fine
+  p.unconfined = p.host_userns = true;
+  CHECK(policy::violations(m, p, {"/opt/shop"}).empty());
+}

@@ -39,6 +39,7 @@ struct Config {
   std::vector<std::string> exclude_volumes; // named volumes left out of the data set (compose key or engine name)
   // [policy]: what a release may do on this host (policy/policy.hpp)
   bool policy_privileged = false, policy_host_pid = false, policy_host_ipc = false, policy_host_network = true;
+  bool policy_unconfined = false, policy_host_userns = false;
   std::vector<std::string> policy_cap_add, policy_devices, policy_bind_paths;
   // [health]
   std::int64_t health_timeout_s = 120, health_stable_s = 10, health_interval_s = 2;

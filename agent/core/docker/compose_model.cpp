@@ -188,6 +188,8 @@ private:
     s.ipc = text(v, "ipc");
     s.network_mode = text(v, "network_mode");
     s.cap_add = texts(v, "cap_add");
+    s.security_opt = texts(v, "security_opt");
+    s.userns_mode = text(v, "userns_mode");
     s.devices = devices(v);
     s.depends_on = depends_on(v);
     if (const Value* vols = field(v, "volumes")) {

@@ -1,7 +1,8 @@
 // A typed model of a compose project's effective configuration: what `compose config` prints once compose has
 // merged the files, interpolated the variables and resolved relative paths. The agent reads it before it stops
 // anything, to find the named volumes and bind mounts it must protect or refuse, each service's grace period and
-// dependencies, and the settings the host policy judges (privileged, pid, ipc, cap_add, devices, network_mode).
+// dependencies, and the settings the host policy judges (privileged, pid, ipc, cap_add, devices, network_mode,
+// security_opt, userns_mode).
 //
 // Both compose versions are read:
 // - v2: `docker compose config --format json`, parsed by json::parse. Mounts are long-syntax objects
@@ -57,8 +58,10 @@ struct Service {
   // sets none (docker's default, 10 s, then applies).
   std::optional<int> stop_grace_seconds;
   bool privileged = false;
-  std::string pid, ipc, network_mode; // "" when not set
-  std::vector<std::string> cap_add;   // as printed
+  std::string pid, ipc, network_mode;    // "" when not set
+  std::vector<std::string> cap_add;      // as printed
+  std::vector<std::string> security_opt; // as printed ("seccomp:unconfined", "apparmor=unconfined", ...)
+  std::string userns_mode;               // "" when not set
   // "host[:container[:permissions]]", as v1 prints them; v2's objects are written in the same form.
   std::vector<std::string> devices;
   std::vector<std::string> depends_on; // service names, sorted

@@ -33,8 +33,17 @@ health::Gate Context::health_defaults() const {
 }
 
 policy::Policy Context::host_policy() const {
-  return {cfg_.policy_privileged, cfg_.policy_host_pid, cfg_.policy_host_ipc,  cfg_.policy_host_network,
-          cfg_.policy_cap_add,    cfg_.policy_devices,  cfg_.policy_bind_paths};
+  policy::Policy p;
+  p.privileged = cfg_.policy_privileged;
+  p.host_pid = cfg_.policy_host_pid;
+  p.host_ipc = cfg_.policy_host_ipc;
+  p.host_network = cfg_.policy_host_network;
+  p.unconfined = cfg_.policy_unconfined;
+  p.host_userns = cfg_.policy_host_userns;
+  p.cap_add = cfg_.policy_cap_add;
+  p.devices = cfg_.policy_devices;
+  p.bind_paths = cfg_.policy_bind_paths;
+  return p;
 }
 
 } // namespace airlock::pipeline

@@ -50,6 +50,15 @@ std::vector<std::string> violations(const docker::ComposeModel& model, const Pol
     if (s.ipc == "host" && !p.host_ipc) add("ipc: host (allow it with [policy] host_ipc = yes)");
     if (s.network_mode == "host" && !p.host_network)
       add("network_mode: host (allow it with [policy] host_network = yes)");
+    for (const auto& o : s.security_opt) {
+      // docker accepts "key:value" and "key=value".
+      std::string opt = o;
+      std::replace(opt.begin(), opt.end(), ':', '=');
+      if (!p.unconfined && (opt == "seccomp=unconfined" || opt == "apparmor=unconfined" || opt == "label=disable" ||
+                            opt == "systempaths=unconfined"))
+        add(fmt::format("security_opt: {} (allow it with [policy] unconfined = yes)", o));
+    }
+    if (s.userns_mode == "host" && !p.host_userns) add("userns_mode: host (allow it with [policy] host_userns = yes)");
     for (const auto& c : s.cap_add)
       if (!contains(caps, capability(c)) && !contains(caps, "ALL"))
         add(fmt::format("cap_add: {} (allow it with [policy] cap_add = {})", c, capability(c)));

@@ -5,7 +5,8 @@
 //
 // By default a release may not: run a service `privileged`; share the host's pid or ipc namespace; add a
 // capability (cap_add) outside the allow-list; map a host device; bind-mount a host path outside its own
-// directories (the app directory on a site) and the allowed prefixes. `network_mode: host` is allowed unless
+// directories (the app directory on a site) and the allowed prefixes; turn off seccomp, AppArmor, SELinux labels
+// or the masked /proc paths (security_opt); share the host's user namespace. `network_mode: host` is allowed unless
 // [policy] host_network = no. Every `image:` must be an image the release ships (by tag, or by ID "sha256:<hex>"),
 // so compose never pulls; a service that compose would build is refused too.
 // Thread-safety: plain values; pure functions.
@@ -21,6 +22,9 @@ namespace airlock::policy {
 
 struct Policy {
   bool privileged = false, host_pid = false, host_ipc = false, host_network = true;
+  bool unconfined = false;  // security_opt that turns confinement off: seccomp/apparmor unconfined, label disable,
+                            // systempaths unconfined
+  bool host_userns = false; // userns_mode: host
   std::vector<std::string> cap_add;    // capabilities a service may add ("NET_ADMIN"; "CAP_" prefix optional)
   std::vector<std::string> devices;    // host device paths a service may map ("/dev/ttyUSB0")
   std::vector<std::string> bind_paths; // host directories (and what is below them) a service may bind-mount
