@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <istream>
@@ -203,6 +204,25 @@ std::string join_url(const std::string& base, const std::string& path) {
       out += fmt::format("%{:02X}", c);
   }
   return out;
+}
+
+std::optional<ContentRange> parse_content_range(const std::string& v) {
+  unsigned long long a = 0, b = 0, t = 0;
+  char star = 0;
+  int used = 0;
+  ContentRange r;
+  if (std::sscanf(v.c_str(), "bytes %llu-%llu/%llu%n", &a, &b, &t, &used) == 3 &&
+      static_cast<std::size_t>(used) == v.size()) {
+    if (static_cast<std::int64_t>(t) >= 0) r.total = t;
+  } else if (std::sscanf(v.c_str(), "bytes %llu-%llu/%c%n", &a, &b, &star, &used) == 3 && star == '*' &&
+             static_cast<std::size_t>(used) == v.size()) {
+  } else {
+    return std::nullopt;
+  }
+  r.first = a;
+  r.last = b;
+  if (b < a) return std::nullopt;
+  return r;
 }
 
 // ---------------------------------------------------------------------------------------------------- response

@@ -84,6 +84,14 @@ std::string proxy_for(const Proxy& p, const std::string& url);
 // `base` + "/" + `path`, with each byte of `path` outside [A-Za-z0-9-._~/] percent-encoded.
 std::string join_url(const std::string& base, const std::string& path);
 
+// The Content-Range of a 206 reply: "bytes FIRST-LAST/TOTAL", or "bytes FIRST-LAST/*" when the total is unknown.
+struct ContentRange {
+  std::uint64_t first = 0, last = 0;  // the bytes sent, inclusive
+  std::optional<std::uint64_t> total; // nullopt for "*"
+};
+// `v` as a Content-Range, or nullopt when it is malformed or LAST is below FIRST.
+std::optional<ContentRange> parse_content_range(const std::string& v);
+
 // Counters of one call, so callers and tests can see what went over the wire.
 struct TransferStats {
   std::uint64_t wire_bytes = 0; // response body bytes received, over every request
