@@ -3,7 +3,7 @@ add_library(airlock_warnings INTERFACE)
 target_compile_options(airlock_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion -Wnon-virtual-dtor
   -Wold-style-cast -Wcast-align -Woverloaded-virtual -Wformat=2 -Wimplicit-fallthrough
-  -Wno-restrict)
+  $<$<CXX_COMPILER_ID:GNU>:-Wno-restrict>)
 # -Wnull-dereference is left out and -Wrestrict turned off: GCC 12 reports false positives inside libstdc++
 # (streambuf, char_traits memcpy; GCC bug 105329) at -O3.
 if(AIRLOCK_WERROR)

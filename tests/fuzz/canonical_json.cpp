@@ -15,11 +15,6 @@ using namespace airlock;
 
 namespace {
 
-struct Built {
-  json::Value value;
-  bool utf8 = true; // every string and key is valid UTF-8
-};
-
 void encode_utf8(std::string& out, char32_t cp) {
   if (cp < 0x80) {
     out.push_back(static_cast<char>(cp));
@@ -69,51 +64,77 @@ bool valid_utf8(const std::string& s) {
 }
 
 // A string: from code points (a surrogate code point makes it invalid UTF-8), or raw bytes.
-std::string make_string(FuzzedDataProvider& in, bool& utf8) {
+std::string make_string(FuzzedDataProvider& in) {
   std::string s;
-  if (in.ConsumeBool()) {
-    s = in.ConsumeRandomLengthString(32);
-    if (!valid_utf8(s)) utf8 = false;
-    return s;
-  }
+  if (in.ConsumeBool()) return in.ConsumeRandomLengthString(32);
   const std::size_t n = in.ConsumeIntegralInRange<std::size_t>(0, 12);
   for (std::size_t i = 0; i < n; ++i) {
     char32_t cp;
     switch (in.ConsumeIntegralInRange(0, 4)) {
-    case 0: cp = in.ConsumeIntegralInRange<char32_t>(0, 0x7F); break;
-    case 1: cp = in.ConsumeIntegralInRange<char32_t>(0x80, 0x7FF); break;
-    case 2: cp = in.ConsumeIntegralInRange<char32_t>(0x800, 0xFFFF); break;
-    case 3: cp = in.ConsumeIntegralInRange<char32_t>(0x10000, 0x10FFFF); break;
-    default: cp = in.PickValueInArray<char32_t>({'"', '\\', 0, '\n', 0xD800, 0xDFFF, 0xE000, 0xFFFF, 0x10000});
+    case 0:
+      cp = in.ConsumeIntegralInRange<char32_t>(0, 0x7F);
+      break;
+    case 1:
+      cp = in.ConsumeIntegralInRange<char32_t>(0x80, 0x7FF);
+      break;
+    case 2:
+      cp = in.ConsumeIntegralInRange<char32_t>(0x800, 0xFFFF);
+      break;
+    case 3:
+      cp = in.ConsumeIntegralInRange<char32_t>(0x10000, 0x10FFFF);
+      break;
+    default:
+      cp = in.PickValueInArray<char32_t>({'"', '\\', 0, '\n', 0xD800, 0xDFFF, 0xE000, 0xFFFF, 0x10000});
     }
-    if (cp >= 0xD800 && cp <= 0xDFFF) utf8 = false;
     encode_utf8(s, cp);
   }
   return s;
 }
 
-json::Value make_value(FuzzedDataProvider& in, int depth, bool& utf8) {
+json::Value make_value(FuzzedDataProvider& in, int depth) {
   switch (in.ConsumeIntegralInRange(0, depth > 6 ? 4 : 6)) {
-  case 0: return nullptr;
-  case 1: return in.ConsumeBool();
-  case 2: return in.ConsumeIntegral<std::int64_t>();
-  case 3: return in.ConsumeIntegralInRange<std::int64_t>(-1000, 1000);
-  case 4: return make_string(in, utf8);
+  case 0:
+    return nullptr;
+  case 1:
+    return in.ConsumeBool();
+  case 2:
+    return in.ConsumeIntegral<std::int64_t>();
+  case 3:
+    return in.ConsumeIntegralInRange<std::int64_t>(-1000, 1000);
+  case 4:
+    return make_string(in);
   case 5: {
     json::Array a;
     const std::size_t n = in.ConsumeIntegralInRange<std::size_t>(0, 5);
-    for (std::size_t i = 0; i < n && in.remaining_bytes(); ++i) a.push_back(make_value(in, depth + 1, utf8));
+    for (std::size_t i = 0; i < n && in.remaining_bytes(); ++i) a.push_back(make_value(in, depth + 1));
     return a;
   }
   default: {
     json::Object o;
     const std::size_t n = in.ConsumeIntegralInRange<std::size_t>(0, 5);
     for (std::size_t i = 0; i < n && in.remaining_bytes(); ++i) {
-      std::string key = make_string(in, utf8);
-      o[key] = make_value(in, depth + 1, utf8);
+      std::string key = make_string(in);
+      o[key] = make_value(in, depth + 1);
     }
     return o;
   }
+  }
+}
+
+// Whether every string and key of the tree is valid UTF-8 (a key may have been generated twice: the map keeps
+// the second value, so this is judged on the finished tree).
+bool all_utf8(const json::Value& v) {
+  switch (v.type()) {
+  case json::Value::Type::string:
+    return valid_utf8(v.as_string());
+  case json::Value::Type::array:
+    return std::all_of(v.as_array().begin(), v.as_array().end(), [](const json::Value& e) { return all_utf8(e); });
+  case json::Value::Type::object:
+    for (const auto& [k, e] : v.as_object())
+      if (!valid_utf8(k) || !all_utf8(e)) return false;
+    return true;
+  default:
+    return true;
   }
 }
 
@@ -146,10 +167,18 @@ void reference_string(std::string& out, const std::string& s) {
 
 void reference(std::string& out, const json::Value& v) {
   switch (v.type()) {
-  case json::Value::Type::null: out += "null"; break;
-  case json::Value::Type::boolean: out += v.as_bool() ? "true" : "false"; break;
-  case json::Value::Type::integer: out += std::to_string(v.as_int()); break;
-  case json::Value::Type::string: reference_string(out, v.as_string()); break;
+  case json::Value::Type::null:
+    out += "null";
+    break;
+  case json::Value::Type::boolean:
+    out += v.as_bool() ? "true" : "false";
+    break;
+  case json::Value::Type::integer:
+    out += std::to_string(v.as_int());
+    break;
+  case json::Value::Type::string:
+    reference_string(out, v.as_string());
+    break;
   case json::Value::Type::array: {
     out.push_back('[');
     for (std::size_t i = 0; i < v.as_array().size(); ++i) {
@@ -162,7 +191,8 @@ void reference(std::string& out, const json::Value& v) {
   case json::Value::Type::object: {
     std::vector<const std::string*> keys;
     for (const auto& [k, _] : v.as_object()) keys.push_back(&k);
-    std::sort(keys.begin(), keys.end(), [](const std::string* a, const std::string* b) { return utf16(*a) < utf16(*b); });
+    std::sort(keys.begin(), keys.end(),
+              [](const std::string* a, const std::string* b) { return utf16(*a) < utf16(*b); });
     out.push_back('{');
     for (std::size_t i = 0; i < keys.size(); ++i) {
       if (i) out.push_back(',');
@@ -180,8 +210,8 @@ void reference(std::string& out, const json::Value& v) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzedDataProvider in(data, size);
-  bool utf8 = true;
-  const json::Value v = make_value(in, 0, utf8);
+  const json::Value v = make_value(in, 0);
+  const bool utf8 = all_utf8(v);
   std::string canonical, pretty;
   const bool canonical_refused = fuzz::refused([&] { canonical = json::canonical(v); });
   const bool pretty_refused = fuzz::refused([&] { pretty = json::pretty(v); });

@@ -36,13 +36,21 @@ std::string build_tar(std::string_view input) {
     pos = end + 1;
     e.mode = 0644;
     switch (type) {
-    case 'l': e.type = archive::Entry::Type::symlink, e.link_target = content; break;
-    case 'h': e.type = archive::Entry::Type::hardlink, e.link_target = content; break;
-    case 'd': e.type = archive::Entry::Type::directory, e.mode = 0755; break;
-    default: e.size = content.size();
+    case 'l':
+      e.type = archive::Entry::Type::symlink, e.link_target = content;
+      break;
+    case 'h':
+      e.type = archive::Entry::Type::hardlink, e.link_target = content;
+      break;
+    case 'd':
+      e.type = archive::Entry::Type::directory, e.mode = 0755;
+      break;
+    default:
+      e.size = content.size();
     }
     util::StringSource src(content);
-    fuzz::refused([&] { tar.add(e, e.type == archive::Entry::Type::file ? &src : nullptr); }); // empty path, ...
+    // An entry TarWriter refuses (an empty name, a NUL byte, ...) ends the archive there, without its end marker.
+    if (fuzz::refused([&] { tar.add(e, e.type == archive::Entry::Type::file ? &src : nullptr); })) return out.data;
   }
   tar.finish();
   return out.data;

@@ -1,8 +1,8 @@
 // util/json: the strict parser that reads every TUF metadata file, release.json and docker's manifest.json.
 // Invariants besides "never crashes, hangs or throws anything but airlock::Error": what parse() accepts,
 // pretty() and compact() write back as JSON that parses to the same value, and canonical() accepts it too.
-#include "fuzz.hpp"
 #include "util/json.hpp"
+#include "fuzz.hpp"
 
 using namespace airlock;
 

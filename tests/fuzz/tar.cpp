@@ -3,8 +3,8 @@
 // (random bytes almost never have a valid header checksum, so without this the fuzzer would hardly get past the
 // first header); and, when it starts with the gzip magic, through GzipSource. Every entry is read to its end,
 // alternately by read() and by skip(). Invariants: only files have data, and read() returns exactly `size`.
-#include "archive/gzip.hpp"
 #include "archive/tar.hpp"
+#include "archive/gzip.hpp"
 #include "fuzz.hpp"
 
 using namespace airlock;
