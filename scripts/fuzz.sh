@@ -42,8 +42,8 @@ bld=${AIRLOCK_BUILD_ROOT:-$here/build}/x86_64-fuzz
 cmake -S "$here" -B "$bld" -G Ninja -Wno-dev \
   -DCMAKE_TOOLCHAIN_FILE="$here/toolchains/x86_64-linux-clang.cmake" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DPOCO_PREFIX="$poco" -DAIRLOCK_FUZZ=ON -DAIRLOCK_TESTS=OFF -DAIRLOCK_WERROR=OFF >/dev/null
-cmake --build "$bld" -j"${AIRLOCK_JOBS:-2}" --target "${targets[@]/#/fuzz_}" | grep -v '^\[' || true
-for t in "${targets[@]}"; do [ -x "$bld/tests/fuzz/fuzz_$t" ] || { echo "fuzz_$t did not build" >&2; exit 1; }; done
+cmake --build "$bld" -j"${AIRLOCK_JOBS:-2}" --target "${targets[@]/#/fuzz_}" >"$bld/build.log" 2>&1 ||
+  { tail -40 "$bld/build.log" >&2; echo "[fuzz] the build failed; see $bld/build.log" >&2; exit 1; }
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
