@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): installs what is missing, builds static Poco once (cached outside
-# the tree), builds both binaries for x86_64 and aarch64, runs the unit tests under ASan+UBSan once, then
-# every test (unit, integration, qemu smoke, docker) with ctest. Exits non-zero when anything fails.
+# the tree), builds both binaries for x86_64 and aarch64, runs the unit tests under ASan+UBSan once, fuzzes each
+# parser of untrusted input for a bounded time (scripts/fuzz.sh, clang), then every test (unit, integration,
+# qemu smoke, docker) with ctest. Exits non-zero when anything fails.
 # The private dockerd and nginx that the tests start are stopped on exit, whatever happened.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +24,8 @@ step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 # false positives (-Wmaybe-uninitialized) inside libstdc++ under -fsanitize.
 AIRLOCK_WERROR=OFF scripts/build.sh x86_64 --sanitize --target airlock_unit_tests >/dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 build/x86_64-asan/tests/airlock_unit_tests
+step "fuzzing: every libFuzzer target of tests/fuzz for FUZZ_SECONDS (default 30) each (docs/fuzzing.md)"
+scripts/fuzz.sh
 step "ctest: unit, integration, qemu and docker tests"
 ctest --test-dir build/x86_64 --output-on-failure -j"${AIRLOCK_TEST_JOBS:-2}" "$@"
 step "all tests passed"

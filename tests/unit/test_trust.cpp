@@ -478,3 +478,20 @@ TEST_CASE("trust metadata parsers never crash on mutated input") {
   }
   CHECK(refused > 2900); // nearly every mutation breaks the JSON or the signature; none crashes
 }
+
+TEST_CASE("trust::parse_time reads a date one way only (tests/fuzz/tuf: sscanf and timegm took more)") {
+  CHECK(trust::parse_time("2030-01-01T00:00:00Z", "t") == 1893456000);
+  CHECK(trust::parse_time("2028-02-29T23:59:59Z", "t") == 1835481599);
+  CHECK(trust::format_time(trust::parse_time("2000-02-29T12:00:00Z", "t")) == "2000-02-29T12:00:00Z");
+  // Each was accepted: blanks and signs by sscanf("%2d"), impossible days and second 60 normalised by timegm
+  // into another date than the one written (2030-02-31 read as 2030-03-03).
+  for (const char* bad :
+       {"2030-02-31T00:00:00Z", "2029-02-29T00:00:00Z", "1900-02-29T00:00:00Z", "2030-04-31T00:00:00Z",
+        "2030- 1-01T00:00:00Z", "2030-+1-01T00:00:00Z", "2030-01-01T00:00:60Z", " 2030-1-01T00:00:00Z",
+        "2030-01-01T24:00:00Z", "2030-01-01t00:00:00Z", "2030-01-01T00:00:00z", "1969-12-31T23:59:59Z",
+        "2030-01-01T00:00:00+", "2030-01-01 00:00:00Z", "2030-1-1T0:0:0Z"}) {
+    const Error e = testutil::error_of([&] { trust::parse_time(bad, "timestamp.json"); });
+    CHECK_MESSAGE(e.code() == ExitCode::bad_input, bad);
+    CHECK(std::string(e.what()).find("is not a date of the form YYYY-MM-DDTHH:MM:SSZ") != std::string::npos);
+  }
+}

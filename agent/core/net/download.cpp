@@ -38,25 +38,6 @@ public:
                                       e == ENOSPC ? " (no space left: free space in the downloads directory)" : ""));
 }
 
-// "bytes FIRST-LAST/TOTAL" (TOTAL may be "*", then total = -1). False when malformed.
-bool parse_content_range(const std::string& v, std::uint64_t& first, std::uint64_t& last, std::int64_t& total) {
-  unsigned long long a = 0, b = 0, t = 0;
-  char star = 0;
-  int used = 0;
-  if (std::sscanf(v.c_str(), "bytes %llu-%llu/%llu%n", &a, &b, &t, &used) == 3 &&
-      static_cast<std::size_t>(used) == v.size()) {
-    total = static_cast<std::int64_t>(t);
-  } else if (std::sscanf(v.c_str(), "bytes %llu-%llu/%c%n", &a, &b, &star, &used) == 3 && star == '*' &&
-             static_cast<std::size_t>(used) == v.size()) {
-    total = -1;
-  } else {
-    return false;
-  }
-  first = a;
-  last = b;
-  return b >= a;
-}
-
 // The partial file, opened read-write.
 class PartialFile {
 public:
@@ -188,15 +169,13 @@ public:
         restart(url, "the server sent the whole file instead of the range asked for (Range ignored, or the file "
                      "changed since the partial download)");
     } else if (r->status() == 206) {
-      std::uint64_t first = 0, last = 0;
-      std::int64_t total = 0;
       const std::string cr = r->header("Content-Range");
-      if (!parse_content_range(cr, first, last, total))
-        restart_and_fail(url, fmt::format("unusable Content-Range '{}'", cr));
-      if ((total >= 0 && static_cast<std::uint64_t>(total) != t_.length) || last >= t_.length)
+      const auto range = parse_content_range(cr);
+      if (!range) restart_and_fail(url, fmt::format("unusable Content-Range '{}'", cr));
+      if ((range->total && *range->total != t_.length) || range->last >= t_.length)
         throw Mismatch(
             fmt::format("{} answers Content-Range '{}', but the signed metadata says {} bytes", url, cr, t_.length));
-      if (first != done_)
+      if (range->first != done_)
         restart_and_fail(url, fmt::format("Content-Range '{}' does not start at byte {} as asked", cr, done_));
     } else if (r->status() == 416 && done_ > 0) {
       restart_and_fail(url, fmt::format("HTTP 416 for a range from byte {}", done_));

@@ -15,6 +15,7 @@
 #include <Poco/Net/SSLException.h>
 #include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/StreamSocket.h>
+#include <Poco/String.h>
 #include <Poco/URI.h>
 #include <fmt/format.h>
 
@@ -24,6 +25,7 @@
 #include <cstdlib>
 #include <functional>
 #include <istream>
+#include <limits>
 #include <random>
 #include <thread>
 
@@ -205,11 +207,141 @@ std::string join_url(const std::string& base, const std::string& path) {
   return out;
 }
 
+std::optional<ContentRange> parse_content_range(const std::string& v) {
+  // Digits only: the sscanf("%llu") this replaces also took "bytes +5-9/10", "bytes  5-9/10" and "-1" (wrapped
+  // to 2^64 - 1); tests/fuzz/http.cpp compares this with a second reading of RFC 9110.
+  std::size_t i = 6;
+  auto number = [&](std::uint64_t& out) {
+    const std::size_t start = i;
+    out = 0;
+    for (; i < v.size() && v[i] >= '0' && v[i] <= '9'; ++i) {
+      const auto d = static_cast<std::uint64_t>(v[i] - '0');
+      if (out > (std::numeric_limits<std::uint64_t>::max() - d) / 10) return false;
+      out = out * 10 + d;
+    }
+    return i > start;
+  };
+  ContentRange r;
+  if (v.rfind("bytes ", 0) != 0 || !number(r.first) || i >= v.size() || v[i++] != '-' || !number(r.last) ||
+      i >= v.size() || v[i++] != '/')
+    return std::nullopt;
+  if (i + 1 == v.size() && v[i] == '*') {
+    ++i;
+  } else {
+    std::uint64_t total = 0;
+    if (!number(total)) return std::nullopt;
+    r.total = total;
+  }
+  if (i != v.size() || r.last < r.first || (r.total && r.last >= *r.total)) return std::nullopt;
+  return r;
+}
+
 // ---------------------------------------------------------------------------------------------------- response
+
+namespace {
+
+// A header value or status line for a message: at most 80 bytes, bytes outside printable ASCII as \xNN.
+std::string printable(std::string_view v) {
+  std::string out;
+  for (std::size_t i = 0; i < v.size() && i < 80; ++i) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    if (c >= 0x20 && c < 0x7f)
+      out += static_cast<char>(c);
+    else
+      out += fmt::format("\\x{:02x}", c);
+  }
+  return v.size() > 80 ? out + "..." : out;
+}
+
+bool all_digits(std::string_view v) {
+  return !v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// The reply's status line and headers, read as Poco's HTTPResponse::read() reads them, with the checks that must
+// come before Poco acts on them. Poco alone turns any three characters that parse as a number into its
+// HTTPStatus enum, whose values end at 511 ("HTTP/1.1 999 X" and "HTTP/1.1 -1 X" were undefined behaviour, found
+// by tests/fuzz/http.cpp), and reads Content-Length with a parser that accepts "-5" and "+5" and throws
+// Poco::SyntaxException for "abc". Here:
+// - the status line is "HTTP/1.<digit> <three digits>[ <reason>]" with a code from 100 to 599;
+// - each Content-Length is 1 to 18 digits, and several of them must agree;
+// - Transfer-Encoding, when present, is one "chunked" (the only coding; airlock asks for no other), and a reply
+//   may not carry both it and Content-Length (RFC 9112 section 6.3: a sign of response smuggling).
+// A refusal is kept in `refusal` and thrown as Poco::Net::MessageException, so that receiveResponse() closes the
+// session as for any malformed reply; Client::get() then throws a NetError naming the URL and the refusal.
+class Reply : public Poco::Net::HTTPResponse {
+public:
+  int code = 0;
+  std::int64_t length = -1;
+  std::string refusal;
+
+  void read(std::istream& in) override {
+    static const int eof = std::char_traits<char>::eof();
+    code = 0;
+    length = -1;
+    refusal.clear();
+    int ch = in.get();
+    if (in.bad()) throw Poco::Net::NetException("Error reading HTTP response header");
+    if (ch == eof) throw Poco::Net::NoMessageException();
+    std::string line;
+    while (ch != eof && ch != '\n' && line.size() < 1024) {
+      line += static_cast<char>(ch);
+      ch = in.get();
+    }
+    if (ch != '\n') refuse(fmt::format("the status line '{}' is unterminated or too long", printable(line)));
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const auto digit = [&](std::size_t i) { return line[i] >= '0' && line[i] <= '9'; };
+    if (line.size() < 12 || line.compare(0, 7, "HTTP/1.") != 0 || !digit(7) || line[8] != ' ' || !digit(9) ||
+        !digit(10) || !digit(11) || (line.size() > 12 && line[12] != ' '))
+      refuse(fmt::format("the status line '{}' is not 'HTTP/1.x <three-digit status> <reason>'", printable(line)));
+    code = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+    if (code < 100 || code > 599) refuse(fmt::format("status {} is not an HTTP status (100 to 599)", code));
+    MessageHeader::read(in);
+    ch = in.get();
+    while (ch != '\n' && ch != eof) ch = in.get();
+    setVersion(line.substr(0, 8));
+    // Poco decides by the enum whether a body follows (not after 1xx, 204, 304) and skips 100 Continue. Its
+    // values stop at 511: a code above that gets 500, which Poco treats the same way (a body follows).
+    setStatus(static_cast<HTTPStatus>(code <= 511 ? code : 500));
+    setReason(line.size() > 13 ? line.substr(13) : std::string());
+    check_framing();
+  }
+
+private:
+  [[noreturn]] void refuse(const std::string& why) {
+    refusal = why;
+    throw Poco::Net::MessageException(why);
+  }
+
+  void check_framing() {
+    std::vector<std::string> lengths, codings;
+    for (const auto& [name, value] : *this) {
+      if (Poco::icompare(name, CONTENT_LENGTH) == 0) lengths.push_back(value);
+      if (Poco::icompare(name, TRANSFER_ENCODING) == 0) codings.push_back(value);
+    }
+    if (!codings.empty()) {
+      if (codings.size() > 1 || Poco::icompare(Poco::trim(codings[0]), CHUNKED_TRANSFER_ENCODING) != 0)
+        refuse(fmt::format("Transfer-Encoding '{}' is not supported (only a single 'chunked')",
+                           printable(codings.size() > 1 ? codings[0] + ", " + codings[1] : codings[0])));
+      if (!lengths.empty())
+        refuse("the reply has both Transfer-Encoding and Content-Length, which RFC 9112 forbids (a sign of "
+               "response smuggling)");
+    }
+    for (const auto& v : lengths) {
+      if (!all_digits(v) || v.size() > 18)
+        refuse(fmt::format("Content-Length '{}' is not a byte count (1 to 18 digits)", printable(v)));
+      if (v != lengths[0])
+        refuse(
+            fmt::format("two different Content-Length headers ('{}' and '{}')", printable(lengths[0]), printable(v)));
+    }
+    if (!lengths.empty()) length = static_cast<std::int64_t>(std::stoll(lengths[0]));
+  }
+};
+
+} // namespace
 
 struct Response::Impl {
   std::unique_ptr<Poco::Net::HTTPClientSession> session;
-  Poco::Net::HTTPResponse reply;
+  Reply reply;
   std::istream* body = nullptr;                         // chunked bodies are read through Poco's stream
   std::function<int(char*, std::streamsize)> read_some; // other bodies straight from the session
   std::string url;
@@ -249,11 +381,9 @@ struct Response::Impl {
 Response::Response(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Response::~Response() = default;
 const std::string& Response::url() const { return impl_->url; }
-int Response::status() const { return static_cast<int>(impl_->reply.getStatus()); }
+int Response::status() const { return impl_->reply.code; }
 std::string Response::header(const std::string& name) const { return impl_->reply.get(name, ""); }
-std::int64_t Response::content_length() const {
-  return impl_->reply.hasContentLength() ? impl_->reply.getContentLength64() : -1;
-}
+std::int64_t Response::content_length() const { return impl_->reply.length; }
 std::uint64_t Response::received() const { return impl_->received; }
 
 std::size_t Response::read(void* buf, std::size_t size) {
@@ -444,6 +574,8 @@ std::unique_ptr<Response> Client::get(const std::string& url, const Headers& hea
                    fmt::format("GET {}{}: no reply within {} s (stall timeout)", url, via, seconds(st.stall_timeout)));
   } catch (const Poco::Exception& e) {
     r->throw_if_cut("waiting for the reply's headers");
+    if (!r->reply.refusal.empty())
+      throw NetError(Failure::transfer, fmt::format("GET {}{}: refusing the reply: {}", url, via, r->reply.refusal));
     throw NetError(Failure::transfer, fmt::format("GET {}{}: no valid reply: {}", url, via, e.displayText()));
   }
   r->started = Clock::now();

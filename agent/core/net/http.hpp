@@ -84,6 +84,15 @@ std::string proxy_for(const Proxy& p, const std::string& url);
 // `base` + "/" + `path`, with each byte of `path` outside [A-Za-z0-9-._~/] percent-encoded.
 std::string join_url(const std::string& base, const std::string& path);
 
+// The Content-Range of a 206 reply: "bytes FIRST-LAST/TOTAL", or "bytes FIRST-LAST/*" when the total is unknown.
+struct ContentRange {
+  std::uint64_t first = 0, last = 0;  // the bytes sent, inclusive
+  std::optional<std::uint64_t> total; // nullopt for "*"
+};
+// `v` as a Content-Range (RFC 9110 section 14.4), or nullopt when it is malformed (anything but digits where
+// the numbers go, a number beyond 2^64 - 1), LAST is below FIRST, or LAST is not below TOTAL.
+std::optional<ContentRange> parse_content_range(const std::string& v);
+
 // Counters of one call, so callers and tests can see what went over the wire.
 struct TransferStats {
   std::uint64_t wire_bytes = 0; // response body bytes received, over every request
@@ -119,9 +128,9 @@ public:
   Response(const Response&) = delete;
   Response& operator=(const Response&) = delete;
   const std::string& url() const;
-  int status() const;
+  int status() const;                                // 100..599 (Client::get refuses any other)
   std::string header(const std::string& name) const; // "" when absent
-  std::int64_t content_length() const;               // -1 when absent
+  std::int64_t content_length() const;               // -1 when absent (or chunked), else >= 0
   // Reads up to `size` body bytes; returns 0 only at the end of the body. Throws NetError(transfer) when the
   // connection breaks, stalls longer than the stall timeout, ends before Content-Length, averages below the
   // rate floor, or is still running at the deadline given to Client::get (the message says which). Honours the
@@ -149,7 +158,10 @@ public:
   // One GET of `url` (http or https) with extra request headers; no retries. Any status is returned. Throws
   // NetError(connect) when no connection or TLS session could be set up (NetError(refused) for a certificate
   // that fails verification), NetError(transfer) when the reply headers do not arrive (or trickle in below the
-  // rate floor, or not before `deadline`), Error(usage) for a URL that is not http(s). `stats`, when given,
+  // rate floor, or not before `deadline`) or are refused ("refusing the reply: ..."): a status line other than
+  // "HTTP/1.x <100..599> <reason>", a Content-Length that is not 1 to 18 digits or two that differ, a
+  // Transfer-Encoding other than one "chunked", or both Transfer-Encoding and Content-Length. Error(usage) for a
+  // URL that is not http(s). `stats`, when given,
   // counts the request and the body bytes read.
   // Bounds: from the moment the request is sent until the Response is destroyed, a util::SocketWatchdog ends
   // the transfer at `deadline` and when it averages below the rate floor (Settings::min_rate); the connect

@@ -240,14 +240,26 @@ void verify_role(const Envelope& e, const Root& root, Role role, const std::stri
 }
 
 std::int64_t parse_time(const std::string& iso, const std::string& what) {
-  // Strictly "YYYY-MM-DDTHH:MM:SSZ" (spec 4.2).
-  std::tm tm{};
-  char tail = 0;
-  int y, mo, d, h, mi, s;
-  if (iso.size() != 20 || std::sscanf(iso.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &s, &tail) != 7 ||
-      tail != 'Z' || iso[4] != '-' || iso[7] != '-' || iso[10] != 'T' || mo < 1 || mo > 12 || d < 1 || d > 31 ||
-      h > 23 || mi > 59 || s > 60 || y < 1970)
+  // Strictly "YYYY-MM-DDTHH:MM:SSZ" (spec 4.2), each field digits only and a real date, so that a date reads one
+  // way only: the sscanf("%2d") this replaces also took " 1" and "+1", and timegm() moved 2030-02-31 to March 3
+  // and second 60 into the next minute (tests/fuzz/tuf.cpp checks that every accepted date prints back as itself).
+  static const char layout[] = "dddd-dd-ddTdd:dd:ddZ";
+  bool ok = iso.size() == sizeof layout - 1;
+  for (std::size_t i = 0; ok && i < iso.size(); ++i)
+    ok = layout[i] == 'd' ? iso[i] >= '0' && iso[i] <= '9' : iso[i] == layout[i];
+  auto num = [&](std::size_t at, std::size_t len) {
+    int n = 0;
+    for (std::size_t i = at; i < at + len; ++i) n = n * 10 + (iso[i] - '0');
+    return n;
+  };
+  const int y = ok ? num(0, 4) : 0, mo = ok ? num(5, 2) : 0, d = ok ? num(8, 2) : 0;
+  const int h = ok ? num(11, 2) : 0, mi = ok ? num(14, 2) : 0, s = ok ? num(17, 2) : 0;
+  static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (!ok || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days[mo - 1] + (mo == 2 && leap ? 1 : 0) || h > 23 ||
+      mi > 59 || s > 59)
     fail(ExitCode::bad_input, fmt::format("{}: '{}' is not a date of the form YYYY-MM-DDTHH:MM:SSZ", what, iso));
+  std::tm tm{};
   tm.tm_year = y - 1900;
   tm.tm_mon = mo - 1;
   tm.tm_mday = d;
