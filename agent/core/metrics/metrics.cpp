@@ -120,7 +120,8 @@ std::vector<Family> collect(const config::Config& cfg, state::StateDb& db) {
                   {{{"kind", "manual"}}, static_cast<double>(db.audit_count("rollback", "ok"))}};
   const auto* downloaded = fact(downloaded_fact);
   family("airlock_downloaded_bytes_total", Type::counter,
-         "Bytes received from the online repository (metadata and targets, every attempt).")
+         "Bytes of files received from the online repository (metadata and targets, every attempt; error pages are not "
+         "read).")
       .samples.push_back({{}, downloaded ? static_cast<double>(downloaded->number) : 0.0});
 
   auto& last_backup = family("airlock_last_backup_bytes", Type::gauge, "Size of the newest complete backup archive.");
