@@ -7,6 +7,7 @@
 #include "commands/debug.hpp"
 #include "commands/import.hpp"
 #include "commands/init.hpp"
+#include "commands/metrics.hpp"
 #include "commands/rollback.hpp"
 #include "commands/stage.hpp"
 #include "commands/status.hpp"
@@ -36,6 +37,7 @@ commands:
                 upgrade the site from the online repository (same pipeline as import)
   apply | rollback | recover    finish a staged/downloaded upgrade; go back; finish an interrupted one
   status [--json]               app, installed version, last upgrade
+  metrics [--write]             the site's metrics in the Prometheus text format (node_exporter textfile)
   history [--json]              the audit log
   backup create|list|verify|restore|prune
                 back up and restore data/, site/ and current
@@ -81,7 +83,7 @@ const tool::CommandTable& command_table() {
         "missing;\n  --adopt makes a compose directory that already runs by hand version 0.",
         {"app", "trusted-root", "install-root", "state-dir", "adopt", "config"},
         {},
-        init}},
+        recorded("init", init)}},
       {"stage",
        {"stage PATH [--version V] [--json] [--config FILE]\n  Verifies a bundle (or repository directory) against "
         "the trusted "
@@ -89,7 +91,7 @@ const tool::CommandTable& command_table() {
         "current version) in releases/<v>,\n  verified file by file. Nothing runs and current does not move.",
         {"config", "version"},
         {"json"},
-        stage}},
+        recorded("stage", stage)}},
       {"import",
        {"import BUNDLE | --scan DIR [--plan] [--stage-only] [--allow-downgrade] [--force-full] [--version V] "
         "[--yes] [--json] [--config FILE]\n"
@@ -100,50 +102,60 @@ const tool::CommandTable& command_table() {
         "  (FILE.part-001, -002, ...) is given by its first part, the others beside it.",
         {"config", "version"},
         {"scan", "plan", "stage-only", "allow-downgrade", "force-full", "yes", "json"},
-        import}},
+        recorded("import", import)}},
       {"check",
        {"check [--json] [--force-full] [--version V] [--config FILE]\n"
         "  Refreshes the signed metadata from the repository ([repository] urls) and prints what 'upgrade'\n"
-        "  would do: none, patch or full, the version, and the bytes to download. Exit 0: up to date;\n"
+        "  would do: none, patch or full, the version, and the bytes to download, and whether the site is\n"
+        "  inside a maintenance window ([schedule] window) or when the next opens. Exit 0: up to date;\n"
         "  10: an update is available; any other code: an error (docs/cli.md).",
         {"config", "version"},
         {"json", "force-full"},
-        check}},
+        recorded("check", check)}},
       {"upgrade",
        {"upgrade [--yes] [--force-full] [--download-only] [--allow-downgrade] [--stage-only] [--plan]\n"
         "        [--version V] [--cron [--max-delay S]] [--json] [--config FILE]\n"
         "  Online upgrade: check the repository, download the release (resumable, verified), then the\n"
         "  same pipeline as 'import'. --download-only stops after the download ('apply' or a later\n"
         "  'upgrade' uses the files without downloading again). --cron: wait a random 0..S seconds\n"
-        "  (default 600), print nothing unless something happens, exit 0 when another run holds the lock.",
+        "  (default 600), print nothing unless something happens, exit 0 when another run holds the lock;\n"
+        "  outside every [schedule] window it only downloads and says when the next window opens.",
         {"config", "version", "max-delay"},
         {"yes", "force-full", "download-only", "allow-downgrade", "stage-only", "plan", "cron", "json"},
-        upgrade}},
+        recorded("upgrade", upgrade)}},
       {"apply",
        {"apply [--yes] [--json] [--config FILE]\n  Finishes the upgrade that 'import --stage-only' staged, or\n"
         "  installs what 'upgrade --download-only' downloaded (no network needed).",
         {"config"},
         {"yes", "json"},
-        apply}},
+        recorded("apply", apply)}},
       {"rollback",
        {"rollback [--restore-data] [--yes] [--json] [--config FILE]\n"
         "  Goes back to the release installed before the current one (health-gated); --restore-data also\n"
         "  puts back data/ and site/ from the backup taken before the current one was installed.",
         {"config"},
         {"restore-data", "yes", "json"},
-        rollback}},
+        recorded("rollback", rollback)}},
       {"recover",
        {"recover [--json] [--config FILE]\n"
         "  Finishes or undoes an upgrade that was interrupted (crash, kill, power loss). Every command\n"
         "  that changes the site does this first anyway.",
         {"config"},
         {"json"},
-        recover}},
+        recorded("recover", recover)}},
       {"status",
        {"status [--json] [--config FILE]\n  App, installed version, active release, last upgrade and its outcome.",
         {"config"},
         {"json"},
         status}},
+      {"metrics",
+       {"metrics [--write] [--config FILE]\n"
+        "  Prints the site's metrics in the Prometheus text format: installed version, update available, each\n"
+        "  command's last result, downtime, rollbacks, bytes downloaded, backups, free disk. --write writes them\n"
+        "  to [metrics] textfile instead (atomically), as every command that changes or checks the site does.",
+        {"config"},
+        {"write"},
+        metrics}},
       {"history",
        {"history [--json] [--limit N] [--config FILE]\n  The audit log, newest first.",
         {"config", "limit"},
@@ -153,24 +165,24 @@ const tool::CommandTable& command_table() {
        {"backup create [--level 0-9] [--note TEXT] [--json] [--config FILE]\n  Backs up data/, site/ and current.",
         {"config", "level", "note"},
         {"json"},
-        backup_create}},
+        recorded("backup create", backup_create)}},
       {"backup list", {"backup list [--json] [--config FILE]", {"config"}, {"json"}, backup_list}},
       {"backup verify",
        {"backup verify ID [--config FILE]\n  Re-hashes the archive against its recorded SHA-256.",
         {"config"},
         {},
-        backup_verify}},
+        recorded("backup verify", backup_verify)}},
       {"backup restore",
        {"backup restore ID [--yes] [--json] [--config FILE]\n  Replaces data/, site/ and current from a complete "
         "backup (checked first).",
         {"config"},
         {"yes", "json"},
-        backup_restore}},
+        recorded("backup restore", backup_restore)}},
       {"backup prune",
        {"backup prune --keep N [--config FILE]\n  Keeps the N newest complete backups.",
         {"config", "keep"},
         {},
-        backup_prune}},
+        recorded("backup prune", backup_prune)}},
       {"config check",
        {std::string("config check [--config FILE]\n  Checks ") + config::default_path +
             " (or FILE): exit 0 when it is usable, 2 with every problem and its line otherwise.",

@@ -79,6 +79,10 @@ pipeline::Context& Session::ctx() {
   if (!ctx_) {
     pipeline::Seams seams;
     if (const char* point = std::getenv("AIRLOCK_TEST_KILL_AT"); point && *point) seams.hook = kill_hook(point);
+    if (const auto now = util::pinned_now()) {
+      clock_ = std::make_unique<util::PinnedClock>(*now);
+      seams.clock = clock_.get();
+    }
     ctx_ = std::make_unique<pipeline::Context>(cfg_, std::move(seams));
   }
   return *ctx_;

@@ -11,9 +11,13 @@
 //
 // The kill hook: the Context of a Session carries the black-box tests' fault hook when the environment variable
 // AIRLOCK_TEST_KILL_AT is set to a journal step name of pipeline::steps ("stop": killed at the step's end, right
-// before its journal row is closed; "stop:begin": right after the row is opened). This is the only code in
-// airlock that reads a test variable; the pipeline only calls Context::at_step. Unset, it costs nothing: it
-// is safe in a shipped binary because only someone who can already kill the process can set it.
+// before its journal row is closed; "stop:begin": right after the row is opened). Session is the only code in
+// airlock that reads test variables (this one and AIRLOCK_NOW); the pipeline only calls Context::at_step. Unset, it
+// costs nothing: it is safe in a shipped binary because only someone who can already kill the process can set it.
+//
+// The test clock: AIRLOCK_NOW=<seconds since the epoch> pins the Context's wall clock (util::PinnedClock), which
+// the maintenance windows, metadata expiry and the window lines of `airlock check` read; the black-box tests put
+// "now" just before, inside and after a window with it. Like airlock-bundle's, it moves no file time or log time.
 // Thread-safety: one Session per process, used by one thread.
 #pragma once
 
@@ -60,7 +64,7 @@ public:
   const site::Layout& layout() const { return layout_; }
   // The state database; open_read_only() or open_for_change() must have run (std::logic_error otherwise).
   state::StateDb& db();
-  // The pipeline's Context (the real engine, the kill hook when set), built on first use.
+  // The pipeline's Context (the real engine, the kill hook and the pinned clock when set), built on first use.
   pipeline::Context& ctx();
 
 private:
@@ -68,6 +72,7 @@ private:
   site::Layout layout_;
   std::unique_ptr<state::RunLock> lock_;
   std::unique_ptr<state::StateDb> db_;
+  std::unique_ptr<util::Clock> clock_; // AIRLOCK_NOW's, when set; outlives ctx_
   std::unique_ptr<pipeline::Context> ctx_;
 };
 

@@ -4,10 +4,14 @@
 #include "commands/outcome.hpp"
 #include "commands/session.hpp"
 #include "log/log.hpp"
+#include "metrics/metrics.hpp"
 #include "net/http.hpp"
 #include "net/repository.hpp"
 #include "pipeline/upgrade.hpp"
+#include "release/version.hpp"
+#include "schedule/window.hpp"
 #include "site/identity.hpp"
+#include "state/db.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
 
@@ -16,6 +20,7 @@
 #include <chrono>
 #include <iostream>
 #include <limits>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -33,6 +38,60 @@ void cron_delay(long max_seconds) {
   std::this_thread::sleep_for(std::chrono::seconds(pause));
 }
 
+// What the last check or upgrade learned, for airlock_update_available (metrics/metrics.hpp).
+void remember_update(state::StateDb& db, bool available, const std::string& version) {
+  db.fact_set({metrics::update_fact, available ? 1 : 0, available ? version : "", ""});
+}
+
+// Where the site stands against its maintenance windows now, for `check`: one line, or the "window" object.
+std::string window_line(const config::Config& cfg, const schedule::Status& w) {
+  if (!w.configured) return "maintenance windows: none; upgrade --cron installs at any time";
+  const std::string windows = schedule::describe(cfg.windows);
+  if (w.inside)
+    return fmt::format("maintenance window: inside {} {}; upgrade --cron installs now", w.current->text(),
+                       w.closes_at ? "until " + schedule::local_text(*w.closes_at) : std::string("(always open)"));
+  return fmt::format("maintenance window: outside ({}); the next opens {} ({}); upgrade --cron downloads now and "
+                     "installs then",
+                     windows, w.opens_at ? schedule::local_text(*w.opens_at) : "never",
+                     w.opening ? w.opening->text() : windows);
+}
+
+json::Value window_json(const config::Config& cfg, const schedule::Status& w) {
+  auto time_or_null = [](const std::optional<std::int64_t>& t) {
+    return t ? json::Value(schedule::utc_text(*t)) : json::Value(nullptr);
+  };
+  json::Value v;
+  v["configured"] = w.configured;
+  v["inside"] = w.inside;
+  json::Array windows;
+  for (const auto& x : cfg.windows) windows.emplace_back(x.text());
+  v["windows"] = windows;
+  v["current"] = w.current ? json::Value(w.current->text()) : json::Value(nullptr);
+  v["closes_at"] = time_or_null(w.closes_at);
+  v["opens_at"] = time_or_null(w.opens_at);
+  v["opening"] = w.opening ? json::Value(w.opening->text()) : json::Value(nullptr);
+  return v;
+}
+
+// `upgrade --cron` outside every window downloaded `r` and waits: says so in the log, the audit and (text) on
+// stdout, with when the next window opens.
+void note_waiting(Session& s, const pipeline::Report& r, const schedule::Status& w, Output output) {
+  const std::string opens = w.opens_at ? schedule::local_text(*w.opens_at) : std::string("never");
+  const std::string msg =
+      fmt::format("outside the maintenance windows ({}): {} is downloaded and waits for the window that opens {}",
+                  schedule::describe(s.cfg().windows), r.to, opens);
+  log::event(log::Level::info, "cron", "window-wait", msg,
+             {{"to", json::Value(r.to)},
+              {"opens_at", w.opens_at ? json::Value(schedule::utc_text(*w.opens_at)) : json::Value(nullptr)}});
+  auto e = state::audit_who("upgrade");
+  e.from_version = r.from;
+  e.to_version = r.to;
+  e.outcome = "waiting";
+  e.detail = msg;
+  s.db().audit_add(e);
+  if (output == Output::text) std::cout << msg << "\n";
+}
+
 } // namespace
 
 int check(const util::Args& a) {
@@ -47,6 +106,8 @@ int check(const util::Args& a) {
   const auto r = pipeline::check(s.ctx(), s.db(), repo, o);
   const std::string& app = s.cfg().app_name;
   const int rc = r.decision == "none" ? 0 : static_cast<int>(ExitCode::update_available);
+  remember_update(s.db(), r.decision != "none", r.to);
+  const auto window = schedule::status_at(s.cfg().windows, s.ctx().clock().unix_seconds());
   if (a.has("json")) {
     json::Value v;
     v["decision"] = r.decision;
@@ -64,6 +125,7 @@ int check(const util::Args& a) {
     for (const auto& p : r.path) path.emplace_back(p);
     v["path"] = path;
     v["channel"] = s.cfg().channel;
+    v["window"] = window_json(s.cfg(), window);
     std::cout << json::compact(v) << "\n";
     return rc;
   }
@@ -82,6 +144,7 @@ int check(const util::Args& a) {
     std::cout << fmt::format("upgrade path: {} ({} steps, each with its own backup, health gate and commit)\n",
                              pipeline::path_text(r.path), r.path.size() - 1);
   for (const auto& k : r.skipped) std::cout << "skipped: " << k << "\n";
+  std::cout << window_line(s.cfg(), window) << "\n";
   return rc;
 }
 
@@ -106,9 +169,24 @@ int upgrade(const util::Args& a) {
   o.action = "upgrade";
   o.site_id = site::ensure_site_id(s.layout()); // online: staged rollouts apply
   o.source_label = repo.describe();
+  // --cron outside every maintenance window: download now, install in a window (an operator's run is not held).
+  std::optional<schedule::Status> wait;
+  if (cron && !o.plan && !o.download_only && !o.stage_only)
+    if (auto w = schedule::status_at(s.cfg().windows, s.ctx().clock().unix_seconds()); !w.inside) {
+      wait = w;
+      o.download_only = true;
+    }
   const auto r = pipeline::import(s.ctx(), s.db(), repo, o);
+  // Anything but a commit leaves a newer release to install (a download, a stage, a plan, a rollback, a "no").
+  remember_update(s.db(),
+                  r.outcome != pipeline::Outcome::updated && !r.to.empty() &&
+                      (r.from.empty() || release::compare_versions(r.to, r.from) > 0),
+                  r.to);
   if (cron && r.outcome == pipeline::Outcome::none) return 0; // nothing happened: nothing printed
-  return print_outcome(r, a.has("json") && !o.plan ? Output::json : Output::text);
+  const Output output = a.has("json") && !o.plan ? Output::json : Output::text;
+  const int rc = print_outcome(r, output);
+  if (wait && r.outcome == pipeline::Outcome::downloaded) note_waiting(s, r, *wait, output);
+  return rc;
 }
 
 } // namespace airlock::commands

@@ -10,13 +10,13 @@
 #include "repo/repository.hpp"
 #include "tool/table.hpp"
 #include "util/args.hpp"
+#include "util/clock.hpp"
 #include "util/error.hpp"
 #include "util/io.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <ctime>
 #include <filesystem>
 #include <functional>
@@ -25,7 +25,6 @@
 #include <map>
 #include <set>
 #include <string>
-#include <string_view>
 
 namespace airlock::bundle_tool {
 namespace {
@@ -64,15 +63,7 @@ Run 'airlock-bundle <command> --help' for its options. Exit codes: docs/cli.md. 
 
 std::int64_t now() {
   // AIRLOCK_NOW (seconds since the epoch) pins the clock, for reproducible test repositories.
-  if (const char* n = std::getenv("AIRLOCK_NOW")) {
-    const std::string_view text(n);
-    std::int64_t t = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), t);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || t < 0)
-      fail(ExitCode::usage, "AIRLOCK_NOW takes seconds since the epoch, not '" + std::string(text) + "'");
-    return t;
-  }
-  return static_cast<std::int64_t>(std::time(nullptr));
+  return util::pinned_now().value_or(static_cast<std::int64_t>(std::time(nullptr)));
 }
 
 // A root threshold beyond any sensible number of root keys is a typo (the key count check follows).

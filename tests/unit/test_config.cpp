@@ -49,3 +49,30 @@ TEST_CASE("config::load of a missing file: an error, or the defaults when allowe
   CHECK_THROWS_AS(config::load(dir / "none.conf"), Error);
   CHECK(config::load(dir / "none.conf", true).state_dir == "/var/lib/airlock");
 }
+
+TEST_CASE("config::load reads [schedule] window as a comma-separated list and [metrics] textfile") {
+  testutil::TempDir dir;
+  testutil::write_file(dir / "a.conf", "[app]\nname = x\n[schedule]\nwindow = Sat 02:00-05:00, Fri 23:00-01:00\n"
+                                       "[metrics]\ntextfile = /var/lib/node_exporter/textfile/airlock.prom\n");
+  auto c = config::load(dir / "a.conf");
+  REQUIRE(c.windows.size() == 2);
+  CHECK(schedule::describe(c.windows) == "Sat 02:00-05:00, Fri 23:00-01:00");
+  CHECK(c.metrics_textfile == "/var/lib/node_exporter/textfile/airlock.prom");
+  CHECK(config::load(dir / "none.conf", true).windows.empty());
+}
+
+TEST_CASE("config::check refuses a malformed window and a textfile node_exporter would not read, by line") {
+  testutil::TempDir dir;
+  testutil::write_file(dir / "a.conf", "[app]\nname = x\n[schedule]\nwindow = Sat 02:00-05:00, Sun 25:00-26:00\n"
+                                       "[metrics]\ntextfile = airlock.txt\n");
+  auto p = config::check(dir / "a.conf");
+  REQUIRE(p.size() == 2);
+  auto has = [&](int line, const std::string& text) {
+    for (const auto& x : p)
+      if (x.line == line && x.message.find(text) != std::string::npos) return true;
+    return false;
+  };
+  CHECK(has(4, "schedule.window: 'Sun 25:00-26:00' is not a maintenance window: hour 25 is beyond 23"));
+  CHECK(has(6, "metrics.textfile: 'airlock.txt' is not an absolute path ending in .prom"));
+  CHECK(testutil::error_of([&] { config::load(dir / "a.conf"); }).code() == ExitCode::usage);
+}

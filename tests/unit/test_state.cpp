@@ -74,7 +74,7 @@ TEST_CASE("state::StateDb creates the v1 schema in WAL mode") {
   StateDb db(dir.path().string());
   CHECK(db.path() == dir / "state.db");
   CHECK(db.user_version() == StateDb::schema_version);
-  CHECK(StateDb::schema_version == 2);
+  CHECK(StateDb::schema_version == 3);
   CHECK(db.journal_mode() == "wal");
   CHECK(db.backups().empty());
   CHECK(db.audit(10).empty());
@@ -91,7 +91,7 @@ TEST_CASE("state::StateDb keeps data across reopening") {
     db.install_add({0, "blog", "3.0", "", state::ReleaseKind::adopted, "", ""});
   }
   StateDb db(dir.path().string());
-  CHECK(db.user_version() == 2);
+  CHECK(db.user_version() == StateDb::schema_version);
   auto shop = db.installs("shop");
   REQUIRE(shop.size() == 2);
   CHECK(shop[0].version == "1.1.0");
@@ -139,7 +139,7 @@ TEST_CASE("state::StateDb migrates a v1 database to v2 and keeps its rows") {
     s << "PRAGMA user_version = 1", Poco::Data::Keywords::now;
   }
   StateDb db(dir.path().string());
-  CHECK(db.user_version() == 2);
+  CHECK(db.user_version() == StateDb::schema_version);
   auto b = db.backup_get("b1");
   REQUIRE(b);
   CHECK(b->note == "old");
@@ -147,6 +147,44 @@ TEST_CASE("state::StateDb migrates a v1 database to v2 and keeps its rows") {
   state::Backup nb;
   nb.contents = "data site volumes/pgdata";
   CHECK(db.backup_get(db.backup_add(nb))->contents == "data site volumes/pgdata");
+}
+
+TEST_CASE("state::StateDb keeps facts: set replaces, add counts from 0, both stamp the time") {
+  testutil::TempDir dir;
+  StateDb db(dir.path().string());
+  CHECK(db.facts().empty());
+  db.fact_set({"update", 1, "1.1.0", ""});
+  db.fact_set({"run/check", 10, "", "2026-11-29T14:00:00Z"});
+  db.fact_add("downloaded_bytes", 1000);
+  db.fact_add("downloaded_bytes", 24);
+  db.fact_set({"update", 0, "", ""});
+  auto f = db.facts();
+  REQUIRE(f.size() == 3);
+  CHECK(f[0].name == "downloaded_bytes");
+  CHECK(f[0].number == 1024);
+  CHECK(like(f[0].at, "9999-99-99T99:99:99Z"));
+  CHECK(f[1].name == "run/check");
+  CHECK(f[1].number == 10);
+  CHECK(f[1].at == "2026-11-29T14:00:00Z");
+  CHECK(f[2].name == "update");
+  CHECK(f[2].number == 0);
+  CHECK(f[2].text == "");
+}
+
+TEST_CASE("state::StateDb::audit_count matches action and outcome, empty matching any") {
+  testutil::TempDir dir;
+  StateDb db(dir.path().string());
+  for (const auto& [action, outcome] : std::vector<std::pair<std::string, std::string>>{
+           {"upgrade", "ok"}, {"upgrade", "rolled-back"}, {"import", "rolled-back"}, {"rollback", "ok"}}) {
+    auto e = state::audit_who(action);
+    e.outcome = outcome;
+    db.audit_add(e);
+  }
+  CHECK(db.audit_count("", "rolled-back") == 2);
+  CHECK(db.audit_count("rollback", "ok") == 1);
+  CHECK(db.audit_count("upgrade", "") == 2);
+  CHECK(db.audit_count("", "") == 4);
+  CHECK(db.audit_count("stage", "") == 0);
 }
 
 TEST_CASE("state::StateDb refuses a database from a newer schema") {
@@ -159,7 +197,7 @@ TEST_CASE("state::StateDb refuses a database from a newer schema") {
   Error e = error_of([&] { StateDb db(dir.path().string()); });
   CHECK(e.code() == ExitCode::failure);
   CHECK(std::string(e.what()) ==
-        dir / "state.db" + " has schema version 7; this airlock knows up to 2: use a newer airlock");
+        dir / "state.db" + " has schema version 7; this airlock knows up to 3: use a newer airlock");
   CHECK(fs::exists(dir / "state.db")); // refused, not moved
   for (const auto& name : names_in(dir.path())) CHECK(name.find("corrupt") == std::string::npos);
 }
@@ -181,7 +219,7 @@ TEST_CASE("state::StateDb moves a garbage state.db aside and says so") {
                                      "and backups records from there by hand if you need them)");
   // The next run starts fresh.
   StateDb db(dir.path().string());
-  CHECK(db.user_version() == 2);
+  CHECK(db.user_version() == StateDb::schema_version);
 }
 
 TEST_CASE("state::StateDb detects a corrupted page and moves the database aside") {

@@ -19,6 +19,8 @@ namespace airlock::about {
 
 const char* airlock_version() { return AIRLOCK_VERSION; }
 
+const char* git_revision() { return AIRLOCK_GIT_REVISION; }
+
 const char* target_arch() {
 #if defined(__x86_64__)
   return "x86_64";

@@ -9,6 +9,8 @@ namespace airlock::about {
 
 // The airlock release version, e.g. "0.1.0".
 const char* airlock_version();
+// The git revision it was built from ("5e262d7", "5e262d7-dirty"; "unknown" outside git).
+const char* git_revision();
 // The target architecture this binary was compiled for: "x86_64" or "aarch64".
 const char* target_arch();
 // The multi-line text of `--version` for the tool named `tool` ("airlock" or "airlock-bundle").

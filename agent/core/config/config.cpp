@@ -2,6 +2,7 @@
 
 #include "fleet/offer.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <Poco/AutoPtr.h>
 #include <Poco/Exception.h>
@@ -24,6 +25,7 @@ struct Key {
   Kind kind;
   std::int64_t min = 0, max = 0;    // integers
   std::vector<std::string> choices; // choice
+  // Stores a checked value; it may still refuse a text value by throwing Error(usage) (a problem of its line).
   std::function<void(Config&, const std::string&)> set;
 };
 
@@ -135,6 +137,21 @@ const std::map<std::string, Key>& keys() {
        {Kind::integer, 0, 3600, {}, [](Config& c, const std::string& v) { c.health_stable_s = to_int(v); }}},
       {"health.interval",
        {Kind::integer, 1, 600, {}, [](Config& c, const std::string& v) { c.health_interval_s = to_int(v); }}},
+      {"schedule.window",
+       {Kind::text, 0, 0, {}, [](Config& c, const std::string& v) { c.windows = schedule::parse_windows(v); }}},
+      {"metrics.textfile",
+       {Kind::text,
+        0,
+        0,
+        {},
+        [](Config& c, const std::string& v) {
+          // node_exporter's textfile collector reads only *.prom files, in a directory of its own.
+          if (!v.empty() && (v.front() != '/' || v.size() < 6 || v.compare(v.size() - 5, 5, ".prom") != 0))
+            fail(ExitCode::usage, util::quoted(v, 200, '\'') +
+                                      " is not an absolute path ending in .prom (node_exporter's textfile collector "
+                                      "reads only *.prom files)");
+          c.metrics_textfile = v;
+        }}},
       {"log.file", {Kind::text, 0, 0, {}, [](Config& c, const std::string& v) { c.log_file = v; }}},
       {"log.level",
        {Kind::choice,
@@ -226,7 +243,11 @@ std::vector<Problem> parse(const std::string& path, Config* out) {
       problems.push_back({line, why});
       continue;
     }
-    it->second.set(c, value);
+    try {
+      it->second.set(c, value);
+    } catch (const Error& e) {
+      problems.push_back({line, name + ": " + e.what()});
+    }
   }
   if (out) *out = c;
   return problems;

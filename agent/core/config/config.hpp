@@ -3,9 +3,12 @@
 //
 // load() refuses a file it cannot use: an unknown section or key (a typo must not silently fall back to a
 // default), or a value of the wrong type or out of range. Each problem names the file, the line, the key and
-// what is allowed; check() returns all of them at once for `airlock config check`.
+// what is allowed; check() returns all of them at once for `airlock config check`. A malformed maintenance
+// window ([schedule] window, schedule/window.hpp) is one of those problems.
 // Thread-safety: plain values; functions are thread-safe.
 #pragma once
+
+#include "schedule/window.hpp"
 
 #include <cstdint>
 #include <string>
@@ -43,6 +46,10 @@ struct Config {
   std::vector<std::string> policy_cap_add, policy_devices, policy_bind_paths;
   // [health]
   std::int64_t health_timeout_s = 120, health_stable_s = 10, health_interval_s = 2;
+  // [schedule]: when `upgrade --cron` may install (empty: at any time)
+  std::vector<schedule::Window> windows;
+  // [metrics]
+  std::string metrics_textfile; // empty: none; else the Prometheus textfile rewritten after every site command
   // [log]
   std::string log_file;           // empty: <state_dir>/airlock.jsonl
   std::string log_level = "info"; // debug | info | warning | error

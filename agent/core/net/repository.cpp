@@ -1,6 +1,8 @@
 #include "net/repository.hpp"
 
+#include "metrics/metrics.hpp"
 #include "net/download.hpp"
+#include "state/db.hpp"
 #include "util/error.hpp"
 
 #include <fmt/format.h>
@@ -14,6 +16,25 @@ namespace {
 
 constexpr std::size_t max_small_target = 16u << 20;
 
+// Runs fn, then adds the bytes it received (`stats`, which fn fills) to the state database's counter of
+// downloaded bytes, also when fn throws (a failed attempt's bytes crossed the wire too).
+template <class Fn> auto counting(state::StateDb* db, const TransferStats& stats, Fn fn) {
+  auto count = [&] {
+    if (db && stats.wire_bytes > 0) db->fact_add(metrics::downloaded_fact, static_cast<std::int64_t>(stats.wire_bytes));
+  };
+  try {
+    auto r = fn();
+    count();
+    return r;
+  } catch (...) {
+    try {
+      count();
+    } catch (...) { // the transfer's own error is the one to report
+    }
+    throw;
+  }
+}
+
 } // namespace
 
 HttpRepository::HttpRepository(Settings s, state::StateDb* db) : client_(std::move(s)), db_(db) {
@@ -26,7 +47,7 @@ std::optional<std::string> HttpRepository::fetch(const std::string& name, std::s
   if (name.empty() || name.find('/') != std::string::npos || name.find("..") != std::string::npos)
     fail(ExitCode::failure, "internal: bad metadata name " + name);
   stats_ = {};
-  return client_.get_small("metadata/" + name, max_bytes, &stats_);
+  return counting(db_, stats_, [&] { return client_.get_small("metadata/" + name, max_bytes, &stats_); });
 }
 
 std::string HttpRepository::describe() const {
@@ -39,7 +60,7 @@ std::string HttpRepository::describe() const {
 std::unique_ptr<util::Source> HttpRepository::open(const std::string& path) {
   if (path.rfind("targets/", 0) != 0 || path.find("..") != std::string::npos) return nullptr;
   stats_ = {};
-  auto body = client_.get_small(path, max_small_target, &stats_);
+  auto body = counting(db_, stats_, [&] { return client_.get_small(path, max_small_target, &stats_); });
   if (!body) return nullptr;
   return std::make_unique<util::StringSource>(std::move(*body));
 }
@@ -54,14 +75,16 @@ std::string HttpRepository::download_target(const trust::TargetFile& t, const st
   const std::string path = bundle::target_path(t);
   for (const auto& m : client_.settings().mirrors) target.urls.push_back(join_url(m, path));
   Downloader d(client_, db);
-  try {
-    std::string out = d.fetch(target, dir);
-    stats_ = d.stats();
-    return out;
-  } catch (...) {
-    stats_ = d.stats();
-    throw;
-  }
+  return counting(&db, stats_, [&] {
+    try {
+      std::string out = d.fetch(target, dir);
+      stats_ = d.stats();
+      return out;
+    } catch (...) {
+      stats_ = d.stats();
+      throw;
+    }
+  });
 }
 
 } // namespace airlock::net

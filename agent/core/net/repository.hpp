@@ -5,7 +5,8 @@
 // from the mirrors in order (Client::get_small: bounded by max_bytes, retried per the policy, nullopt on 404).
 // It lists no targets (target_files() is empty: a web server has no directory listing to trust) but holds()
 // every signed target. open() GETs a small target (release.json, at most 16 MiB) into memory; fetch_target()
-// downloads large ones with download_target(), which is resumable and hashes while streaming.
+// downloads large ones with download_target(), which is resumable and hashes while streaming. With a state
+// database, every request adds the bytes it received to its fact "downloaded_bytes" (airlock metrics).
 // Thread-safety: one thread at a time.
 #pragma once
 

@@ -64,6 +64,11 @@ const std::vector<std::vector<std::string_view>>& migrations() {
           // v2: what a backup holds ("data site volumes/pgdata"), since pre-upgrade backups hold named volumes.
           "ALTER TABLE backups ADD COLUMN contents TEXT NOT NULL DEFAULT ''",
       },
+      {
+          // v3: facts for `airlock metrics` (last result per command, the last known update, counters).
+          "CREATE TABLE facts (name TEXT PRIMARY KEY, number INTEGER NOT NULL DEFAULT 0,"
+          " text TEXT NOT NULL DEFAULT '', at TEXT NOT NULL)",
+      },
   };
   return steps;
 }
@@ -480,16 +485,59 @@ std::int64_t StateDb::audit_add(const AuditEntry& a) {
   });
 }
 
-std::vector<AuditEntry> StateDb::audit(int limit) {
+std::vector<AuditEntry> StateDb::audit(int limit) { return audit_where("", limit); }
+
+std::vector<AuditEntry> StateDb::audit_where(const std::string& where, int limit) {
   return impl_->guard(path_, "reading the audit log", [&](Session& s) {
     std::vector<AuditRow> rows;
     s << "SELECT id, at, uid, user_name, sudo_user, action, from_version, to_version, outcome, bundle_sha256,"
-         " backup_id, downtime_ms, detail FROM audit ORDER BY id DESC LIMIT ?",
+         " backup_id, downtime_ms, detail FROM audit " +
+             where + " ORDER BY id DESC LIMIT ?",
         bind(limit), into(rows), now;
     std::vector<AuditEntry> out;
     for (const auto& r : rows)
       out.push_back({r.get<0>(), r.get<1>(), r.get<2>(), r.get<3>(), r.get<4>(), r.get<5>(), r.get<6>(), r.get<7>(),
                      r.get<8>(), r.get<9>(), r.get<10>(), r.get<11>(), r.get<12>()});
+    return out;
+  });
+}
+
+std::optional<AuditEntry> StateDb::audit_last_downtime() {
+  auto rows = audit_where("WHERE downtime_ms > 0", 1);
+  if (rows.empty()) return std::nullopt;
+  return rows.front();
+}
+
+std::int64_t StateDb::audit_count(const std::string& action, const std::string& outcome) {
+  return impl_->guard(path_, "counting audit rows", [&](Session& s) {
+    std::int64_t n = 0;
+    s << "SELECT count(*) FROM audit WHERE (? = '' OR action = ?) AND (? = '' OR outcome = ?)", bind(action),
+        bind(action), bind(outcome), bind(outcome), into(n), now;
+    return n;
+  });
+}
+
+void StateDb::fact_set(const Fact& f) {
+  impl_->guard(path_, "setting a fact", [&](Session& s) {
+    s << "INSERT OR REPLACE INTO facts (name, number, text, at) VALUES (?, ?, ?, ?)", bind(f.name), bind(f.number),
+        bind(f.text), bind(stamp(f.at)), now;
+  });
+}
+
+void StateDb::fact_add(const std::string& name, std::int64_t delta) {
+  impl_->guard(path_, "adding to a fact", [&](Session& s) {
+    s << "INSERT INTO facts (name, number, at) VALUES (?, ?, ?)"
+         " ON CONFLICT (name) DO UPDATE SET number = number + excluded.number, at = excluded.at",
+        bind(name), bind(delta), bind(utc_now()), now;
+  });
+}
+
+std::vector<Fact> StateDb::facts() {
+  return impl_->guard(path_, "reading facts", [&](Session& s) {
+    std::vector<Poco::Tuple<std::string, std::int64_t, std::string, std::string>> rows;
+    s << "SELECT name, number, text, at FROM facts ORDER BY name", into(rows), now;
+    std::vector<Fact> out;
+    for (const auto& r : rows) out.push_back({r.get<0>(), r.get<1>(), r.get<2>(), r.get<3>()});
     return out;
   });
 }

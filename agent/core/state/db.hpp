@@ -3,7 +3,8 @@
 //
 // Schema: PRAGMA user_version is the schema version. Migrations are an ordered list of SQL steps in db.cpp;
 // each version is applied in its own transaction together with its user_version bump. Version 1 creates
-// everything; version 2 adds backups.contents. A database written by a newer airlock (user_version >
+// everything; version 2 adds backups.contents; version 3 adds facts (what `airlock metrics` reports that no other
+// table holds). A database written by a newer airlock (user_version >
 // StateDb::schema_version) is refused.
 //
 // Corruption is never reset silently: a file that is not SQLite, or that fails PRAGMA integrity_check, is
@@ -104,12 +105,21 @@ struct AuditEntry {
   std::string detail;
 };
 
+// A named value the agent keeps about its own runs, for `airlock metrics` (metrics/metrics.hpp names them): the
+// last exit code of each command, the last known update, counters such as the bytes downloaded.
+struct Fact {
+  std::string name;        // e.g. "run/upgrade", "update", "downloaded_bytes"
+  std::int64_t number = 0; // the value (an exit code, 0/1, a count)
+  std::string text;        // what the number is about, e.g. the version of an update; "" if nothing
+  std::string at;          // when it was last set; stamped when empty
+};
+
 // An audit entry for `action` filled with who runs this process: uid, user name (from /etc/passwd), $SUDO_USER.
 AuditEntry audit_who(const std::string& action);
 
 class StateDb {
 public:
-  static constexpr int schema_version = 2;
+  static constexpr int schema_version = 3;
 
   // Opens (creating if missing) "<state_dir>/state.db", checks its integrity and migrates it to
   // schema_version. Throws Error(failure) for a newer schema ("use a newer airlock"), for a corrupt database
@@ -159,8 +169,22 @@ public:
   // audit: who did what, appended once per command.
   std::int64_t audit_add(const AuditEntry& entry);
   std::vector<AuditEntry> audit(int limit); // newest first, at most `limit` rows
+  // How many audit rows have this action and outcome; "" in either matches any.
+  std::int64_t audit_count(const std::string& action, const std::string& outcome);
+  // The newest audit row with a measured downtime (downtime_ms > 0: an upgrade, apply or rollback that stopped the
+  // services, committed or rolled back), or nullopt.
+  std::optional<AuditEntry> audit_last_downtime();
+
+  // facts (schema v3), keyed by name. fact_set inserts or replaces the row (stamping `at` when empty);
+  // fact_add adds `delta` to the number of `name` in one statement (a missing fact counts from 0) and stamps `at`.
+  void fact_set(const Fact& fact);
+  void fact_add(const std::string& name, std::int64_t delta);
+  std::vector<Fact> facts(); // ordered by name
 
 private:
+  // audit() with an SQL condition of our own (never operator input) before the order and the limit.
+  std::vector<AuditEntry> audit_where(const std::string& where, int limit);
+
   struct Impl;
   std::string path_;
   std::unique_ptr<Impl> impl_;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 
 namespace airlock::util {
 
@@ -20,5 +21,23 @@ public:
 
 // The real clock: time(2), steady_clock, std::this_thread::sleep_until.
 Clock& system_clock();
+
+// The real clock with its wall time pinned at `unix_seconds` (it does not advance); steady time and sleeping are
+// real. What AIRLOCK_NOW gives both tools.
+class PinnedClock final : public Clock {
+public:
+  explicit PinnedClock(std::int64_t unix_seconds) : now_(unix_seconds) {}
+  std::int64_t unix_seconds() const override { return now_; }
+  steady_time steady() const override;
+  void sleep_until(steady_time t) override;
+
+private:
+  std::int64_t now_;
+};
+
+// AIRLOCK_NOW=<seconds since the epoch> from the environment: the wall time the black-box tests pin (the site's
+// maintenance windows, expiry, airlock-bundle's signing time). nullopt when unset; Error(usage) naming the value
+// when it is not a whole number of 0 or more.
+std::optional<std::int64_t> pinned_now();
 
 } // namespace airlock::util
