@@ -74,7 +74,7 @@ TEST_CASE("state::StateDb creates the v1 schema in WAL mode") {
   StateDb db(dir.path().string());
   CHECK(db.path() == dir / "state.db");
   CHECK(db.user_version() == StateDb::schema_version);
-  CHECK(StateDb::schema_version == 2);
+  CHECK(StateDb::schema_version == 3);
   CHECK(db.journal_mode() == "wal");
   CHECK(db.backups().empty());
   CHECK(db.audit(10).empty());
@@ -91,7 +91,7 @@ TEST_CASE("state::StateDb keeps data across reopening") {
     db.install_add({0, "blog", "3.0", "", state::ReleaseKind::adopted, "", ""});
   }
   StateDb db(dir.path().string());
-  CHECK(db.user_version() == 2);
+  CHECK(db.user_version() == StateDb::schema_version);
   auto shop = db.installs("shop");
   REQUIRE(shop.size() == 2);
   CHECK(shop[0].version == "1.1.0");
@@ -106,7 +106,7 @@ TEST_CASE("state::StateDb keeps data across reopening") {
   CHECK(db.installs("shop").size() == 2);
 }
 
-TEST_CASE("state::StateDb migrates a v1 database to v2 and keeps its rows") {
+TEST_CASE("state::StateDb migrates a v1 database to the current schema and keeps its rows") {
   testutil::TempDir dir;
   Poco::Data::SQLite::Connector::registerConnector(); // StateDb registers it too; this test opens SQLite first
   {
@@ -139,7 +139,7 @@ TEST_CASE("state::StateDb migrates a v1 database to v2 and keeps its rows") {
     s << "PRAGMA user_version = 1", Poco::Data::Keywords::now;
   }
   StateDb db(dir.path().string());
-  CHECK(db.user_version() == 2);
+  CHECK(db.user_version() == StateDb::schema_version);
   auto b = db.backup_get("b1");
   REQUIRE(b);
   CHECK(b->note == "old");
@@ -159,7 +159,7 @@ TEST_CASE("state::StateDb refuses a database from a newer schema") {
   Error e = error_of([&] { StateDb db(dir.path().string()); });
   CHECK(e.code() == ExitCode::failure);
   CHECK(std::string(e.what()) ==
-        dir / "state.db" + " has schema version 7; this airlock knows up to 2: use a newer airlock");
+        dir / "state.db" + " has schema version 7; this airlock knows up to 3: use a newer airlock");
   CHECK(fs::exists(dir / "state.db")); // refused, not moved
   for (const auto& name : names_in(dir.path())) CHECK(name.find("corrupt") == std::string::npos);
 }
@@ -181,7 +181,7 @@ TEST_CASE("state::StateDb moves a garbage state.db aside and says so") {
                                      "and backups records from there by hand if you need them)");
   // The next run starts fresh.
   StateDb db(dir.path().string());
-  CHECK(db.user_version() == 2);
+  CHECK(db.user_version() == StateDb::schema_version);
 }
 
 TEST_CASE("state::StateDb detects a corrupted page and moves the database aside") {

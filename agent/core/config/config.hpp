@@ -41,6 +41,9 @@ struct Config {
   std::vector<std::string> policy_cap_add, policy_devices, policy_bind_paths;
   // [health]
   std::int64_t health_timeout_s = 120, health_stable_s = 10, health_interval_s = 2;
+  // [hooks]: executables run at the upgrade's events (hooks/hooks.hpp)
+  std::string hooks_dir = "/etc/airlock/hooks.d"; // <dir>/<event>/<hook>
+  std::int64_t hooks_timeout_s = 60;              // per hook run; then its process group is killed
   // [log]
   std::string log_file;           // empty: <state_dir>/airlock.jsonl
   std::string log_level = "info"; // debug | info | warning | error
