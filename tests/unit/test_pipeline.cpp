@@ -5,11 +5,14 @@
 #include "archive/tar.hpp"
 #include "bundle/container.hpp"
 #include "log/log.hpp"
+#include "pipeline/site_report.hpp"
 #include "pipeline/steps.hpp"
 #include "pipeline/upgrade.hpp"
 #include "publish/builder.hpp"
 #include "release/manifest.hpp"
 #include "repo/repository.hpp"
+#include "report/report.hpp"
+#include "site/identity.hpp"
 #include "site/stage.hpp"
 #include "state/db.hpp"
 #include "trust/keys.hpp"
@@ -802,4 +805,39 @@ TEST_CASE("pipeline: with --stage-only the pre-upgrade hooks run at apply, and a
   REQUIRE(runs.size() == 2);
   CHECK(runs[0].outcome == "failed");
   CHECK(runs[1].outcome == "ok");
+}
+
+TEST_CASE("pipeline: a site report names the installed version, its images, health and the last runs, signed") {
+  Site s;
+  REQUIRE(s.import(A).outcome == Outcome::updated);
+  REQUIRE(s.import(C).outcome == Outcome::rolled_back);
+  const auto l = s.layout();
+  const std::string id = site::ensure_site_id(l);
+  const auto key = site::ensure_site_key(l);
+  CHECK(site::ensure_site_key(l) == key); // made once
+  CHECK((fs::status(l.site_key_file()).permissions() & fs::perms::all) == fs::perms(0600));
+  pipeline::Context ctx(s.cfg, s.seams());
+  state::StateDb db(s.cfg.state_dir);
+  const auto r = pipeline::site_report(ctx, db);
+  CHECK(r.site_id == id);
+  CHECK(r.app == "shop");
+  CHECK(r.version == A);
+  CHECK(r.image_ids == std::vector<std::string>{s.image_of(A)});
+  CHECK(r.health == "healthy");
+  REQUIRE(r.containers.size() == 1);
+  CHECK(r.containers[0].status == "running");
+  REQUIRE(r.runs.size() == 2);
+  CHECK(r.runs[0].outcome == "rolled-back");
+  CHECK(r.runs[0].to == C);
+  CHECK(r.runs[0].downtime_ms > 0);
+  CHECK(r.runs[1].outcome == "ok");
+  CHECK(r.disk_free_state > 0);
+  const std::string out = s.tmp / "stick";
+  fs::create_directories(out);
+  const std::string path = pipeline::write_site_report(ctx, r, out);
+  CHECK(path == out + "/" + report::file_name(r));
+  const auto v = report::verify(util::read_file(path, 1u << 20), path, {{id, {"here", key}}});
+  CHECK(v.report.version == A);
+  CHECK(testutil::error_of([&] { pipeline::write_site_report(ctx, r, s.tmp / "no-such-dir"); }).code() ==
+        ExitCode::not_found);
 }
