@@ -14,6 +14,8 @@ TEST_CASE("config::load reads the shipped example with its values") {
         std::vector<std::string>{"https://updates.example.com/demo", "https://mirror.example.com/demo"});
   CHECK(c.backup_level == 6);
   CHECK(c.compose == "auto");
+  CHECK(c.hooks_dir == "/etc/airlock/hooks.d");
+  CHECK(c.hooks_timeout_s == 60);
   CHECK(config::check(std::string(AIRLOCK_SOURCE_DIR) + "/docs/airlock.conf.example").empty());
 }
 
@@ -48,4 +50,17 @@ TEST_CASE("config::load of a missing file: an error, or the defaults when allowe
   CHECK(config::check(dir / "none.conf").size() == 1);
   CHECK_THROWS_AS(config::load(dir / "none.conf"), Error);
   CHECK(config::load(dir / "none.conf", true).state_dir == "/var/lib/airlock");
+}
+
+TEST_CASE("config::load reads [hooks] and refuses a timeout out of range") {
+  testutil::TempDir dir;
+  testutil::write_file(dir / "h.conf", "[app]\nname = x\n[hooks]\ndir = /srv/hooks\ntimeout = 5\n");
+  auto c = config::load(dir / "h.conf");
+  CHECK(c.hooks_dir == "/srv/hooks");
+  CHECK(c.hooks_timeout_s == 5);
+  testutil::write_file(dir / "bad.conf", "[hooks]\ntimeout = 0\n");
+  auto p = config::check(dir / "bad.conf");
+  REQUIRE(p.size() == 1);
+  CHECK(p[0].line == 2);
+  CHECK(p[0].message == "hooks.timeout = 0 is outside 1..86400");
 }
