@@ -53,7 +53,7 @@ void judge_health(Context& ctx, report::SiteReport& r) {
     r.health_detail = res.detail;
   } catch (const std::exception& e) {
     r.health = "unknown";
-    r.health_detail = std::string("the docker engine did not answer: ") + e.what();
+    r.health_detail = std::string("could not ask the docker engine: ") + e.what();
   }
 }
 

@@ -14,8 +14,8 @@ namespace airlock::pipeline {
 
 inline constexpr int report_runs = 10; // the last runs a report lists
 
-// The report of this site now. The site ID must exist (site::ensure_site_id). Never fails because the docker
-// engine does not answer: then health is "unknown" and health_detail says why. Error(failure) when the state
+// The report of this site now. The site ID must exist (site::ensure_site_id). Never fails because docker or compose
+// do not answer: then health is "unknown" and health_detail says why. Error(failure) when the state
 // database cannot be read.
 report::SiteReport site_report(Context& ctx, state::StateDb& db);
 

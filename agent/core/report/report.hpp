@@ -16,7 +16,8 @@
 //   containers     [{service, status, health, restarts}] of the compose project
 //   runs           the last upgrades, rollbacks and recoveries, newest first: [{at, action, from, to, outcome,
 //                  downtime_ms}] (the audit log's rows)
-//   disk_free      {state, app}: free bytes of the state directory's and the app directory's file systems
+//   disk_free      {state, app}: free bytes of the state directory's and the app directory's file systems (-1:
+//                  unknown)
 // Unknown extra fields are kept by the signature and ignored, so later formats can add fields.
 // Thread-safety: plain values and functions.
 #pragma once
