@@ -8,6 +8,7 @@
 #include "commands/import.hpp"
 #include "commands/init.hpp"
 #include "commands/metrics.hpp"
+#include "commands/report.hpp"
 #include "commands/rollback.hpp"
 #include "commands/stage.hpp"
 #include "commands/status.hpp"
@@ -31,13 +32,16 @@ commands:
   init --app NAME --trusted-root ROOT.json [--install-root DIR] [--adopt DIR]
                 create the site layout and state database
   stage PATH [--version V]      verify a bundle and stage its release (full or patch), without running it
-  import BUNDLE | --scan DIR    upgrade the site from a signed bundle (USB): stage, load, switch, health gate
+  import BUNDLE | --scan DIR [--report]
+                upgrade the site from a signed bundle (USB): stage, load, switch, health gate
   check [--json]                ask the online repository: up to date (exit 0) or update available (exit 10)
   upgrade [--cron] [--download-only]
                 upgrade the site from the online repository (same pipeline as import)
   apply | rollback | recover    finish a staged/downloaded upgrade; go back; finish an interrupted one
   status [--json]               app, installed version, last upgrade
   metrics [--write]             the site's metrics in the Prometheus text format (node_exporter textfile)
+  report --out DIR              write a signed site report into DIR (for the vendor, on the USB stick)
+  site-key [--json]             print the public key that signs this site's reports (to register it)
   history [--json]              the audit log
   backup create|list|verify|restore|prune
                 back up and restore data/, site/ and current
@@ -94,14 +98,15 @@ const tool::CommandTable& command_table() {
         recorded("stage", stage)}},
       {"import",
        {"import BUNDLE | --scan DIR [--plan] [--stage-only] [--allow-downgrade] [--force-full] [--version V] "
-        "[--yes] [--json] [--config FILE]\n"
+        "[--yes] [--json] [--report] [--config FILE]\n"
         "  Verifies a signed bundle and upgrades the site to the newest release it holds for this app and\n"
         "  architecture: stage, load images, stop, back up, switch, start, health gate, commit or roll back.\n"
         "  --plan prints what would change; --stage-only stops after the image load ('airlock apply'\n"
         "  finishes); --scan picks the newest fitting bundle in DIR (a USB mount point). A part set\n"
-        "  (FILE.part-001, -002, ...) is given by its first part, the others beside it.",
+        "  (FILE.part-001, -002, ...) is given by its first part, the others beside it. --report writes\n"
+        "  a signed site report into the bundle's directory (DIR with --scan) afterwards, whatever the outcome.",
         {"config", "version"},
-        {"scan", "plan", "stage-only", "allow-downgrade", "force-full", "yes", "json"},
+        {"scan", "plan", "stage-only", "allow-downgrade", "force-full", "yes", "json", "report"},
         recorded("import", import)}},
       {"check",
        {"check [--json] [--force-full] [--version V] [--config FILE]\n"
@@ -156,6 +161,22 @@ const tool::CommandTable& command_table() {
         {"config"},
         {"write"},
         metrics}},
+      {"report",
+       {"report --out DIR [--config FILE]\n"
+        "  Writes DIR/airlock-report-<site ID>-<UTC time>.json: the site ID, app, installed version, image IDs,\n"
+        "  health, the last runs with their downtime, free disk and the agent version, signed by the site key\n"
+        "  ('airlock-bundle report verify' checks it). Changes nothing on the site.",
+        {"config", "out"},
+        {},
+        report}},
+      {"site-key",
+       {"site-key [--json] [--config FILE]\n"
+        "  Prints the public key (PEM) that signs this site's reports, for the vendor to register; the site ID\n"
+        "  and the command to register it go to stderr (--json: both on stdout). A site initialised before\n"
+        "  site keys existed gets its key now.",
+        {"config"},
+        {"json"},
+        site_key}},
       {"history",
        {"history [--json] [--limit N] [--config FILE]\n  The audit log, newest first.",
         {"config", "limit"},

@@ -100,14 +100,18 @@ int init(const util::Args& a) {
                                                      cfg.app_name, cfg.install_root, cfg.state_dir));
   }
   const std::string site_id = site::ensure_site_id(layout);
+  const auto site_key = site::ensure_site_key(layout);
   auto audit = state::audit_who("init");
   audit.to_version = adopted;
   audit.outcome = "ok";
   audit.detail = "trusted root v" + std::to_string(st.root.meta.version) + " from " + trusted;
   db.audit_add(audit);
-  std::cout << fmt::format("initialised {} in {} (state in {}, trusted root v{}{})\nsite ID: {}\n", cfg.app_name,
-                           layout.app_dir(), layout.state_dir(), st.root.meta.version,
-                           adopted.empty() ? "" : ", adopted the running compose directory as version 0", site_id);
+  std::cout << fmt::format("initialised {} in {} (state in {}, trusted root v{}{})\nsite ID: {}\n"
+                           "site key (signs the site's reports; register it with 'airlock-bundle report register "
+                           "--site-id {} --key FILE', 'airlock site-key' prints it again):\n{}",
+                           cfg.app_name, layout.app_dir(), layout.state_dir(), st.root.meta.version,
+                           adopted.empty() ? "" : ", adopted the running compose directory as version 0", site_id,
+                           site_id, site_key.public_pem);
   return 0;
 }
 

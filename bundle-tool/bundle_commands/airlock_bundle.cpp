@@ -4,6 +4,7 @@
 #include "about/selftest.hpp"
 #include "bundle/parts.hpp"
 #include "bundle/report.hpp"
+#include "bundle_commands/report_commands.hpp"
 #include "log/log.hpp"
 #include "publish/builder.hpp"
 #include "repo/offers.hpp"
@@ -56,6 +57,10 @@ commands:
   rollout set|pause|resume REPO --version V [--percent N] --key ...   staged rollout of a release
   verify PATH --trusted-root ROOT.json [--json]    verify a bundle or repository
   inspect PATH [--json]           describe a bundle or repository
+  report register --sites SITES.json --site-id ID --key PUB.pem [--name N]
+                                  register a site's report key (airlock site-key prints it)
+  report verify REPORT... --sites SITES.json [--json]
+                                  check signed site reports and print the fleet table
   self-test                       known-answer checks of every linked library
 
 Run 'airlock-bundle <command> --help' for its options. Exit codes: docs/cli.md. Guide: docs/repository.md.
@@ -427,6 +432,22 @@ const tool::CommandTable& commands() {
           std::cout << about::version_text("airlock-bundle");
           return 0;
         }}},
+      {"report register",
+       {"report register --sites SITES.json --site-id ID --key PUB.pem [--name NAME] [--replace]\n"
+        "  Registers the public key that signs a site's reports ('airlock site-key' prints it on the site)\n"
+        "  in SITES.json (created when missing). A site registered with another key needs --replace.",
+        {"sites", "site-id", "key", "name"},
+        {"replace"},
+        report_register}},
+      {"report verify",
+       {"report verify REPORT... --sites SITES.json [--json]\n"
+        "  Checks each site report's signature against the key registered for its site and prints the\n"
+        "  fleet table (site, name, app, version, health, last outcome, age) of those that verify. Exit 0\n"
+        "  when all verify; 3 when any is refused (tampered, signed by another key, unregistered site),\n"
+        "  each named on stderr.",
+        {"sites"},
+        {"json"},
+        [](const util::Args& a) { return report_verify(a, now()); }}},
       {"inspect",
        {"inspect PATH [--json]\n  Describes a bundle or repository: roles, versions, expiry, keys and targets.",
         {},

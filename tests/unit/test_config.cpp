@@ -14,6 +14,8 @@ TEST_CASE("config::load reads the shipped example with its values") {
         std::vector<std::string>{"https://updates.example.com/demo", "https://mirror.example.com/demo"});
   CHECK(c.backup_level == 6);
   CHECK(c.compose == "auto");
+  CHECK(c.hooks_dir == "/etc/airlock/hooks.d");
+  CHECK(c.hooks_timeout_s == 60);
   CHECK(config::check(std::string(AIRLOCK_SOURCE_DIR) + "/docs/airlock.conf.example").empty());
 }
 
@@ -75,4 +77,17 @@ TEST_CASE("config::check refuses a malformed window and a textfile node_exporter
   CHECK(has(4, "schedule.window: 'Sun 25:00-26:00' is not a maintenance window: hour 25 is beyond 23"));
   CHECK(has(6, "metrics.textfile: 'airlock.txt' is not an absolute path ending in .prom"));
   CHECK(testutil::error_of([&] { config::load(dir / "a.conf"); }).code() == ExitCode::usage);
+}
+
+TEST_CASE("config::load reads [hooks] and refuses a timeout out of range") {
+  testutil::TempDir dir;
+  testutil::write_file(dir / "h.conf", "[app]\nname = x\n[hooks]\ndir = /srv/hooks\ntimeout = 5\n");
+  auto c = config::load(dir / "h.conf");
+  CHECK(c.hooks_dir == "/srv/hooks");
+  CHECK(c.hooks_timeout_s == 5);
+  testutil::write_file(dir / "bad.conf", "[hooks]\ntimeout = 0\n");
+  auto p = config::check(dir / "bad.conf");
+  REQUIRE(p.size() == 1);
+  CHECK(p[0].line == 2);
+  CHECK(p[0].message == "hooks.timeout = 0 is outside 1..86400");
 }

@@ -5,11 +5,14 @@
 #include "archive/tar.hpp"
 #include "bundle/container.hpp"
 #include "log/log.hpp"
+#include "pipeline/site_report.hpp"
 #include "pipeline/steps.hpp"
 #include "pipeline/upgrade.hpp"
 #include "publish/builder.hpp"
 #include "release/manifest.hpp"
 #include "repo/repository.hpp"
+#include "report/report.hpp"
+#include "site/identity.hpp"
 #include "site/stage.hpp"
 #include "state/db.hpp"
 #include "trust/keys.hpp"
@@ -147,6 +150,7 @@ struct Site {
     cfg.health_stable_s = 2;
     cfg.health_interval_s = 1;
     cfg.backup_level = 1;
+    cfg.hooks_dir = tmp / "hooks.d"; // none unless a test writes some
     engine.crashing = {C};
     const auto l = site::Layout::of(cfg);
     for (const auto& d :
@@ -687,4 +691,153 @@ TEST_CASE("pipeline: a signed release whose version is a path ('../trust/root') 
     CHECK(pipeline::import(ctx, db, *source, o).outcome == Outcome::updated);
     CHECK(s.current() == A);
   }
+}
+
+namespace {
+
+// Hooks of a Site, in a directory of their own (not in /dev/shm, which may be mounted noexec).
+struct SiteHooks {
+  testutil::TempDir dir;
+  explicit SiteHooks(Site& s) {
+    s.cfg.hooks_dir = dir / "hooks.d";
+    s.cfg.hooks_timeout_s = 5;
+  }
+  void add(Site& s, const char* event, const char* name, const std::string& body) {
+    const std::string d = s.cfg.hooks_dir + "/" + event;
+    fs::create_directories(d);
+    testutil::write_file(d + "/" + name, "#!/bin/sh\n" + body + "\n");
+    fs::permissions(d + "/" + name, fs::perms(0755));
+  }
+  std::vector<state::HookRun> runs(Site& s) {
+    state::StateDb db(s.cfg.state_dir);
+    return db.hook_runs(db.latest_upgrade()->upgrade_id);
+  }
+};
+
+} // namespace
+
+TEST_CASE("pipeline: a failing pre-upgrade hook stops the upgrade before anything changes, with exit 11") {
+  Site s;
+  REQUIRE(s.import(A).outcome == Outcome::updated);
+  SiteHooks h(s);
+  const std::string seen = h.dir / "seen.json";
+  h.add(s, "pre-upgrade", "10-record", "cat > " + seen);
+  h.add(s, "pre-upgrade", "20-veto", "echo 'the line is producing' >&2; exit 4");
+  h.add(s, "pre-upgrade", "30-never", "touch " + (h.dir / "never"));
+  const std::string data_before = digest_of(s.layout().data_dir());
+  auto e = testutil::error_of([&] { s.import(B); });
+  CHECK(e.code() == ExitCode::hook_refused);
+  CHECK(static_cast<int>(ExitCode::hook_refused) == 11);
+  CHECK(std::string(e.what()).find("pre-upgrade hook " + s.cfg.hooks_dir +
+                                   "/pre-upgrade/20-veto exited with code 4: the line is producing; the upgrade 1.0.0 "
+                                   "-> 1.1.0 was stopped before anything changed (nothing was stopped)") == 0);
+  CHECK(s.chain() == "begin:done rollback:done");
+  CHECK(s.current() == A);
+  CHECK(s.engine.running_release("shop") == A);
+  CHECK(!fs::exists(s.layout().release_dir(B)));
+  CHECK(digest_of(s.layout().data_dir()) == data_before);
+  CHECK(!fs::exists(h.dir / "never"));
+  const auto runs = h.runs(s);
+  REQUIRE(runs.size() == 2);
+  CHECK(runs[0].outcome == "ok");
+  CHECK(runs[1].outcome == "failed");
+  CHECK(runs[1].exit_code == 4);
+  auto v = json::parse(testutil::read_file(seen), "seen");
+  CHECK(v["event"].as_string() == "pre-upgrade");
+  CHECK(v["from"].as_string() == A);
+  CHECK(v["to"].as_string() == B);
+  CHECK(v["upgrade_id"].as_string() == runs[0].upgrade_id);
+  CHECK(v["site_id"].as_string().size() == 32);
+  state::StateDb db(s.cfg.state_dir);
+  CHECK(db.audit(1).at(0).outcome == "failed");
+  CHECK(!s.recover()); // the refused upgrade is closed
+}
+
+TEST_CASE("pipeline: post-commit and post-rollback hooks get the outcome; their failures change nothing") {
+  Site s;
+  REQUIRE(s.import(A).outcome == Outcome::updated);
+  SiteHooks h(s);
+  h.add(s, "post-commit", "10-save", "cat > " + (h.dir / "commit.json") + "; exit 1");
+  h.add(s, "post-rollback", "10-save", "cat > " + (h.dir / "rollback.json"));
+  auto r = s.import(B);
+  CHECK(r.outcome == Outcome::updated); // the failing post-commit hook is only reported
+  auto v = json::parse(testutil::read_file(h.dir / "commit.json"), "commit");
+  CHECK(v["event"].as_string() == "post-commit");
+  CHECK(v["outcome"].as_string() == "updated");
+  CHECK(v["from"].as_string() == A);
+  CHECK(v["to"].as_string() == B);
+  CHECK(v["backup_id"].as_string() == r.backup_id);
+  CHECK(v["downtime_ms"].as_int() == r.downtime_ms);
+  CHECK(h.runs(s).at(0).outcome == "failed");
+  CHECK(!fs::exists(h.dir / "rollback.json"));
+
+  r = s.import(C);
+  CHECK(r.outcome == Outcome::rolled_back);
+  v = json::parse(testutil::read_file(h.dir / "rollback.json"), "rollback");
+  CHECK(v["event"].as_string() == "post-rollback");
+  CHECK(v["outcome"].as_string() == "rolled-back");
+  CHECK(v["to"].as_string() == C);
+  CHECK(v["reason"].as_string() == r.reason);
+}
+
+TEST_CASE("pipeline: with --stage-only the pre-upgrade hooks run at apply, and a refusal keeps the upgrade staged") {
+  Site s;
+  REQUIRE(s.import(A).outcome == Outcome::updated);
+  SiteHooks h(s);
+  const std::string gate = h.dir / "closed";
+  testutil::write_file(gate, "");
+  h.add(s, "pre-upgrade", "gate", "test ! -e " + gate);
+  REQUIRE(s.import(B, true).outcome == Outcome::staged); // no pre-upgrade hook: nothing stops
+  CHECK(h.runs(s).empty());
+  auto apply = [&] {
+    pipeline::Context ctx(s.cfg, s.seams());
+    state::StateDb db(s.cfg.state_dir);
+    return pipeline::apply(ctx, db);
+  };
+  CHECK(testutil::error_of(apply).code() == ExitCode::hook_refused);
+  CHECK(s.current() == A);
+  CHECK(s.engine.running_release("shop") == A);
+  CHECK(s.chain() == cat({F, "staged:done"}));
+  fs::remove(gate);
+  CHECK(apply().outcome == Outcome::updated);
+  CHECK(s.current() == B);
+  const auto runs = h.runs(s);
+  REQUIRE(runs.size() == 2);
+  CHECK(runs[0].outcome == "failed");
+  CHECK(runs[1].outcome == "ok");
+}
+
+TEST_CASE("pipeline: a site report names the installed version, its images, health and the last runs, signed") {
+  Site s;
+  REQUIRE(s.import(A).outcome == Outcome::updated);
+  REQUIRE(s.import(C).outcome == Outcome::rolled_back);
+  const auto l = s.layout();
+  const std::string id = site::ensure_site_id(l);
+  const auto key = site::ensure_site_key(l);
+  CHECK(site::ensure_site_key(l) == key); // made once
+  CHECK((fs::status(l.site_key_file()).permissions() & fs::perms::all) == fs::perms(0600));
+  pipeline::Context ctx(s.cfg, s.seams());
+  state::StateDb db(s.cfg.state_dir);
+  const auto r = pipeline::site_report(ctx, db);
+  CHECK(r.site_id == id);
+  CHECK(r.app == "shop");
+  CHECK(r.version == A);
+  CHECK(r.image_ids == std::vector<std::string>{s.image_of(A)});
+  CHECK(r.health == "healthy");
+  REQUIRE(r.containers.size() == 1);
+  CHECK(r.containers[0].status == "running");
+  REQUIRE(r.runs.size() == 2);
+  CHECK(r.runs[0].outcome == "rolled-back");
+  CHECK(r.runs[0].to == C);
+  CHECK(r.runs[0].downtime_ms > 0);
+  CHECK(r.runs[1].outcome == "ok");
+  CHECK(r.disk_free_state > 0);
+  const std::string out = s.tmp / "stick";
+  fs::create_directories(out);
+  const std::string path = pipeline::write_site_report(ctx, r, out);
+  CHECK(path == out + "/" + report::file_name(r));
+  const auto v = report::verify(util::read_file(path, 1u << 20), path, {{id, {"here", key}}});
+  CHECK(v.report.version == A);
+  CHECK(testutil::error_of([&] { pipeline::write_site_report(ctx, r, s.tmp / "no-such-dir"); }).code() ==
+        ExitCode::not_found);
 }

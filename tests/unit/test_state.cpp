@@ -74,7 +74,7 @@ TEST_CASE("state::StateDb creates the v1 schema in WAL mode") {
   StateDb db(dir.path().string());
   CHECK(db.path() == dir / "state.db");
   CHECK(db.user_version() == StateDb::schema_version);
-  CHECK(StateDb::schema_version == 3);
+  CHECK(StateDb::schema_version == 4);
   CHECK(db.journal_mode() == "wal");
   CHECK(db.backups().empty());
   CHECK(db.audit(10).empty());
@@ -106,7 +106,7 @@ TEST_CASE("state::StateDb keeps data across reopening") {
   CHECK(db.installs("shop").size() == 2);
 }
 
-TEST_CASE("state::StateDb migrates a v1 database to v2 and keeps its rows") {
+TEST_CASE("state::StateDb migrates a v1 database to the current schema and keeps its rows") {
   testutil::TempDir dir;
   Poco::Data::SQLite::Connector::registerConnector(); // StateDb registers it too; this test opens SQLite first
   {

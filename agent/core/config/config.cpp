@@ -152,6 +152,9 @@ const std::map<std::string, Key>& keys() {
                                       "reads only *.prom files)");
           c.metrics_textfile = v;
         }}},
+      {"hooks.dir", {Kind::text, 0, 0, {}, [](Config& c, const std::string& v) { c.hooks_dir = v; }}},
+      {"hooks.timeout",
+       {Kind::integer, 1, 86400, {}, [](Config& c, const std::string& v) { c.hooks_timeout_s = to_int(v); }}},
       {"log.file", {Kind::text, 0, 0, {}, [](Config& c, const std::string& v) { c.log_file = v; }}},
       {"log.level",
        {Kind::choice,

@@ -50,6 +50,9 @@ struct Config {
   std::vector<schedule::Window> windows;
   // [metrics]
   std::string metrics_textfile; // empty: none; else the Prometheus textfile rewritten after every site command
+  // [hooks]: executables run at the upgrade's events (hooks/hooks.hpp)
+  std::string hooks_dir = "/etc/airlock/hooks.d"; // <dir>/<event>/<hook>
+  std::int64_t hooks_timeout_s = 60;              // per hook run; then its process group is killed
   // [log]
   std::string log_file;           // empty: <state_dir>/airlock.jsonl
   std::string log_level = "info"; // debug | info | warning | error

@@ -115,6 +115,7 @@ Report finish(Run& run) {
   }
   commit_and_archive(run, rep, false);
   rep.outcome = Outcome::updated;
+  run.post_hooks(hooks::Event::post_commit, rep);
   return rep;
 }
 

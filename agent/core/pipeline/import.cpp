@@ -264,6 +264,7 @@ Report import_step(Context& ctx, state::StateDb& db, bundle::Container& source, 
   log::event(log::Level::info, "upgrade", "plan", "upgrade " + run.id() + ": " + summary);
   run.begin();
   rep.upgrade_id = run.id();
+  if (!o.stage_only) run.pre_upgrade_hooks(); // --stage-only: at `apply`, before the stop
   fetch_stage_load(run, st, source, ch, needs);
   if (o.stage_only) {
     run.mark(Step::staged, state::StepStatus::done, "staged by --stage-only; 'airlock apply' finishes it");

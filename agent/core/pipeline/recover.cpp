@@ -48,6 +48,7 @@ Report roll_forward(Run& run, Report rep) {
             fmt::format("upgrade {} was interrupted while committing; the commit was finished", run.id()));
   rep.outcome = Outcome::updated;
   rep.reason = "finished the interrupted commit";
+  run.post_hooks(hooks::Event::post_commit, rep);
   return rep;
 }
 

@@ -82,6 +82,8 @@ Report roll_back(Run& run, const std::string& reason, bool restore_data, std::in
     run.mark(Step::rollback, state::StepStatus::failed, rep.reason);
     run.audit(action, "rollback-failed", "", 0, rep.reason);
   }
+  run.post_hooks(rep.outcome == Outcome::rolled_back ? hooks::Event::post_rollback : hooks::Event::needs_attention,
+                 rep);
   return rep;
 }
 
@@ -109,6 +111,7 @@ Report apply(Context& ctx, state::StateDb& db, const Options& o) {
                                                last->upgrade_id, plan.from, plan.to, current.value_or("nothing")));
   plan.action = "apply";
   Run run(ctx, db, last->upgrade_id, plan);
+  run.pre_upgrade_hooks(Run::Staged::keep); // refused: still staged, `apply` can run again
   try {
     run.step(Step::verify_staged, "releases/" + plan.to + " and its images", [&] {
       auto m = require_manifest(l, plan.to);
@@ -166,6 +169,7 @@ Report rollback(Context& ctx, state::StateDb& db, bool restore_data) {
       fail(ExitCode::not_found, fmt::format("image {} of {} is no longer in the engine; import {}'s bundle instead",
                                             i.id, prev->version, prev->version));
   run.begin();
+  run.pre_upgrade_hooks();
   return finish(run);
 }
 

@@ -2,6 +2,7 @@
 
 #include "health/containers.hpp"
 #include "log/log.hpp"
+#include "site/identity.hpp"
 #include "site/stage.hpp"
 #include "util/error.hpp"
 #include "util/io.hpp"
@@ -139,6 +140,53 @@ void Run::audit(const std::string& action, const std::string& outcome, const std
   a.downtime_ms = downtime_ms;
   a.detail = detail;
   db_.audit_add(a);
+}
+
+hooks::Notice Run::notice(hooks::Event e) const {
+  hooks::Notice n;
+  n.event = e;
+  try {
+    n.site_id = site::ensure_site_id(layout());
+  } catch (const std::exception& ex) { // a damaged site-id file must not keep the hooks from running
+    log::event(log::Level::warning, "hooks", "no-site-id", std::string("hooks get no site ID: ") + ex.what());
+  }
+  n.app = ctx_.cfg().app_name;
+  n.upgrade_id = id_;
+  n.from = plan_.from;
+  n.to = plan_.to;
+  n.kind = kind_name(plan_.kind);
+  n.action = plan_.action;
+  return n;
+}
+
+void Run::pre_upgrade_hooks(Staged staged) {
+  const hooks::Settings s{ctx_.cfg().hooks_dir, static_cast<int>(ctx_.cfg().hooks_timeout_s)};
+  for (const auto& r : hooks::run(s, db_, notice(hooks::Event::pre_upgrade), hooks::OnFailure::stop)) {
+    if (r.outcome == "ok") continue;
+    const std::string why = fmt::format(
+        "{}; the upgrade {} -> {} was stopped before anything changed (nothing was stopped). Fix what the hook "
+        "reports (or the hook), then run it again",
+        hooks::describe_failure(r, s.timeout_s), plan_.from.empty() ? "(nothing)" : plan_.from, plan_.to);
+    if (staged == Staged::close)
+      mark(Step::rollback, state::StepStatus::done, "refused by a pre-upgrade hook; nothing to undo: " + why);
+    audit(plan_.action, "failed", "", 0, why);
+    fail(ExitCode::hook_refused, why);
+  }
+}
+
+void Run::post_hooks(hooks::Event e, const Report& rep) {
+  auto n = notice(e);
+  n.outcome = outcome_name(rep.outcome);
+  n.reason = rep.reason;
+  n.backup_id = rep.backup_id;
+  n.downtime_ms = rep.downtime_ms;
+  const hooks::Settings s{ctx_.cfg().hooks_dir, static_cast<int>(ctx_.cfg().hooks_timeout_s)};
+  try {
+    hooks::run(s, db_, n, hooks::OnFailure::go_on); // each failure is logged as a warning there
+  } catch (const std::exception& ex) {              // the outcome stands whatever the hooks do
+    log::event(log::Level::warning, "hooks", "hooks-failed",
+               fmt::format("the {} hooks could not run: {}", hooks::event_name(e), ex.what()));
+  }
 }
 
 docker::Project Run::project(const std::string& version) {

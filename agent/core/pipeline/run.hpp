@@ -3,6 +3,7 @@
 #pragma once
 
 #include "health/health.hpp"
+#include "hooks/hooks.hpp"
 #include "pipeline/context.hpp"
 #include "pipeline/steps.hpp"
 #include "pipeline/upgrade.hpp"
@@ -70,6 +71,15 @@ public:
   void audit(const std::string& action, const std::string& outcome, const std::string& backup_id,
              std::int64_t downtime_ms, const std::string& detail);
 
+  // The pre-upgrade hooks (hooks/hooks.hpp), once `begin` is journaled and before anything of this upgrade changes
+  // the site. The first hook that fails writes a failed audit row, closes the upgrade with a `rollback` row
+  // "refused by a pre-upgrade hook; nothing to undo" unless `staged` is Staged::keep (`apply` of a staged upgrade,
+  // which can then be run again), and throws Error(hook_refused) naming the hook.
+  enum class Staged { close, keep };
+  void pre_upgrade_hooks(Staged staged = Staged::close);
+  // The post-commit, post-rollback or needs-attention hooks for the outcome `rep`; their failures are only logged.
+  void post_hooks(hooks::Event e, const Report& rep);
+
   // The compose project of a staged `version`.
   docker::Project project(const std::string& version);
   // Stops the project as compose does, `running` being the release whose compose file describes what runs ("" or
@@ -83,6 +93,8 @@ public:
   std::string site_state_text();
 
 private:
+  hooks::Notice notice(hooks::Event e) const;
+
   Context& ctx_;
   state::StateDb& db_;
   std::string id_;

@@ -48,4 +48,17 @@ std::string ensure_site_id(const Layout& l) {
   return id;
 }
 
+std::optional<trust::PublicKey> read_site_key(const Layout& l) {
+  const std::string path = l.site_key_file();
+  if (std::error_code ec; !std::filesystem::exists(path, ec)) return std::nullopt;
+  return trust::public_key_from_pem(util::read_file(path, 64 * 1024), path);
+}
+
+trust::PublicKey ensure_site_key(const Layout& l) {
+  if (auto key = read_site_key(l)) return *key;
+  return trust::generate_key(l.site_key_file());
+}
+
+std::unique_ptr<trust::Signer> site_signer(const Layout& l) { return trust::load_pem_signer(l.site_key_file()); }
+
 } // namespace airlock::site

@@ -10,6 +10,7 @@
 //   <state>/downloads/<sha256>[.partial]   verified (or resumable partial) targets
 //   <state>/backups/<id>.tar.gz      backups
 //   <state>/site-id                  the site's stable random ID (site/identity.hpp)
+//   <state>/site-key.pem             the private key that signs the site's reports (site/identity.hpp)
 //
 // Versions and IDs that reach a path are checked first: release_dir(), manifest_path() and backup_path() throw
 // Error(bad_input) for a name that is empty, ".", "..", or holds a '/' or a NUL, and release_dir() and
@@ -51,7 +52,8 @@ public:
   std::string download_path(const std::string& sha256) const;
   std::string backups_dir() const { return state_ + "/backups"; }
   std::string backup_path(const std::string& backup_id) const;
-  std::string site_id_file() const { return state_ + "/site-id"; } // site/identity.hpp
+  std::string site_id_file() const { return state_ + "/site-id"; }       // site/identity.hpp
+  std::string site_key_file() const { return state_ + "/site-key.pem"; } // site/identity.hpp
 
 private:
   std::string app_, state_;

@@ -69,6 +69,13 @@ const std::vector<std::vector<std::string_view>>& migrations() {
           "CREATE TABLE facts (name TEXT PRIMARY KEY, number INTEGER NOT NULL DEFAULT 0,"
           " text TEXT NOT NULL DEFAULT '', at TEXT NOT NULL)",
       },
+      {
+          // v4: the runs of hooks (hooks/hooks.hpp).
+          "CREATE TABLE hook_runs (id INTEGER PRIMARY KEY, at TEXT NOT NULL, upgrade_id TEXT NOT NULL DEFAULT '',"
+          " event TEXT NOT NULL, hook TEXT NOT NULL, outcome TEXT NOT NULL, exit_code INTEGER NOT NULL DEFAULT -1,"
+          " duration_ms INTEGER NOT NULL DEFAULT 0, output TEXT NOT NULL DEFAULT '')",
+          "CREATE INDEX hook_runs_by_upgrade ON hook_runs (upgrade_id, id)",
+      },
   };
   return steps;
 }
@@ -203,6 +210,9 @@ const char* backup_cols =
 
 using DownloadRow = Poco::Tuple<std::string, std::string, std::int64_t, std::string, std::int64_t, std::string,
                                 std::string, std::string>;
+
+using HookRunRow = Poco::Tuple<std::int64_t, std::string, std::string, std::string, std::string, std::string,
+                               std::int64_t, std::int64_t, std::string>;
 
 using AuditRow =
     Poco::Tuple<std::int64_t, std::string, std::int64_t, std::string, std::string, std::string, std::string,
@@ -468,6 +478,34 @@ std::optional<Download> StateDb::download_get(const std::string& sha256) {
 void StateDb::download_delete(const std::string& sha256) {
   impl_->guard(path_, "download_delete",
                [&](Session& s) { s << "DELETE FROM downloads WHERE sha256 = ?", bind(sha256), now; });
+}
+
+std::int64_t StateDb::hook_run_add(const HookRun& h) {
+  return impl_->guard(path_, "adding a hook run", [&](Session& s) {
+    std::int64_t id = 0;
+    Transaction t(s);
+    s << "INSERT INTO hook_runs (at, upgrade_id, event, hook, outcome, exit_code, duration_ms, output)"
+         " VALUES (?,?,?,?,?,?,?,?)",
+        bind(stamp(h.at)), bind(h.upgrade_id), bind(h.event), bind(h.hook), bind(h.outcome), bind(h.exit_code),
+        bind(h.duration_ms), bind(h.output), now;
+    s << "SELECT last_insert_rowid()", into(id), now;
+    t.commit();
+    return id;
+  });
+}
+
+std::vector<HookRun> StateDb::hook_runs(const std::string& upgrade_id) {
+  return impl_->guard(path_, "reading the hook runs", [&](Session& s) {
+    std::vector<HookRunRow> rows;
+    s << "SELECT id, at, upgrade_id, event, hook, outcome, exit_code, duration_ms, output FROM hook_runs"
+         " WHERE upgrade_id = ? ORDER BY id",
+        bind(upgrade_id), into(rows), now;
+    std::vector<HookRun> out;
+    for (const auto& r : rows)
+      out.push_back(
+          {r.get<0>(), r.get<1>(), r.get<2>(), r.get<3>(), r.get<4>(), r.get<5>(), r.get<6>(), r.get<7>(), r.get<8>()});
+    return out;
+  });
 }
 
 std::int64_t StateDb::audit_add(const AuditEntry& a) {

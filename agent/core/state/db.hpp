@@ -4,7 +4,7 @@
 // Schema: PRAGMA user_version is the schema version. Migrations are an ordered list of SQL steps in db.cpp;
 // each version is applied in its own transaction together with its user_version bump. Version 1 creates
 // everything; version 2 adds backups.contents; version 3 adds facts (what `airlock metrics` reports that no other
-// table holds). A database written by a newer airlock (user_version >
+// table holds); version 4 adds hook_runs. A database written by a newer airlock (user_version >
 // StateDb::schema_version) is refused.
 //
 // Corruption is never reset silently: a file that is not SQLite, or that fails PRAGMA integrity_check, is
@@ -114,12 +114,25 @@ struct Fact {
   std::string at;          // when it was last set; stamped when empty
 };
 
+// One run of a hook (hooks/hooks.hpp): which executable, at which event of which upgrade, and how it ended.
+struct HookRun {
+  std::int64_t id = 0;         // assigned by hook_run_add
+  std::string at;              // when it started; stamped when empty
+  std::string upgrade_id;      // "" when the event belongs to no upgrade
+  std::string event;           // pre-upgrade | post-commit | post-rollback | needs-attention
+  std::string hook;            // the executable's path
+  std::string outcome;         // ok | failed | timed-out | refused (not run: unsafe owner or mode)
+  std::int64_t exit_code = -1; // -1: it did not exit by itself (timed out, refused)
+  std::int64_t duration_ms = 0;
+  std::string output; // the last bytes of its stdout and stderr, or why it was refused
+};
+
 // An audit entry for `action` filled with who runs this process: uid, user name (from /etc/passwd), $SUDO_USER.
 AuditEntry audit_who(const std::string& action);
 
 class StateDb {
 public:
-  static constexpr int schema_version = 3;
+  static constexpr int schema_version = 4;
 
   // Opens (creating if missing) "<state_dir>/state.db", checks its integrity and migrates it to
   // schema_version. Throws Error(failure) for a newer schema ("use a newer airlock"), for a corrupt database
@@ -165,6 +178,10 @@ public:
   void download_put(const Download& download);
   std::optional<Download> download_get(const std::string& sha256);
   void download_delete(const std::string& sha256); // deleting a missing row is not an error
+
+  // hook_runs: one row per hook run, appended.
+  std::int64_t hook_run_add(const HookRun& run);
+  std::vector<HookRun> hook_runs(const std::string& upgrade_id); // of one upgrade, oldest first
 
   // audit: who did what, appended once per command.
   std::int64_t audit_add(const AuditEntry& entry);

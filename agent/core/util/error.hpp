@@ -24,6 +24,7 @@ enum class ExitCode : int {
   not_applicable = 9,    // valid input that is not for this site: another app or architecture, an older version
   update_available = 10, // `airlock check` only: a newer release is available (0 there means up to date)
                          // without --allow-downgrade, a release that needs a newer agent
+  hook_refused = 11,     // a pre-upgrade hook failed (non-zero exit, timed out, refused as unsafe): nothing stopped
 };
 
 class Error : public std::runtime_error {

@@ -84,6 +84,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) _exit(127); // the parent died before prctl took effect
+    if (o.group == ProcessGroup::own) ::setpgid(0, 0);
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
     int in = in_pipe[0] >= 0 ? in_pipe[0] : ::open(o.stdin_file.empty() ? "/dev/null" : o.stdin_file.c_str(), O_RDONLY);
@@ -94,6 +95,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     if (::write(exec_pipe[1], &e, sizeof e) < 0) _exit(127);
     _exit(127);
   }
+  if (o.group == ProcessGroup::own) ::setpgid(pid, pid); // also here: the timeout may come before the child's call
   ::close(out[1]);
   ::close(err[1]);
   ::close(exec_pipe[1]);
@@ -133,7 +135,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
       auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
       if (left <= 0) {
-        ::kill(pid, SIGKILL);
+        if (o.group != ProcessGroup::own || ::kill(-pid, SIGKILL) != 0) ::kill(pid, SIGKILL);
         r.timed_out = true;
         break;
       }

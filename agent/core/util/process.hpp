@@ -2,6 +2,8 @@
 // docker CLI and compose, and GNU tar in tests.
 // The child dies with its parent (PR_SET_PDEATHSIG SIGKILL): an airlock killed mid-step leaves no docker CLI
 // running on behind the recovery that the next run does.
+// With ProcessGroup::own the program leads a process group of its own and the timeout kills the whole group, so
+// what it started in the background cannot outlive it (hooks: hooks/hooks.hpp).
 // Thread-safety: run_process() is thread-safe; it forks.
 #pragma once
 
@@ -21,8 +23,12 @@ struct ProcessResult {
   std::string input_error; // why ProcessOptions::stdin_writer stopped early, when the program failed too
 };
 
+// Whether the program gets a process group of its own (setpgid), killed as a whole when the timeout expires.
+enum class ProcessGroup { inherit, own };
+
 struct ProcessOptions {
-  int timeout_seconds = 0;            // <= 0: no timeout
+  int timeout_seconds = 0; // <= 0: no timeout
+  ProcessGroup group = ProcessGroup::inherit;
   std::size_t max_output = 1 << 20;   // bytes kept of `output` and of `out`
   std::vector<std::string> extra_env; // "NAME=value" added to (or replacing in) the inherited environment
   // When not empty, only these variables of the inherited environment pass (names; a trailing '*' matches a
