@@ -197,7 +197,7 @@ TEST_CASE("state::StateDb refuses a database from a newer schema") {
   Error e = error_of([&] { StateDb db(dir.path().string()); });
   CHECK(e.code() == ExitCode::failure);
   CHECK(std::string(e.what()) ==
-        dir / "state.db" + " has schema version 7; this airlock knows up to 3: use a newer airlock");
+        dir / "state.db" + " has schema version 7; this airlock knows up to 4: use a newer airlock");
   CHECK(fs::exists(dir / "state.db")); // refused, not moved
   for (const auto& name : names_in(dir.path())) CHECK(name.find("corrupt") == std::string::npos);
 }
