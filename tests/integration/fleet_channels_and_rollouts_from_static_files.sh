@@ -10,7 +10,8 @@
 #  4. `channel add 1.2.0 --channel stable` (a promotion): every site is offered 1.2.0.
 #  5. A bundle imported by an operator ignores rollouts: `import --plan` of a bundle of 1.1.0 in a paused rollout
 #     plans 1.1.0 at a stable site; a site on channel beta refuses that bundle (1.1.0 is not in beta), exit 8.
-#  6. Malformed input: `rollout set --percent 101` and `channel add --channel Bad!` are usage errors (exit 2).
+#  6. Malformed input: `rollout set --percent 101` or without --percent, `channel add --channel Bad!` and taking a
+#     release out of its last channel are usage errors (exit 2); a version the repository lacks is exit 6.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../fixtures/bundles/make_repo.sh"
 : "${AIRLOCK_TEST_WWW:?testenv is not started}" "${AIRLOCK_TEST_HTTPS:?}" "${AIRLOCK_TEST_CA:?}"
@@ -147,6 +148,14 @@ assert_eq "$rc" 2 "rollout set --percent 101 ($out)"
 # shellcheck disable=SC2086
 run "$AIRLOCK_BUNDLE" channel add "$T/repo" --version 1.1.0 --channel 'Bad!' $K
 assert_eq "$rc" 2 "channel add of a bad name ($out)"
+# shellcheck disable=SC2086
+run "$AIRLOCK_BUNDLE" rollout set "$T/repo" --version 1.1.0 $K
+assert_eq "$rc" 2 "rollout set without --percent ($out)"
+assert_contains "$out" "rollout set needs --percent N (0..100)"
+# shellcheck disable=SC2086
+run "$AIRLOCK_BUNDLE" channel remove "$T/repo" --version 1.0.0 --channel stable $K
+assert_eq "$rc" 2 "channel remove of a release's last channel ($out)"
+assert_contains "$out" "would be in no channel at all; add it to another channel first"
 # shellcheck disable=SC2086
 run "$AIRLOCK_BUNDLE" rollout set "$T/repo" --version 9.9.9 --percent 5 $K
 assert_eq "$rc" 6 "rollout set of a release that does not exist ($out)"

@@ -308,9 +308,13 @@ Report import(Context& ctx, state::StateDb& db, bundle::Container& source, const
         return o.confirm(
             fmt::format("{}; step 1 of the upgrade path {}, each step committed before the next", summary, text));
       };
-    auto step_st = trust::TrustedState::load(ctx.layout().trust_dir());
-    auto step_ch = choose(ctx, step_st, source, step, true);
-    rep = import_step(ctx, db, source, step, step_st, step_ch);
+    if (i == 0) { // the first step is the choice already made: no second refresh, no second read of release.json
+      rep = import_step(ctx, db, source, step, st, ch);
+    } else {
+      auto step_st = trust::TrustedState::load(ctx.layout().trust_dir());
+      auto step_ch = choose(ctx, step_st, source, step, true);
+      rep = import_step(ctx, db, source, step, step_st, step_ch);
+    }
     if (rep.outcome == Outcome::updated) done = i + 1;
     // --plan: the later steps' plans depend on what the first leaves; --stage-only stages the first step only.
     if (o.plan || o.stage_only) break;
