@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Proves issue 16 item 6: `airlock check` against a repository that did not change, and `airlock status`, take no
-# fsync and replace no file of the trusted state (strace counts fsync/fdatasync/sync_file_range/syncfs and renames
-# of the whole process tree; the inodes of root.json, timestamp.json, snapshot.json, targets.json and verified-at
-# stay). The first check after a new release does write: the changed metadata and the clock floor.
+# Proves issue 16 item 6: `airlock check` and `airlock status` take no fsync and rename nothing (strace counts
+# fsync/fdatasync/sync_file_range/syncfs/sync and renames of the whole process tree), and a download against a
+# repository that did not change replaces no file of the trusted state (the inodes of root.json, timestamp.json,
+# snapshot.json, targets.json and verified-at stay). After a new release, the next download replaces the changed
+# metadata and the clock floor, not root.json.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../fixtures/bundles/make_repo.sh"
 : "${AIRLOCK_TEST_WWW:?testenv is not started}" "${AIRLOCK_TEST_HTTPS:?}" "${AIRLOCK_TEST_CA:?}"
@@ -49,35 +50,48 @@ traced() {
   renames=$(grep -cE '(^|[0-9] )rename(at2?)?\(' "$T/$name.strace" || true)
 }
 
-# The first check trusts the repository's metadata for the first time: it writes.
+# check never saves the trusted state (it only looks), and its facts for the metrics commit without an fsync.
 traced check1 check
 assert_eq "$rc" 10 "first check: exit code ($out)"
-[ "$syncs" -gt 0 ] || fail "the first check wrote nothing: was the trusted state saved? ($(cat "$T/check1.strace"))"
-before=$(inodes)
+assert_eq "$syncs" 0 "sync calls of the first check ($(grep -E 'sync|rename' "$T/check1.strace" | head -5))"
+assert_eq "$renames" 0 "renames of the first check"
+[ ! -e "$TRUST/timestamp.json" ] || fail "check saved the trusted state"
 
-# Unchanged repository: no sync call, no rename, same inodes.
+# The first download saves the repository's metadata; a second one against the unchanged repository replaces
+# no file of the trusted state (same inodes).
+run "$AIRLOCK" upgrade --download-only --yes --config "$T/airlock.conf"
+assert_eq "$rc" 0 "first download: exit code ($out)"
+before=$(inodes)
+traced download2 upgrade --download-only --yes
+assert_eq "$rc" 0 "second download: exit code ($out)"
+assert_eq "$(inodes)" "$before" "inodes of the trusted state after a download against the unchanged repository"
+if grep -E 'rename' "$T/download2.strace" | grep -q "/trust/"; then
+  fail "the second download renamed files of the trusted state: $(grep rename "$T/download2.strace" | grep /trust/)"
+fi
+
+# Unchanged repository: check and status take no sync call and rename nothing.
 traced check2 check
 assert_eq "$rc" 10 "second check: exit code ($out)"
 assert_eq "$syncs" 0 "sync calls of a check against an unchanged repository ($(grep -E 'sync|rename' "$T/check2.strace" | head -5))"
 assert_eq "$renames" 0 "renames of a check against an unchanged repository"
-assert_eq "$(inodes)" "$before" "inodes of the trusted state after the second check"
 traced status1 status
 assert_eq "$rc" 0 "status: exit code ($out)"
 assert_eq "$syncs" 0 "sync calls of status ($(grep -E 'sync|rename' "$T/status1.strace" | head -5))"
 assert_eq "$renames" 0 "renames of status"
-assert_eq "$(inodes)" "$before" "inodes of the trusted state after status"
+assert_eq "$(inodes)" "$before" "inodes of the trusted state after check and status"
 
-# A new release: the next check replaces targets, snapshot and timestamp (and the clock floor), not root.json.
+# A new release: check sees it and still writes nothing; the next download replaces targets.json (and the clock
+# floor with it), not root.json.
 add 1.1.0
 publish
 traced check3 check
 assert_eq "$rc" 10 "check after 1.1.0 was published: exit code ($out)"
 assert_contains "$out" "1.1.0"
+assert_eq "$syncs" 0 "sync calls of the check that found 1.1.0"
+run "$AIRLOCK" upgrade --download-only --yes --config "$T/airlock.conf"
+assert_eq "$rc" 0 "download of 1.1.0: exit code ($out)"
 after=$(inodes)
 assert_eq "$(grep root.json <<<"$after")" "$(grep root.json <<<"$before")" "root.json inode after new targets"
 [ "$(grep targets.json <<<"$after")" != "$(grep targets.json <<<"$before")" ] || fail "targets.json was not replaced"
 [ "$(grep verified-at <<<"$after")" != "$(grep verified-at <<<"$before")" ] || fail "verified-at was not written with new metadata"
-# ... and the check after that writes nothing again.
-traced check4 check
-assert_eq "$syncs" 0 "sync calls of the check after the new metadata was saved"
-echo "ok: check against an unchanged repository and status write nothing; new metadata is saved"
+echo "ok: check and status write nothing; the trusted state is saved only when it changed"
