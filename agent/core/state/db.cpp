@@ -242,7 +242,20 @@ AuditEntry audit_who(const std::string& action) {
 
 struct StateDb::Impl {
   explicit Impl(const std::string& path) : session("SQLite", path) {}
+  // A connection that wrote nothing but facts (not durable, see fact_set) closes without the checkpoint SQLite
+  // runs when the last connection closes, which would fsync the WAL and the database: so status, or check against
+  // an unchanged repository, takes no fsync. The next connection that writes anything else checkpoints it all,
+  // with synchronous = FULL, when it closes; every open reads the WAL meanwhile.
+  ~Impl() {
+    sqlite3* h = Poco::Data::SQLite::Utility::dbHandle(session);
+    if (h && checked && ::sqlite3_total_changes(h) == fact_changes)
+      ::sqlite3_db_config(h, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
   Session session;
+  int fact_changes = 0; // rows changed by fact_set/fact_add on this connection
+  bool checked = false; // the database passed the integrity check (a corrupt one is closed as usual, then moved)
 
   // Runs fn, turning a Poco failure into Error(failure) naming the database and the operation.
   template <class Fn> auto guard(const std::string& path, const char* what, Fn fn) {
@@ -267,15 +280,12 @@ StateDb::StateDb(const std::string& state_dir) : path_(state_dir + "/state.db") 
     if (mode != "wal") fail(ExitCode::failure, path_ + ": cannot switch to WAL journal mode (got '" + mode + "')");
     exec(s, "PRAGMA synchronous = FULL");
     exec(s, "PRAGMA foreign_keys = ON");
-    // No checkpoint when the connection closes: a command that wrote only facts (not durable, see fact_set)
-    // would otherwise fsync the WAL and the database at exit. The WAL is checkpointed by the next durable write
-    // once it holds 1000 pages (SQLite's automatic checkpoint, with synchronous = FULL), and read by every open.
-    ::sqlite3_db_config(Poco::Data::SQLite::Utility::dbHandle(s), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
     s << "PRAGMA integrity_check(1)", into(check), now;
     if (check != "ok") {
       impl_.reset();
       move_aside(path_, "integrity_check: " + check);
     }
+    impl_->checked = true;
   } catch (const Poco::Data::SQLite::CorruptImageException& e) {
     impl_.reset();
     move_aside(path_, e.displayText());
@@ -567,10 +577,15 @@ namespace {
 // with synchronous = NORMAL, which in WAL mode commits without an fsync. A power loss may lose the newest facts,
 // never corrupt the database (the WAL's checksums end it at the last whole frame), and the next durable write
 // syncs them along with its own frames.
+// It also counts the rows the statement changed into `changes` (Impl::fact_changes).
 class NotDurable {
 public:
-  explicit NotDurable(Session& s) : s_(s) { exec(s_, "PRAGMA synchronous = NORMAL"); }
+  NotDurable(Session& s, int& changes)
+      : s_(s), changes_(changes), before_(::sqlite3_total_changes(Poco::Data::SQLite::Utility::dbHandle(s))) {
+    exec(s_, "PRAGMA synchronous = NORMAL");
+  }
   ~NotDurable() {
+    changes_ += ::sqlite3_total_changes(Poco::Data::SQLite::Utility::dbHandle(s_)) - before_;
     try {
       exec(s_, "PRAGMA synchronous = FULL");
     } catch (...) { // the next statement on this connection fails the same way and says so
@@ -581,13 +596,15 @@ public:
 
 private:
   Session& s_;
+  int& changes_;
+  int before_;
 };
 
 } // namespace
 
 void StateDb::fact_set(const Fact& f) {
   impl_->guard(path_, "setting a fact", [&](Session& s) {
-    NotDurable nd(s);
+    NotDurable nd(s, impl_->fact_changes);
     s << "INSERT OR REPLACE INTO facts (name, number, text, at) VALUES (?, ?, ?, ?)", bind(f.name), bind(f.number),
         bind(f.text), bind(stamp(f.at)), now;
   });
@@ -595,7 +612,7 @@ void StateDb::fact_set(const Fact& f) {
 
 void StateDb::fact_add(const std::string& name, std::int64_t delta) {
   impl_->guard(path_, "adding to a fact", [&](Session& s) {
-    NotDurable nd(s);
+    NotDurable nd(s, impl_->fact_changes);
     s << "INSERT INTO facts (name, number, at) VALUES (?, ?, ?)"
          " ON CONFLICT (name) DO UPDATE SET number = number + excluded.number, at = excluded.at",
         bind(name), bind(delta), bind(utc_now()), now;
