@@ -136,10 +136,10 @@ struct ParallelGzipSink::Impl {
   }
 
   void check_usable(const char* call) const {
+    if (broken) fail(ExitCode::failure, std::string("gzip: ") + call + " after an earlier error (a bug in the caller)");
     if (finished && std::strcmp(call, "finish()") == 0)
       fail(ExitCode::failure, "gzip: finish() called twice (a bug in the caller)");
     if (finished) fail(ExitCode::failure, std::string("gzip: ") + call + " after finish() (a bug in the caller)");
-    if (broken) fail(ExitCode::failure, std::string("gzip: ") + call + " after an earlier error (a bug in the caller)");
   }
 };
 

@@ -82,10 +82,13 @@ void verify(const std::string& path, const std::string& sha256);
 //    file swapped after step 2 is caught), refusing with Error(bad_input) any entry outside data/ and
 //    site/ other than a `current` symlink, any "..", ".", empty or absolute path component, any device,
 //    any hard link to outside data/ or site/, and any path through a symlink. Keeps modes, owners (numeric
-//    ids, only when running as root), mtimes, symlinks, hard links, empty directories. Then syncfs and
-//    writes the marker .restore-<pid>/.complete. A live `current` that is not a symlink is refused here
-//    with Error(failure). On any failure in this step the live site is untouched
-//    and .restore-<pid> is removed.
+//    ids, only when running as root), mtimes, symlinks, hard links, empty directories. Reading, hashing and
+//    decompressing run on a read-ahead thread (util::ReadAheadSource) while the calling thread writes the files.
+//    No file is fsynced on its own: one syncfs(2) of app_dir's filesystem (on a descriptor opened before the
+//    first file, so writeback errors during the extraction are reported: Linux 5.8+) makes all of it durable,
+//    then the marker .restore-<pid>/.complete is written (temp file, fsync, rename, fsync). A syncfs error is
+//    Error(failure, "cannot sync ..."). A live `current` that is not a symlink is refused here with
+//    Error(failure). On any failure in this step the live site is untouched and .restore-<pid> is removed.
 // 4. Swaps: data -> data.old-<pid>, .restore-<pid>/data -> data, the same for site, then
 //    .restore-<pid>/current -> current (one rename: atomic), fsyncs app_dir, removes data.old-<pid>,
 //    site.old-<pid> and .restore-<pid>. An archive without `current` leaves the live one alone.

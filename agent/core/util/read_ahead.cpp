@@ -28,34 +28,35 @@ struct ReadAheadSource::Impl {
       : in(i), chunk_size(std::max<std::size_t>(size, 1)), max_chunks(std::max<std::size_t>(chunks, 1)) {}
 
   void run() {
-    try {
-      for (;;) {
-        std::vector<char> chunk;
-        {
-          std::unique_lock<std::mutex> lock(m);
-          drained_cv.wait(lock, [&] { return stopping || ready.size() < max_chunks; });
-          if (stopping) break;
-          if (!spare.empty()) {
-            chunk = std::move(spare.back());
-            spare.pop_back();
-          }
+    for (bool more = true; more;) {
+      std::vector<char> chunk;
+      {
+        std::unique_lock<std::mutex> lock(m);
+        drained_cv.wait(lock, [&] { return stopping || ready.size() < max_chunks; });
+        if (stopping) break;
+        if (!spare.empty()) {
+          chunk = std::move(spare.back());
+          spare.pop_back();
         }
+      }
+      std::size_t filled = 0;
+      std::exception_ptr failed;
+      try {
         chunk.resize(chunk_size);
-        std::size_t filled = 0;
         while (filled < chunk_size) {
           std::size_t n = in.read(chunk.data() + filled, chunk_size - filled);
           if (n == 0) break;
           filled += n;
         }
-        chunk.resize(filled);
-        std::lock_guard<std::mutex> lock(m);
-        if (filled > 0) ready.push_back(std::move(chunk));
-        if (filled < chunk_size) break; // end of `in`
-        filled_cv.notify_one();
+      } catch (...) {
+        failed = std::current_exception();
       }
-    } catch (...) {
+      more = filled == chunk_size && !failed; // else: the end of `in`, or an error after `filled` bytes
+      chunk.resize(filled);
       std::lock_guard<std::mutex> lock(m);
-      error = std::current_exception();
+      if (filled > 0) ready.push_back(std::move(chunk));
+      error = failed;
+      filled_cv.notify_one();
     }
     std::lock_guard<std::mutex> lock(m);
     ended = true;
