@@ -14,8 +14,11 @@
 #include "testutil.hpp"
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <sys/stat.h>
 
 namespace fs = std::filesystem;
 using namespace airlock;
@@ -125,6 +128,75 @@ TEST_CASE("trust::refresh persists and reloads the trusted state") {
   REQUIRE(loaded.targets);
   CHECK(loaded.targets->meta.version == st.targets->meta.version);
   CHECK(loaded.timestamp->bytes == st.timestamp->bytes);
+}
+
+TEST_CASE("TrustedState::save rewrites nothing that did not change, and the clock floor only once a day ahead") {
+  Fixture f;
+  f.add_release("1.0.0");
+  const std::string dir = f.tmp / "trust";
+  fs::create_directories(dir);
+  auto st = f.refresh(t0 + day);
+  st.save(dir);
+  auto inode = [&](const char* name) {
+    struct stat sb {};
+    REQUIRE(::stat((dir + "/" + name).c_str(), &sb) == 0);
+    return sb.st_ino; // a rename over the file gives it a new inode
+  };
+  const auto root = inode("root.json"), ts = inode("timestamp.json"), targets = inode("targets.json"),
+             floor = inode("verified-at");
+  // Same metadata an hour later: no file is replaced, verified-at keeps the first time.
+  auto again = f.refresh(t0 + day + 3600, &st);
+  again.save(dir);
+  CHECK(inode("root.json") == root);
+  CHECK(inode("timestamp.json") == ts);
+  CHECK(inode("targets.json") == targets);
+  CHECK(inode("verified-at") == floor);
+  CHECK(trust::TrustedState::load(dir).verified_at == t0 + day);
+  // A day later the floor moves; the metadata files still stay.
+  auto later = f.refresh(t0 + day + trust::clock_floor_step, &again);
+  later.save(dir);
+  CHECK(inode("verified-at") != floor);
+  CHECK(trust::TrustedState::load(dir).verified_at == t0 + day + trust::clock_floor_step);
+  CHECK(inode("targets.json") == targets);
+  // New metadata: the changed files are replaced and the floor written with them.
+  f.add_release("1.1.0");
+  auto newer = f.refresh(t0 + day + trust::clock_floor_step + 60, &later);
+  newer.save(dir);
+  CHECK(inode("targets.json") != targets);
+  CHECK(inode("root.json") == root);
+  CHECK(trust::TrustedState::load(dir).verified_at == t0 + day + trust::clock_floor_step + 60);
+}
+
+TEST_CASE("verify_container hashes targets on several threads and names a tampered one whatever the count") {
+  Fixture f;
+  for (const char* v : {"1.0.0", "1.1.0", "1.2.0", "1.3.0"}) f.add_release(v);
+  for (const char* threads : {"1", "2", "7"}) {
+    CAPTURE(threads);
+    ::setenv("AIRLOCK_THREADS", threads, 1);
+    auto c = bundle::open_container(f.repo_dir);
+    auto report = bundle::verify_container(*c, trust::TrustedState::from_root(f.trusted_root(), "root"), t0 + day);
+    CHECK(report.verified.size() == 8);
+    std::uint64_t sum = 0;
+    for (const auto& v : report.verified) sum += v.target.length;
+    CHECK(report.bytes == sum);
+  }
+  // One payload altered on disk: refused, naming that target, with one thread and with several.
+  auto c = bundle::open_container(f.repo_dir);
+  auto clean = bundle::verify_container(*c, trust::TrustedState::from_root(f.trusted_root(), "root"), t0 + day);
+  const auto& victim = *std::find_if(clean.verified.begin(), clean.verified.end(),
+                                     [](const auto& v) { return v.target.name == "demo/1.2.0/x86_64/app.tar.gz"; });
+  std::string bytes = testutil::read_file(f.repo_dir + "/" + victim.path);
+  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 1);
+  testutil::write_file(f.repo_dir + "/" + victim.path, bytes);
+  for (const char* threads : {"1", "2"}) {
+    CAPTURE(threads);
+    ::setenv("AIRLOCK_THREADS", threads, 1);
+    auto again = bundle::open_container(f.repo_dir);
+    expect_refusal(
+        [&] { bundle::verify_container(*again, trust::TrustedState::from_root(f.trusted_root(), "root"), t0 + day); },
+        ExitCode::verify_failed, "target demo/1.2.0/x86_64/app.tar.gz does not match its signed SHA-256");
+  }
+  ::unsetenv("AIRLOCK_THREADS");
 }
 
 TEST_CASE("trust::verify_target refuses a tampered target byte, a longer and a shorter target") {

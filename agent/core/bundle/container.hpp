@@ -34,6 +34,9 @@ public:
   // A container that fetches targets itself (resumable, hashed while streaming, verified against `t`) puts the
   // file at "<dir>/<sha256>" and returns that path; nullopt (the default) means "read open() instead".
   virtual std::optional<std::string> fetch_target(const trust::TargetFile&, const std::string&) { return std::nullopt; }
+  // Whether fetch_target() does the fetching (then targets are fetched one at a time); false (the default) means
+  // the pipeline reads open() and may read several targets at once, each from its own thread.
+  virtual bool fetches_targets() const { return false; }
   // Appended to a message about bytes of this container that failed a check (verify_target_in): what else the
   // operator should know. Empty by default; a part set says a part may be missing, damaged or out of order.
   virtual std::string damage_hint() const { return {}; }

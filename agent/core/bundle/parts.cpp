@@ -122,12 +122,10 @@ std::shared_ptr<PartSet> PartSet::open(const std::string& first_part) {
 }
 
 util::FileSource& PartSet::file(std::size_t index) {
-  if (!open_ || open_index_ != index) {
-    open_.reset();
-    open_ = std::make_unique<util::FileSource>(parts_[index].path);
-    open_index_ = index;
-  }
-  return *open_;
+  std::lock_guard<std::mutex> lock(open_mutex_);
+  if (opened_.size() != parts_.size()) opened_.resize(parts_.size());
+  if (!opened_[index]) opened_[index] = std::make_unique<util::FileSource>(parts_[index].path);
+  return *opened_[index];
 }
 
 std::size_t PartSet::pread(void* buf, std::size_t size, std::uint64_t offset) {

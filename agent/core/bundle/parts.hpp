@@ -7,13 +7,15 @@
 // Nothing in a part set is signed as a set: the checks here only give clear messages for sets that are
 // incomplete or mixed up. Every target byte is still verified against its signed SHA-256 (trust::verify_target),
 // which is what finally catches equal-size parts in the wrong order.
-// Thread-safety: a PartSet is used by one thread at a time.
+// Thread-safety: pread() may be called from several threads at once (each part is opened once, on its first read);
+// everything else is used by one thread at a time.
 #pragma once
 
 #include "util/io.hpp"
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -73,8 +75,8 @@ private:
   std::string base_;
   std::vector<Part> parts_;
   std::uint64_t part_size_ = 0, total_ = 0;
-  std::unique_ptr<util::FileSource> open_; // the part last read
-  std::size_t open_index_ = 0;
+  std::mutex open_mutex_;                                 // guards opened_ (pread itself is thread-safe)
+  std::vector<std::unique_ptr<util::FileSource>> opened_; // one per part, opened on first read
 };
 
 } // namespace airlock::bundle

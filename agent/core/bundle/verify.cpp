@@ -2,11 +2,15 @@
 
 #include "trust/target.hpp"
 #include "util/error.hpp"
+#include "util/parallel.hpp"
 #include "util/text.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <atomic>
 #include <map>
+#include <mutex>
 
 namespace airlock::bundle {
 
@@ -18,6 +22,27 @@ std::uint64_t verify_target_in(Container& c, const trust::TargetFile& t, util::S
     if (hint.empty()) throw;
     fail(e.code(), e.what() + hint);
   }
+}
+
+std::uint64_t verify_all(Container& c, const std::vector<VerifiedTarget>& targets) {
+  // Largest first, so that the last job to start is a small one and no thread idles while one hashes a big file.
+  std::vector<std::size_t> order(targets.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return targets[a].target.length > targets[b].target.length; });
+  std::mutex open_mutex; // Container::open is one thread at a time; the reads of what it opens are not
+  std::atomic<std::uint64_t> bytes{0};
+  util::for_each_index(order.size(), util::worker_threads(), [&](std::size_t k) {
+    const VerifiedTarget& v = targets[order[k]];
+    std::unique_ptr<util::Source> src;
+    {
+      std::lock_guard<std::mutex> lock(open_mutex);
+      src = c.open(v.path);
+    }
+    if (!src) fail(ExitCode::not_found, fmt::format("{} does not hold {}", c.describe(), util::quoted(v.path)));
+    bytes += verify_target_in(c, v.target, *src);
+  });
+  return bytes.load();
 }
 
 VerifyReport verify_container(Container& c, trust::TrustedState start, std::int64_t now) {
@@ -35,11 +60,10 @@ VerifyReport verify_container(Container& c, trust::TrustedState start, std::int6
       r.unlisted.push_back(path);
       continue;
     }
-    auto src = c.open(path);
-    r.bytes += verify_target_in(c, *it->second, *src);
     r.verified.push_back({*it->second, path});
     present[path] = true;
   }
+  r.bytes = verify_all(c, r.verified);
   for (const auto& [path, t] : by_path)
     if (!present.count(path)) r.absent.push_back(t->name);
   return r;

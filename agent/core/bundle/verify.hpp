@@ -1,7 +1,7 @@
 // Verifies a bundle file or repository directory without installing anything: the TUF chain from a trusted root
 // (trust::refresh), then every target file the container holds against the signed length and SHA-256. Used by
 // `airlock verify` and `airlock-bundle verify`, so both give the same answer.
-// Thread-safety: none.
+// Thread-safety: one call at a time per container; verify_all uses threads of its own.
 #pragma once
 
 #include "bundle/container.hpp"
@@ -31,6 +31,14 @@ struct VerifyReport {
 // trust::verify_target of bytes read from `c` (`src`, from c.open()), naming c.describe(); any Error it or the read
 // throws is thrown again with c.damage_hint() appended (a part set then says to copy the whole set again).
 std::uint64_t verify_target_in(Container& c, const trust::TargetFile& t, util::Source& src, util::Sink* copy = nullptr);
+
+// Hashes every target of `targets` (paths inside `c`) against its signed length and SHA-256, on
+// util::worker_threads() threads (largest targets first; each thread reads with its own positioned reads, so
+// memory is one 1 MiB buffer per thread). Returns the bytes hashed. A failure stops the jobs not yet started and
+// is thrown as verify_target_in throws it; with several bad targets, the largest of those hashed is reported.
+// `c.open()` is called under a lock; the Sources it returns must be readable from any thread (a repository's files, a
+// bundle's zip entries and part sets are).
+std::uint64_t verify_all(Container& c, const std::vector<VerifiedTarget>& targets);
 
 // The chain is followed from `start`: a trusted root alone (TrustedState::from_root), or a site's whole trusted
 // state (TrustedState::load), which also refuses metadata older than what the site has seen and judges expiry no

@@ -37,6 +37,7 @@ public:
   bool is_bundle() const override { return false; }
   bool holds(const trust::TargetFile&) override { return true; }
   std::optional<std::string> fetch_target(const trust::TargetFile& t, const std::string& dir) override;
+  bool fetches_targets() const override { return true; }
 
   // Downloads the target `t` (from signed metadata) into "<dir>/<sha256>" and returns that path, from
   // "<mirror>/" + bundle::target_path(t) ("targets/<dir>/<sha256>.<basename>", consistent snapshots) on each

@@ -51,8 +51,9 @@ Report download_only(Run& run, const trust::TrustedState& st, bundle::Container&
   check_space(run.ctx(), z.read, 0);
   std::uint64_t bytes = 0;
   int files = 0;
-  for (const auto* t : targets_to_fetch(st, ch.m, needs)) {
-    fetch_verified(source, *t, run.layout());
+  const auto targets = targets_to_fetch(st, ch.m, needs);
+  fetch_all_verified(source, targets, run.layout());
+  for (const auto* t : targets) {
     bytes += t->length;
     ++files;
   }
@@ -100,6 +101,39 @@ const std::string& fetched_file(const std::map<std::string, std::string>& fetche
 
 // The layers of one load archive: those the engine holds left out (thin) or exported from it (complete), then
 // the fetched blobs.
+// Passes bytes on to `out`, adding up how long the writes waited (the docker engine reading the pipe) and, when
+// destroyed, how long the writer ran from construction.
+class WaitingSink : public util::Sink {
+public:
+  struct Totals {
+    std::int64_t writer_ms = 0, blocked_ms = 0;
+    std::uint64_t bytes = 0;
+  };
+  WaitingSink(util::Sink& out, const util::Clock& clock, Totals& totals)
+      : out_(out), clock_(clock), totals_(totals), start_(clock.steady()) {}
+  ~WaitingSink() override { totals_.writer_ms = ms(clock_.steady() - start_); }
+  WaitingSink(const WaitingSink&) = delete;
+  WaitingSink& operator=(const WaitingSink&) = delete;
+  void write(const void* data, std::size_t size) override {
+    const auto t = clock_.steady();
+    out_.write(data, size);
+    blocked_ += clock_.steady() - t;
+    totals_.blocked_ms = ms(blocked_);
+    totals_.bytes += size;
+  }
+  using Sink::write;
+
+private:
+  static std::int64_t ms(util::Clock::steady_time::duration d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  }
+  util::Sink& out_;
+  const util::Clock& clock_;
+  Totals& totals_;
+  util::Clock::steady_time start_;
+  util::Clock::steady_time::duration blocked_{};
+};
+
 std::vector<image::LoadLayer> load_layers(Run& run, const image::Need& n, bool thin,
                                           const std::map<std::string, std::string>& fetched,
                                           std::map<std::string, std::string>& saved) {
@@ -144,10 +178,26 @@ std::string load_images(Run& run, const release::Manifest& m, const std::map<std
                              n.held == 0 ? ""
                              : thin      ? " (left out)"
                                          : " (exported from " + n.holder.substr(0, 19) + ")"));
-      run.engine().load([&](util::Sink& out) { image::write_load_archive(out, config, img.tags, layers); }, img.id,
-                        img.tags);
+      // The parts of the time: assembling the archive (reading the blobs, writing headers) runs on the writer
+      // thread and overlaps the engine's reading; the time that writer spends blocked on the engine is engine time.
+      WaitingSink::Totals parts;
+      const auto t_load = run.ctx().clock().steady();
+      run.engine().load(
+          [&](util::Sink& out) {
+            WaitingSink timed(out, run.ctx().clock(), parts);
+            image::write_load_archive(timed, config, img.tags, layers);
+          },
+          img.id, img.tags);
+      const std::int64_t load_ms = ms_since(run.ctx(), t_load), assemble_ms = parts.writer_ms - parts.blocked_ms;
       log::event(log::Level::info, "upgrade", "image-loaded",
-                 fmt::format("  loaded {} in {} ms", img.id.substr(0, 19), ms_since(run.ctx(), t0)));
+                 fmt::format("  loaded {} in {} ms: prepare {} ms, assemble {} ms ({} streamed), engine {} ms",
+                             img.id.substr(0, 19), ms_since(run.ctx(), t0), ms_since(run.ctx(), t0) - load_ms,
+                             assemble_ms, log::human_bytes(parts.bytes), load_ms - assemble_ms),
+                 {{"image", img.id},
+                  {"prepare_ms", ms_since(run.ctx(), t0) - load_ms},
+                  {"assemble_ms", assemble_ms},
+                  {"engine_ms", load_ms - assemble_ms},
+                  {"archive_bytes", static_cast<std::int64_t>(parts.bytes)}});
       layers_held += n.held;
       layers_fetched += img.layers.size() - n.held;
       loaded.push_back({img.id, {}});
@@ -173,7 +223,9 @@ void fetch_stage_load(Run& run, const trust::TrustedState& st, bundle::Container
   std::map<std::string, std::string> fetched; // target name -> file in downloads/
   try {
     run.step(Step::fetch, "verify the release targets into " + l.downloads_dir(), [&] {
-      for (const auto* t : targets_to_fetch(st, m, needs)) fetched[t->name] = fetch_verified(source, *t, l);
+      const auto targets = targets_to_fetch(st, m, needs);
+      const auto paths = fetch_all_verified(source, targets, l);
+      for (std::size_t i = 0; i < targets.size(); ++i) fetched[targets[i]->name] = paths[i];
       return fmt::format("{} target(s) verified", fetched.size());
     });
     run.step(Step::stage, "releases/" + m.version, [&] {

@@ -9,8 +9,12 @@
 #include "util/hash.hpp"
 #include "util/io.hpp"
 #include "util/json.hpp"
+#include "util/parallel.hpp"
 
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <mutex>
 
 #include <filesystem>
 
@@ -151,24 +155,112 @@ std::string read_verified(bundle::Container& source, const trust::TargetFile& t,
   return std::move(sink.data);
 }
 
-std::string fetch_verified(bundle::Container& source, const trust::TargetFile& t, const site::Layout& l) {
-  if (auto fetched = source.fetch_target(t, l.downloads_dir())) return *fetched;
-  const std::string path = l.download_path(t.sha256);
+namespace {
+
+// A file of downloads/ that an earlier run (interrupted, or --stage-only / --download-only) left: reused when its
+// bytes still hash to the signed SHA-256, removed otherwise.
+bool reuse_download(const std::string& path, const trust::TargetFile& t) {
   std::error_code ec;
-  if (fs::is_regular_file(path, ec) && fs::file_size(path, ec) == t.length) {
-    if (util::sha256_file_hex(path) == t.sha256) return path; // fetched before (an interrupted run, --stage-only)
-    fs::remove(path, ec);
-  }
-  auto src = source.open(bundle::target_path(t));
-  if (!src) fail(ExitCode::not_found, fmt::format("{} does not hold target {}", source.describe(), t.name));
-  util::AtomicFile out(path, 0600);
-  log::Progress progress("verify " + t.name, t.length);
-  log::ProgressSink counting(out, progress);
-  bundle::verify_target_in(source, t, *src, &counting);
-  progress.finish();
-  out.commit();
-  return path;
+  if (!fs::is_regular_file(path, ec) || fs::file_size(path, ec) != t.length) return false;
+  if (util::sha256_file_hex(path) == t.sha256) return true;
+  fs::remove(path, ec);
+  return false;
 }
+
+// Progress of several targets verified at once: one bar for all of them, fed from every thread.
+class SharedProgress {
+public:
+  SharedProgress(std::string label, std::uint64_t total) : p_(std::move(label), total) {}
+  void add(std::uint64_t n) {
+    std::lock_guard<std::mutex> lock(m_);
+    p_.update(done_ += n);
+  }
+  void finish() { p_.finish(); }
+
+private:
+  std::mutex m_;
+  log::Progress p_;
+  std::uint64_t done_ = 0;
+};
+
+class SharedProgressSink : public util::Sink {
+public:
+  SharedProgressSink(util::Sink& out, SharedProgress& p) : out_(out), p_(p) {}
+  void write(const void* data, std::size_t size) override {
+    out_.write(data, size);
+    p_.add(size);
+  }
+  using Sink::write;
+
+private:
+  util::Sink& out_;
+  SharedProgress& p_;
+};
+
+void fetch_into(bundle::Container& source, const std::vector<const trust::TargetFile*>& ts, const site::Layout& l,
+                std::vector<std::string>& paths);
+
+} // namespace
+
+std::string fetch_verified(bundle::Container& source, const trust::TargetFile& t, const site::Layout& l) {
+  return fetch_all_verified(source, {&t}, l).front();
+}
+
+std::vector<std::string> fetch_all_verified(bundle::Container& source, const std::vector<const trust::TargetFile*>& ts,
+                                            const site::Layout& l) {
+  std::vector<std::string> paths(ts.size());
+  try {
+    fetch_into(source, ts, l, paths);
+  } catch (...) {
+    for (const auto& p : paths) { // refused or failed: none of these will be used
+      std::error_code ec;
+      if (!p.empty()) fs::remove(p, ec);
+    }
+    throw;
+  }
+  return paths;
+}
+
+namespace {
+
+void fetch_into(bundle::Container& source, const std::vector<const trust::TargetFile*>& ts, const site::Layout& l,
+                std::vector<std::string>& paths) {
+  if (source.fetches_targets()) {
+    for (std::size_t i = 0; i < ts.size(); ++i) paths[i] = *source.fetch_target(*ts[i], l.downloads_dir());
+    return;
+  }
+  std::vector<std::size_t> todo; // indices, largest first
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < ts.size(); ++i) {
+    paths[i] = l.download_path(ts[i]->sha256);
+    if (reuse_download(paths[i], *ts[i])) continue;
+    todo.push_back(i);
+    total += ts[i]->length;
+  }
+  std::stable_sort(todo.begin(), todo.end(),
+                   [&](std::size_t a, std::size_t b) { return ts[a]->length > ts[b]->length; });
+  SharedProgress progress(
+      todo.size() == 1 ? "verify " + ts[todo[0]]->name : fmt::format("verify {} targets", todo.size()), total);
+  std::mutex open_mutex; // Container::open is one thread at a time; the reads of what it opens are not
+  util::for_each_index(todo.size(), util::worker_threads(), [&](std::size_t k) {
+    const trust::TargetFile& t = *ts[todo[k]];
+    std::unique_ptr<util::Source> src;
+    {
+      std::lock_guard<std::mutex> lock(open_mutex);
+      src = source.open(bundle::target_path(t));
+    }
+    if (!src) fail(ExitCode::not_found, fmt::format("{} does not hold target {}", source.describe(), t.name));
+    util::AtomicFile out(paths[todo[k]], 0600);
+    SharedProgressSink counting(out, progress);
+    bundle::verify_target_in(source, t, *src, &counting);
+    // No fsync: a download is hashed again before any later run uses it (reuse_download), so a crash can lose
+    // it but not pass it off; this run reads what it hashed from the page cache.
+    out.commit(util::AtomicFile::Sync::no);
+  });
+  progress.finish();
+}
+
+} // namespace
 
 const trust::TargetFile& signed_target(const trust::TrustedState& st, const std::string& name,
                                        const std::string& what) {

@@ -70,10 +70,17 @@ UpgradePath upgrade_path(const trust::TrustedState& st, bundle::Container& sourc
 // Verifies the target into memory (for release.json; at most `max_bytes`).
 std::string read_verified(bundle::Container& source, const trust::TargetFile& t, std::size_t max_bytes = 8u << 20);
 
-// Verifies the target into downloads/<sha256> (temp file, fsync, rename: nothing unverified appears there) with
-// a progress bar. A file already there with that name is re-hashed and reused when it matches. Returns the path.
-// A source that fetches targets itself (Container::fetch_target: the online repository) does all of this.
+// Verifies the target into downloads/<sha256> (temp file, rename: nothing unverified appears there; no fsync,
+// because a file already there with that name is re-hashed before it is reused, and removed when it does not
+// match) with a progress bar. Returns the path. A source that fetches targets itself
+// (Container::fetch_target: the online repository) does all of this, with its own resume rules.
 std::string fetch_verified(bundle::Container& source, const trust::TargetFile& t, const site::Layout& l);
+// fetch_verified of every target of `ts`, returning their paths in the same order. From a source that does not
+// fetch targets itself (a bundle, a repository directory, downloads/) they are verified on
+// util::worker_threads() threads at once, largest first, under one progress bar; a failure is thrown as
+// bundle::verify_all throws it, after the other running copies end (their verified files stay for a rerun).
+std::vector<std::string> fetch_all_verified(bundle::Container& source, const std::vector<const trust::TargetFile*>& ts,
+                                            const site::Layout& l);
 
 // release.json of `c`, verified and checked against its signed target (same app, arch, version, kind and base);
 // its payload and image archives must be signed targets too. Throws Error(verify_failed) otherwise, and

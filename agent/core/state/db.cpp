@@ -9,9 +9,11 @@
 
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/SQLiteException.h>
+#include <Poco/Data/SQLite/Utility.h>
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/Tuple.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <array>
@@ -265,6 +267,10 @@ StateDb::StateDb(const std::string& state_dir) : path_(state_dir + "/state.db") 
     if (mode != "wal") fail(ExitCode::failure, path_ + ": cannot switch to WAL journal mode (got '" + mode + "')");
     exec(s, "PRAGMA synchronous = FULL");
     exec(s, "PRAGMA foreign_keys = ON");
+    // No checkpoint when the connection closes: a command that wrote only facts (not durable, see fact_set)
+    // would otherwise fsync the WAL and the database at exit. The WAL is checkpointed by the next durable write
+    // once it holds 1000 pages (SQLite's automatic checkpoint, with synchronous = FULL), and read by every open.
+    ::sqlite3_db_config(Poco::Data::SQLite::Utility::dbHandle(s), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
     s << "PRAGMA integrity_check(1)", into(check), now;
     if (check != "ok") {
       impl_.reset();
@@ -555,8 +561,33 @@ std::int64_t StateDb::audit_count(const std::string& action, const std::string& 
   });
 }
 
+namespace {
+
+// Facts are observations for the metrics (when a command last ran, what the last check found): they are written
+// with synchronous = NORMAL, which in WAL mode commits without an fsync. A power loss may lose the newest facts,
+// never corrupt the database (the WAL's checksums end it at the last whole frame), and the next durable write
+// syncs them along with its own frames.
+class NotDurable {
+public:
+  explicit NotDurable(Session& s) : s_(s) { exec(s_, "PRAGMA synchronous = NORMAL"); }
+  ~NotDurable() {
+    try {
+      exec(s_, "PRAGMA synchronous = FULL");
+    } catch (...) { // the next statement on this connection fails the same way and says so
+    }
+  }
+  NotDurable(const NotDurable&) = delete;
+  NotDurable& operator=(const NotDurable&) = delete;
+
+private:
+  Session& s_;
+};
+
+} // namespace
+
 void StateDb::fact_set(const Fact& f) {
   impl_->guard(path_, "setting a fact", [&](Session& s) {
+    NotDurable nd(s);
     s << "INSERT OR REPLACE INTO facts (name, number, text, at) VALUES (?, ?, ?, ?)", bind(f.name), bind(f.number),
         bind(f.text), bind(stamp(f.at)), now;
   });
@@ -564,6 +595,7 @@ void StateDb::fact_set(const Fact& f) {
 
 void StateDb::fact_add(const std::string& name, std::int64_t delta) {
   impl_->guard(path_, "adding to a fact", [&](Session& s) {
+    NotDurable nd(s);
     s << "INSERT INTO facts (name, number, at) VALUES (?, ?, ?)"
          " ON CONFLICT (name) DO UPDATE SET number = number + excluded.number, at = excluded.at",
         bind(name), bind(delta), bind(utc_now()), now;

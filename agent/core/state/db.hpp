@@ -194,6 +194,9 @@ public:
 
   // facts (schema v3), keyed by name. fact_set inserts or replaces the row (stamping `at` when empty);
   // fact_add adds `delta` to the number of `name` in one statement (a missing fact counts from 0) and stamps `at`.
+  // Both commit without an fsync (observations for the metrics: a power loss may lose the newest ones, and the
+  // next durable write syncs them), so that a command that changes nothing else, such as status or check against
+  // an unchanged repository, takes no fsync. Not for use inside a transaction.
   void fact_set(const Fact& fact);
   void fact_add(const std::string& name, std::int64_t delta);
   std::vector<Fact> facts(); // ordered by name

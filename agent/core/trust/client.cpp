@@ -221,18 +221,30 @@ TrustedState TrustedState::load(const std::string& dir) {
 
 void TrustedState::save(const std::string& dir) const {
   // Root first: a crash between files leaves an older timestamp/snapshot next to a newer root, which the next
-  // refresh handles; never the reverse.
-  util::write_file_atomic(dir + "/root.json", root.bytes);
+  // refresh handles; never the reverse. A file that already holds the same bytes is left alone, so a check against
+  // an unchanged repository writes nothing.
+  bool changed = util::write_file_if_changed(dir + "/root.json", root.bytes);
   auto put = [&](const char* name, const auto& t) {
+    const std::string path = dir + "/" + name;
     if (t)
-      util::write_file_atomic(dir + "/" + name, t->bytes);
-    else
-      ::unlink((dir + "/" + name).c_str());
+      changed |= util::write_file_if_changed(path, t->bytes);
+    else if (::unlink(path.c_str()) == 0)
+      changed = true;
   };
   put("timestamp.json", timestamp);
   put("snapshot.json", snapshot);
   put("targets.json", targets);
-  if (verified_at > 0) util::write_file_atomic(dir + "/verified-at", std::to_string(verified_at) + "\n");
+  if (verified_at <= 0) return;
+  // The clock floor moves with every refresh, but is written only with new metadata or once it is a day ahead of
+  // the file: a day-old floor still stops a clock set back by more than a day, and the metadata verified at that
+  // time is unexpired for the whole day by definition (it was verified then).
+  std::int64_t stored = 0;
+  try {
+    stored = std::stoll(util::read_file(dir + "/verified-at", 64));
+  } catch (const std::exception&) {
+  }
+  if (changed || verified_at >= stored + clock_floor_step || verified_at < stored)
+    util::write_file_atomic(dir + "/verified-at", std::to_string(verified_at) + "\n");
 }
 
 void refresh(TrustedState& state, MetadataSource& source, const RefreshOptions& options) {

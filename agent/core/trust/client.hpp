@@ -52,8 +52,13 @@ struct TrustedState {
   static TrustedState from_root(const std::string& root_bytes, const std::string& what);
   // Loads a state directory. Files other than root.json are optional; each is re-verified.
   static TrustedState load(const std::string& dir);
+  // Writes only what differs from the files in `dir` (a check against an unchanged repository takes no fsync);
+  // verified-at is written with new metadata, or when it is clock_floor_step or more ahead of the file.
   void save(const std::string& dir) const;
 };
+
+// How far the saved clock floor (verified-at) may lag the last successful refresh: one day.
+inline constexpr std::int64_t clock_floor_step = 86400;
 
 struct RefreshOptions {
   std::int64_t now = 0; // seconds since the epoch; expiry is checked against it

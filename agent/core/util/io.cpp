@@ -108,8 +108,8 @@ void AtomicFile::write(const void* data, std::size_t size) {
   }
 }
 
-void AtomicFile::commit() {
-  if (::fsync(fd_) != 0) fail(ExitCode::failure, sys_error("cannot fsync", tmp_, errno));
+void AtomicFile::commit(Sync sync) {
+  if (sync == Sync::yes && ::fsync(fd_) != 0) fail(ExitCode::failure, sys_error("cannot fsync", tmp_, errno));
   if (::close(fd_) != 0) {
     fd_ = -1;
     ::unlink(tmp_.c_str());
@@ -121,7 +121,7 @@ void AtomicFile::commit() {
     ::unlink(tmp_.c_str());
     fail(ExitCode::failure, sys_error("cannot rename into", path_, e));
   }
-  fsync_dir(parent_dir(path_));
+  if (sync == Sync::yes) fsync_dir(parent_dir(path_));
 }
 
 std::string read_file(const std::string& path, std::size_t max_bytes) {
@@ -139,6 +139,17 @@ void write_file_atomic(const std::string& path, std::string_view data, unsigned 
   AtomicFile f(path, mode);
   f.write(data);
   f.commit();
+}
+
+bool write_file_if_changed(const std::string& path, std::string_view data, unsigned mode) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) == data.size()) {
+    FileSource old(path);
+    std::string bytes(data.size(), '\0');
+    if (old.pread(bytes.data(), bytes.size(), 0) == bytes.size() && bytes == data) return false;
+  }
+  write_file_atomic(path, data, mode);
+  return true;
 }
 
 void fsync_dir(const std::string& dir) {

@@ -2,7 +2,8 @@
 // hashing tee or a fault injector can be stacked without copying whole files into memory.
 // Durability rule (STYLE.md): write to a temp file, fsync, rename, fsync the directory. A destructor never
 // commits: an AtomicFile that is destroyed without commit() removes its temp file.
-// Thread-safety: objects are used by one thread at a time.
+// Thread-safety: objects are used by one thread at a time, except FileSource::pread (a positioned read, safe to call
+// from several threads at once).
 #pragma once
 
 #include <cstddef>
@@ -100,7 +101,9 @@ int create_new_file(const std::string& path, unsigned mode);
 
 // Writes `path` atomically: data goes to "<path>.tmp-<pid>" (made by create_new_file), commit() fsyncs it,
 // renames it over `path` and fsyncs the directory. Without commit() the temp file is removed and `path` is
-// untouched.
+// untouched. commit(Sync::no) renames without the fsyncs: for files whose content is checked again before any
+// later run uses them (a download named by its SHA-256), where a crash may lose or truncate the file but never
+// passes it off as good.
 class AtomicFile : public Sink {
 public:
   explicit AtomicFile(const std::string& path, unsigned mode = 0644);
@@ -109,7 +112,8 @@ public:
   AtomicFile& operator=(const AtomicFile&) = delete;
   void write(const void* data, std::size_t size) override;
   using Sink::write;
-  void commit();
+  enum class Sync { yes, no };
+  void commit(Sync sync = Sync::yes);
   const std::string& path() const { return path_; }
 
 private:
@@ -121,6 +125,9 @@ private:
 std::string read_file(const std::string& path, std::size_t max_bytes);
 // Writes a whole file atomically (AtomicFile + commit).
 void write_file_atomic(const std::string& path, std::string_view data, unsigned mode = 0644);
+// write_file_atomic, unless `path` already is a regular file holding exactly `data`: then nothing is written (no
+// rename, no fsync). Returns whether it wrote.
+bool write_file_if_changed(const std::string& path, std::string_view data, unsigned mode = 0644);
 // fsync a directory so that a rename inside it is durable.
 void fsync_dir(const std::string& dir);
 
