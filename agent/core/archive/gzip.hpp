@@ -58,7 +58,7 @@ public:
   static constexpr std::size_t block_size = 1 << 20;
   static constexpr unsigned max_threads = 16;
 
-  // `level` as GzipSink's. `threads` compress (0: one per CPU this process may run on, see cpu_count();
+  // `level` as GzipSink's. `threads` compress (0: util::worker_threads(), one per CPU the process may use;
   // above max_threads: max_threads). Throws Error(failure) for a bad level or when a thread cannot start.
   ParallelGzipSink(util::Sink& out, int level, unsigned threads);
   ~ParallelGzipSink() override;
@@ -75,10 +75,7 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
-// The CPUs this process may run on (its affinity mask), at least 1.
-unsigned cpu_count();
-
-// The writer for `threads` (0: cpu_count()): a GzipSink for 1, a ParallelGzipSink otherwise.
+// The writer for `threads` (0: util::worker_threads()): a GzipSink for 1, a ParallelGzipSink otherwise.
 std::unique_ptr<GzipWriter> make_gzip_writer(util::Sink& out, int level, unsigned threads);
 
 // Decompresses a gzip stream read from `in`. Like GNU gzip, consecutive members are decoded as one stream

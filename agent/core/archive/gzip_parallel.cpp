@@ -2,6 +2,7 @@
 #include "archive/gzip.hpp"
 
 #include "util/error.hpp"
+#include "util/parallel.hpp"
 
 #include <zlib.h>
 
@@ -10,7 +11,6 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
-#include <sched.h>
 #include <thread>
 #include <vector>
 
@@ -146,7 +146,7 @@ struct ParallelGzipSink::Impl {
 ParallelGzipSink::ParallelGzipSink(util::Sink& out, int level, unsigned threads) {
   if (level < 0 || level > 9)
     fail(ExitCode::failure, "gzip: compression level " + std::to_string(level) + " is not in 0..9");
-  if (threads == 0) threads = cpu_count();
+  if (threads == 0) threads = util::worker_threads();
   threads = std::min(threads, max_threads);
   auto impl = std::make_unique<Impl>(out);
   impl->slots = std::vector<Slot>(threads + 2);
@@ -195,16 +195,8 @@ void ParallelGzipSink::finish() {
   s.stop();
 }
 
-unsigned cpu_count() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-    return static_cast<unsigned>(CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
 std::unique_ptr<GzipWriter> make_gzip_writer(util::Sink& out, int level, unsigned threads) {
-  if (threads == 0) threads = cpu_count();
+  if (threads == 0) threads = util::worker_threads();
   if (threads == 1) return std::make_unique<GzipSink>(out, level);
   return std::make_unique<ParallelGzipSink>(out, level, threads);
 }
