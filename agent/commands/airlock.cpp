@@ -183,8 +183,9 @@ const tool::CommandTable& command_table() {
         {"json"},
         history}},
       {"backup create",
-       {"backup create [--level 0-9] [--note TEXT] [--json] [--config FILE]\n  Backs up data/, site/ and current.",
-        {"config", "level", "note"},
+       {"backup create [--level 0-9] [--threads N] [--note TEXT] [--json] [--config FILE]\n"
+        "  Backs up data/, site/ and current.",
+        {"config", "level", "threads", "note"},
         {"json"},
         recorded("backup create", backup_create)}},
       {"backup list", {"backup list [--json] [--config FILE]", {"config"}, {"json"}, backup_list}},

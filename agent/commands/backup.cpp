@@ -54,15 +54,17 @@ template <class F> void audited(state::StateDb& db, state::AuditEntry audit, F&&
 
 int backup_create(const util::Args& a) {
   const auto level_option = a.number("level", 0, 9);
+  const auto threads_option = a.number("threads", 0, 1024);
   Session s(a);
   s.open_for_change();
-  const int level = static_cast<int>(level_option.value_or(s.cfg().backup_level));
+  const backup::Compression gz(static_cast<int>(level_option.value_or(s.cfg().backup_level)),
+                               static_cast<unsigned>(threads_option.value_or(s.cfg().backup_threads)));
   const std::string version = site::current_version(s.layout().app_dir()).value_or("");
   auto audit = state::audit_who("backup");
   audit.from_version = version;
   backup::Taken t;
   audited(s.db(), audit, [&](state::AuditEntry& row) {
-    t = backup::take(s.layout(), s.db(), state::BackupKind::manual, version, a.value("note").value_or(""), level,
+    t = backup::take(s.layout(), s.db(), state::BackupKind::manual, version, a.value("note").value_or(""), gz,
                      [&](const std::string& id) { row.backup_id = id; });
   });
   std::cout << fmt::format("backup {}: {} ({}, {} entries, sha256 {})\n", t.id, t.result.path,

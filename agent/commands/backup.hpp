@@ -9,7 +9,8 @@
 
 namespace airlock::commands {
 
-// [--level 0-9] [--note TEXT]: a manual backup (gzip level: --level, else [backup] level). Audit row "backup".
+// [--level 0-9] [--threads N] [--note TEXT]: a manual backup (gzip level: --level, else [backup] level;
+// compression threads: --threads, else [backup] threads; 0 = one per CPU). Audit row "backup".
 int backup_create(const util::Args& a);
 // Every recorded backup, newest first: ID, kind, status, version, size, note.
 int backup_list(const util::Args& a);

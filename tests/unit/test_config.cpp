@@ -13,6 +13,7 @@ TEST_CASE("config::load reads the shipped example with its values") {
   CHECK(c.repository_urls ==
         std::vector<std::string>{"https://updates.example.com/demo", "https://mirror.example.com/demo"});
   CHECK(c.backup_level == 6);
+  CHECK(c.backup_threads == 0);
   CHECK(c.compose == "auto");
   CHECK(c.hooks_dir == "/etc/airlock/hooks.d");
   CHECK(c.hooks_timeout_s == 60);

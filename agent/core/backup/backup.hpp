@@ -26,6 +26,15 @@
 
 namespace airlock::backup {
 
+// How a backup is compressed: gzip `level` 0..9 on `threads` threads (0: one per CPU; 1: one gzip stream in the
+// calling thread; more: independent 1 MiB gzip members compressed in parallel, archive::ParallelGzipSink). The
+// archive is a valid .tar.gz either way. An int converts to a level on every CPU.
+struct Compression {
+  Compression(int level_, unsigned threads_ = 0) : level(level_), threads(threads_) {} // NOLINT: implicit
+  int level;
+  unsigned threads;
+};
+
 struct BackupResult {
   std::string path;             // out_path as given
   std::uint64_t size = 0;       // bytes of the .tar.gz
@@ -33,7 +42,7 @@ struct BackupResult {
   std::uint64_t file_count = 0; // entries archived (directories, files, links, current), counted before writing
 };
 
-// Writes the backup of `app_dir` to `out_path` (mode 0600: site/ holds secrets) with gzip `level` 0..9.
+// Writes the backup of `app_dir` to `out_path` (mode 0600: site/ holds secrets), compressed as `gz` says.
 // Streams (memory is flat for any size) and hashes while writing. The file appears at out_path only
 // complete and fsynced (temp file "<out_path>.tmp-<pid>" + rename); on any error or a kill, out_path is
 // untouched (an existing file there stays as it was).
@@ -44,7 +53,7 @@ struct BackupResult {
 // left on device"); Error(bad_input) for a socket in the tree or a `current` that is not a symlink.
 // Files that change while they are read make it fail (Error(failure)): back up a stopped site.
 // `free_bytes` is the disk probe (tests inject a nearly full disk through it).
-BackupResult create(const std::string& app_dir, const std::string& out_path, int level,
+BackupResult create(const std::string& app_dir, const std::string& out_path, Compression gz,
                     const util::FreeBytes& free_bytes = util::statvfs_free_bytes);
 
 // One directory of a backup: archived as `name` ("data", "site", "volumes/<key>") from `dir` on disk (the live
@@ -59,7 +68,7 @@ struct Tree {
 // it by hand the same way: `tar -xzf B -C <app> data site current` and `tar -xzf B -C <mountpoint>
 // --strip-components=2 volumes/<key>` for a volume.
 BackupResult create(const std::vector<Tree>& trees, const std::string& current_target, const std::string& out_path,
-                    int level, const util::FreeBytes& free_bytes = util::statvfs_free_bytes);
+                    Compression gz, const util::FreeBytes& free_bytes = util::statvfs_free_bytes);
 
 // Re-hashes `path` and compares with the recorded `sha256` (hex, any case).
 // Error(verify_failed, "backup <path> is damaged: ...; do not restore it") on a mismatch,
@@ -73,10 +82,13 @@ void verify(const std::string& path, const std::string& sha256);
 //    file swapped after step 2 is caught), refusing with Error(bad_input) any entry outside data/ and
 //    site/ other than a `current` symlink, any "..", ".", empty or absolute path component, any device,
 //    any hard link to outside data/ or site/, and any path through a symlink. Keeps modes, owners (numeric
-//    ids, only when running as root), mtimes, symlinks, hard links, empty directories. Then syncfs and
-//    writes the marker .restore-<pid>/.complete. A live `current` that is not a symlink is refused here
-//    with Error(failure). On any failure in this step the live site is untouched
-//    and .restore-<pid> is removed.
+//    ids, only when running as root), mtimes, symlinks, hard links, empty directories. Reading, hashing and
+//    decompressing run on a read-ahead thread (util::ReadAheadSource) while the calling thread writes the files.
+//    No file is fsynced on its own: one syncfs(2) of app_dir's filesystem (on a descriptor opened before the
+//    first file, so writeback errors during the extraction are reported: Linux 5.8+) makes all of it durable,
+//    then the marker .restore-<pid>/.complete is written (temp file, fsync, rename, fsync). A syncfs error is
+//    Error(failure, "cannot sync ..."). A live `current` that is not a symlink is refused here with
+//    Error(failure). On any failure in this step the live site is untouched and .restore-<pid> is removed.
 // 4. Swaps: data -> data.old-<pid>, .restore-<pid>/data -> data, the same for site, then
 //    .restore-<pid>/current -> current (one rename: atomic), fsyncs app_dir, removes data.old-<pid>,
 //    site.old-<pid> and .restore-<pid>. An archive without `current` leaves the live one alone.

@@ -32,19 +32,19 @@ Taken take_with(state::StateDb& db, state::BackupKind kind, const std::string& a
 } // namespace
 
 Taken take(const site::Layout& l, state::StateDb& db, state::BackupKind kind, const std::string& app_version,
-           const std::string& note, int level, const std::function<void(const std::string& id)>& on_id,
+           const std::string& note, Compression gz, const std::function<void(const std::string& id)>& on_id,
            const util::FreeBytes& free_bytes) {
   return take_with(db, kind, app_version, note, "data site", on_id,
-                   [&](const std::string& id) { return create(l.app_dir(), l.backup_path(id), level, free_bytes); });
+                   [&](const std::string& id) { return create(l.app_dir(), l.backup_path(id), gz, free_bytes); });
 }
 
 Taken take(const site::Layout& l, state::StateDb& db, state::BackupKind kind, const std::string& app_version,
-           const std::string& note, int level, const std::vector<Tree>& trees, const std::string& current_target,
+           const std::string& note, Compression gz, const std::vector<Tree>& trees, const std::string& current_target,
            const std::function<void(const std::string& id)>& on_id, const util::FreeBytes& free_bytes) {
   std::string contents;
   for (const auto& t : trees) contents += (contents.empty() ? "" : " ") + t.name;
   return take_with(db, kind, app_version, note, contents, on_id, [&](const std::string& id) {
-    return create(trees, current_target, l.backup_path(id), level, free_bytes);
+    return create(trees, current_target, l.backup_path(id), gz, free_bytes);
   });
 }
 

@@ -20,18 +20,18 @@ struct Taken {
   BackupResult result;
 };
 
-// Records a backup row (status in-progress), writes <backups>/<id>.tar.gz of the site with gzip `level`, and
+// Records a backup row (status in-progress), writes <backups>/<id>.tar.gz of the site compressed as `gz` says, and
 // marks the row complete with its size, SHA-256 and entry count. On any error the row is marked failed, no
 // archive is left, and the Error propagates. `on_id` (optional) learns the ID once the row exists, before the
 // archive is written (the pipeline journals it).
 // `free_bytes` is the disk probe for the space check.
 Taken take(const site::Layout& l, state::StateDb& db, state::BackupKind kind, const std::string& app_version,
-           const std::string& note, int level, const std::function<void(const std::string& id)>& on_id = {},
+           const std::string& note, Compression gz, const std::function<void(const std::string& id)>& on_id = {},
            const util::FreeBytes& free_bytes = util::statvfs_free_bytes);
 
 // As take(), writing the given trees (the pipeline's snapshots) with a `current` entry to `current_target`.
 Taken take(const site::Layout& l, state::StateDb& db, state::BackupKind kind, const std::string& app_version,
-           const std::string& note, int level, const std::vector<Tree>& trees, const std::string& current_target,
+           const std::string& note, Compression gz, const std::vector<Tree>& trees, const std::string& current_target,
            const std::function<void(const std::string& id)>& on_id = {},
            const util::FreeBytes& free_bytes = util::statvfs_free_bytes);
 

@@ -100,6 +100,8 @@ const std::map<std::string, Key>& keys() {
        {Kind::integer, 1, 86400, {}, [](Config& c, const std::string& v) { c.docker_timeout_s = to_int(v); }}},
       {"backup.keep", {Kind::integer, 1, 1000, {}, [](Config& c, const std::string& v) { c.backup_keep = to_int(v); }}},
       {"backup.level", {Kind::integer, 0, 9, {}, [](Config& c, const std::string& v) { c.backup_level = to_int(v); }}},
+      {"backup.threads",
+       {Kind::integer, 0, 1024, {}, [](Config& c, const std::string& v) { c.backup_threads = to_int(v); }}},
       {"backup.snapshots_keep",
        {Kind::integer, 0, 10, {}, [](Config& c, const std::string& v) { c.snapshots_keep = to_int(v); }}},
       {"backup.exclude_volumes",

@@ -38,6 +38,7 @@ struct Config {
   std::int64_t docker_timeout_s = 600;
   // [backup]
   std::int64_t backup_keep = 5, backup_level = 6;
+  std::int64_t backup_threads = 0;          // compression threads (0: one per CPU; 1: one gzip stream)
   std::int64_t snapshots_keep = 0;          // point-in-time snapshots kept after a commit (0: none once archived)
   std::vector<std::string> exclude_volumes; // named volumes left out of the data set (compose key or engine name)
   // [policy]: what a release may do on this host (policy/policy.hpp)

@@ -173,7 +173,7 @@ std::string archive_snapshots(Run& run) {
   for (const auto& d : set) trees.push_back({d.name, dataset::snapshot_path(d.path, run.id())});
   const auto& cfg = run.ctx().cfg();
   auto t = backup::take(run.layout(), run.db(), state::BackupKind::pre_upgrade, run.plan().from, note,
-                        static_cast<int>(cfg.backup_level), trees,
+                        {static_cast<int>(cfg.backup_level), static_cast<unsigned>(cfg.backup_threads)}, trees,
                         run.plan().from.empty() ? "" : "releases/" + run.plan().from, {}, run.ctx().disk_probe());
   backup::verify(t.result.path, t.result.sha256);
   // Retention: this upgrade's snapshots and the newest older ones, up to snapshots_keep in all.
