@@ -28,7 +28,9 @@ assert_eq "$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(
   "$(lay_rj 1.1.0 patch-from-1.0.0)" "$fat11")" "['$fat10']" "the tool layer's delta base"
 b10=$(e2e_bundle 1.0.0)
 bp=$(e2e_bundle 1.1.0 1.0.0 --patch-only)
-bboth=$(e2e_bundle 1.1.0 1.0.0)
+bboth=$E2E/both.airlock # e2e_bundle would write over $bp
+"$AIRLOCK_BUNDLE" bundle export "$E2E/repo" --version 1.1.0 --arch "$(uname -m)" --from 1.0.0 --out "$bboth" >/dev/null \
+  || fail "export of the bundle with full layers failed"
 lay_forget 1.0.0 web tool
 lay_forget 1.1.0 web tool
 e2e_init

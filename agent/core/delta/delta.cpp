@@ -136,8 +136,8 @@ void apply(const Range& base, const std::string& delta_path, const std::string& 
          fmt::format("{}: the delta {} is not a zstd frame of the layer's {} bytes; it is damaged", what, delta_path,
                      size));
   const std::string tmp = out_path + ".tmp-" + std::to_string(::getpid());
-  const util::Fd out_fd(util::create_new_file(tmp, 0644));
-  if (out_fd.get() < 0) fail(ExitCode::failure, fmt::format("cannot create {}: {}", tmp, std::strerror(errno)));
+  if (const util::Fd created(util::create_new_file(tmp, 0644)); created.get() < 0)
+    fail(ExitCode::failure, fmt::format("cannot create {}: {}", tmp, std::strerror(errno)));
   struct Unlink {
     const std::string& p;
     bool keep = false;
@@ -145,6 +145,7 @@ void apply(const Range& base, const std::string& delta_path, const std::string& 
       if (!keep) ::unlink(p.c_str());
     }
   } cleanup{tmp, false};
+  const util::Fd out_fd = open_file(tmp, O_RDWR | O_NOFOLLOW); // a shared writable mapping needs it open for reading
   if (::ftruncate(out_fd.get(), static_cast<off_t>(size)) != 0)
     fail(ExitCode::failure, fmt::format("cannot size {} to {} bytes: {}", tmp, size, std::strerror(errno)));
   {
