@@ -163,9 +163,9 @@ void apply(const Range& base, const std::string& delta_path, const std::string& 
                        what, delta_path, ZSTD_isError(rc) ? ZSTD_getErrorName(rc) : "short result"));
     util::Sha256 h;
     if (size) h.update(o.data(), size);
-    if (h.hex_digest() != sha256_hex)
+    if (const std::string got = h.hex_digest(); got != sha256_hex)
       fail(ExitCode::verify_failed, fmt::format("{}: the delta {} decodes to bytes of SHA-256 {}, not the layer's {}",
-                                                what, delta_path, h.hex_digest(), sha256_hex));
+                                                what, delta_path, got, sha256_hex));
   }
   if (::fsync(out_fd.get()) != 0 || ::rename(tmp.c_str(), out_path.c_str()) != 0)
     fail(ExitCode::failure, fmt::format("cannot write {}: {}", out_path, std::strerror(errno)));
