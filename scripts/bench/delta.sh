@@ -159,7 +159,9 @@ site_import() { # site_import NAME BUNDLE: a fresh site at 1.0.0 imports BUNDLE;
   wait "$pid" || { cat "$W/logs/site-$name.log" >&2; die "import of $bundle failed"; }
   [ "$(e2e_body)" = "ok 1.1.0" ] || die "the service does not answer ok 1.1.0 after $name"
   [ "$(lay_image_id "$APP-web:1.1.0")" = "$(lay_img 1.1.0 web 'i["id"]')" ] || die "wrong image after $name"
-  echo "$(sqlite3 "$E2E_STATE/state.db" "SELECT ms FROM journal WHERE step = 'load' AND status = 'done' ORDER BY id DESC LIMIT 1") $hwm $anon"
+  echo "$(python3 -c 'import json, sys
+print([json.loads(l).get("ms") for l in open(sys.argv[1]) if "\"step-done\"" in l and json.loads(l).get("step") == "load"][-1])' \
+    "$E2E_STATE/airlock.jsonl") ${hwm:-0} ${anon:-0}"
 }
 cmd "$AIRLOCK" import "$bd" --yes; read -r ms_d hwm_d anon_d < <(site_import delta "$bd")
 grep -h '"layer-delta"' "$E2E_STATE/airlock.jsonl" | tail -1 | python3 -c 'import json,sys; print("  " + json.loads(sys.stdin.read())["message"].strip())' || true
