@@ -11,7 +11,7 @@ foreach(c IN LISTS _poco_components)
   airlock_static_lib(POCO_${c}_LIB Poco${c} ${POCO_PREFIX}/lib)
   list(APPEND AIRLOCK_POCO_LIBS ${POCO_${c}_LIB})
 endforeach()
-foreach(l ssl crypto sqlite3 mbedcrypto xxhash z pcre expat)
+foreach(l ssl crypto sqlite3 mbedcrypto xxhash zstd z pcre expat)
   airlock_static_lib(DEP_${l}_LIB ${l} ${_libdir})
 endforeach()
 
@@ -24,6 +24,7 @@ function(airlock_vendor name)
 endfunction()
 airlock_vendor(zlib ${DEP_z_LIB})
 airlock_vendor(xxhash ${DEP_xxhash_LIB})
+airlock_vendor(zstd ${DEP_zstd_LIB})
 airlock_vendor(mbedtls ${DEP_mbedcrypto_LIB})
 airlock_vendor(openssl ${DEP_ssl_LIB} ${DEP_crypto_LIB} pthread dl)
 airlock_vendor(sqlite ${DEP_sqlite3_LIB} pthread dl m)
@@ -35,4 +36,4 @@ target_compile_definitions(airlock_vendor_poco INTERFACE POCO_STATIC POCO_NO_AUT
 # All of them, for code that uses several directly (the unit tests).
 add_library(airlock_deps INTERFACE)
 target_link_libraries(airlock_deps INTERFACE airlock::poco airlock::openssl airlock::mbedtls airlock::sqlite
-  airlock::xxhash airlock::zlib)
+  airlock::xxhash airlock::zstd airlock::zlib)

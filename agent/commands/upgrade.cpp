@@ -116,6 +116,8 @@ int check(const util::Args& a) {
     v["to"] = r.to;
     v["download_bytes"] = static_cast<std::int64_t>(r.download_bytes);
     v["total_bytes"] = static_cast<std::int64_t>(r.total_bytes);
+    v["delta_layers"] = static_cast<std::int64_t>(r.delta_layers);
+    v["saved_bytes"] = static_cast<std::int64_t>(r.saved_bytes);
     v["reason"] = r.reason;
     v["repository"] = repo.describe();
     json::Array skipped;
@@ -140,6 +142,9 @@ int check(const util::Args& a) {
             ? std::string()
             : fmt::format(" ({} of {} downloaded already)", log::human_bytes(r.total_bytes - r.download_bytes),
                           log::human_bytes(r.total_bytes)));
+  if (r.delta_layers > 0)
+    std::cout << fmt::format("layer deltas: {} layer(s) as binary deltas, {} saved against the full layers\n",
+                             r.delta_layers, log::human_bytes(r.saved_bytes));
   if (!r.path.empty())
     std::cout << fmt::format("upgrade path: {} ({} steps, each with its own backup, health gate and commit)\n",
                              pipeline::path_text(r.path), r.path.size() - 1);

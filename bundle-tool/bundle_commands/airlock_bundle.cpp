@@ -152,16 +152,34 @@ int release_add(const util::Args& a) {
   return 0;
 }
 
+// --delta-threshold: a share from 0 to 1.
+double delta_share(const std::string& text) {
+  std::size_t used = 0;
+  double v = -1;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+  }
+  if (used != text.size() || !(v >= 0 && v <= 1))
+    fail(ExitCode::usage, fmt::format("--delta-threshold must be a share from 0 to 1 (such as 0.5), got '{}'", text));
+  return v;
+}
+
 int patch_add(const util::Args& a) {
   Repository repo(operand(a, 0, "REPO directory"));
   KeyRing ring;
   ring.load(a.values("key"));
   ImageStats stats;
-  auto m = add_patch(repo, a.required("from"), a.required("to"), a.required("arch"), ring, now(), &stats);
+  DeltaOptions d;
+  if (const auto t = a.value("delta-threshold")) d.max_share = delta_share(*t);
+  d.level = static_cast<int>(a.number("delta-level", 1, 22).value_or(d.level));
+  auto m = add_patch(repo, a.required("from"), a.required("to"), a.required("arch"), ring, now(), &stats, d);
   std::cout << fmt::format("published patch {} -> {} for {}: {} deletions; a site running {} lacks {} image blob(s), "
-                           "{}; targets v{}\n",
+                           "{}; {} layer delta(s) kept of {} made ({} in place of {}); targets v{}\n",
                            m.base_version, m.version, m.arch, m.deletes.size(), m.base_version, stats.added,
-                           log::human_bytes(stats.added_bytes), repo.targets().version);
+                           log::human_bytes(stats.added_bytes), stats.deltas.kept, stats.deltas.made,
+                           log::human_bytes(stats.deltas.delta_bytes), log::human_bytes(stats.deltas.layer_bytes),
+                           repo.targets().version);
   return 0;
 }
 
@@ -232,6 +250,7 @@ int bundle_export(const util::Args& a) {
   o.arch = a.required("arch");
   o.from = a.value("from");
   o.patch_only = a.has("patch-only");
+  o.no_deltas = a.has("no-deltas");
   o.channel = a.value("channel");
   o.out = a.required("out");
   if (const auto max = a.bytes("max-part-size", bundle::kMinPartBytes, std::numeric_limits<std::uint64_t>::max()))
@@ -375,9 +394,11 @@ const tool::CommandTable& commands() {
         {},
         [](const util::Args& a) { return rollout_change(a, "resume"); }}},
       {"patch add",
-       {"patch add REPO --from V1 --to V2 --arch A --key FILE ...\n"
-        "  Publishes a patch from release V1 to release V2: changed and added files, a delete list, new images.",
-        {"from", "to", "arch", "key"},
+       {"patch add REPO --from V1 --to V2 --arch A --key FILE ... [--delta-threshold SHARE] [--delta-level N]\n"
+        "  Publishes a patch from release V1 to release V2: changed and added files, a delete list, new images.\n"
+        "  Each layer V1 lacks gets a zstd delta from the most similar layer of V1, kept when it is below SHARE\n"
+        "  (0 to 1, default 0.5; 0: no deltas) of the compressed layer; N: zstd level 1 to 22 (default 9).",
+        {"from", "to", "arch", "key", "delta-threshold", "delta-level"},
         {},
         patch_add}},
       {"repo refresh",
@@ -397,18 +418,19 @@ const tool::CommandTable& commands() {
         {},
         root_rotate}},
       {"bundle export",
-       {"bundle export REPO --version V --arch A [--from V1 [--patch-only]] --out FILE.airlock\n"
+       {"bundle export REPO --version V --arch A [--from V1 [--patch-only] [--no-deltas]] --out FILE.airlock\n"
         "          [--max-part-size SIZE] [--channel NAME]\n"
         "  Writes an offline bundle: all metadata with the full root chain plus the targets of release V.\n"
         "  --from V1: for a site at V1, every step of the required upgrade path from V1 to V (releases with\n"
         "  min_upgrade_from; --channel: steps of that channel only), each as the patch from the step before where\n"
-        "  there is one; --patch-only leaves the full app archives out.\n"
+        "  there is one; --patch-only leaves the full app archives out. A patch's changed layers go as their\n"
+        "  deltas where it has them (with --patch-only, only so; --no-deltas: as full layers instead).\n"
         "  --max-part-size writes FILE.airlock.part-001, -002, ... of SIZE bytes each (the last one smaller)\n"
         "  instead, for media with a file size limit: give the agent the first part, the rest beside it.\n"
         "  SIZE: bytes, or with K, M, G, T (powers of 1024; KB, MB, GB: powers of 1000), at least 64K.\n"
         "  4G means 4 GiB - 1 byte, the largest file FAT32 holds.",
         {"version", "arch", "from", "out", "max-part-size", "channel"},
-        {"patch-only"},
+        {"patch-only", "no-deltas"},
         bundle_export}},
       {"verify",
        {"verify PATH --trusted-root ROOT.json [--json]\n  Verifies a bundle file or repository directory: exit 0 when "

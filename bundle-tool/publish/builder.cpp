@@ -231,7 +231,8 @@ std::vector<release::Image> stage_images(Repository& repo, const std::vector<std
       util::write_file_atomic(config_file, s.config);
       stage_blob(repo, img.config, config_file, "config", stats, counted);
       for (const auto& l : s.layers) {
-        release::Layer layer{l.diff_id, release::layer_blob_name(repo.app(), l.diff_id), 0, l.uncompressed_size};
+        release::Layer layer{l.diff_id, release::layer_blob_name(repo.app(), l.diff_id), 0, l.uncompressed_size,
+                             std::nullopt};
         layer.size = stage_blob(repo, layer.blob, l.blob_file, "layer", stats, counted);
         img.layers.push_back(std::move(layer));
       }
@@ -385,7 +386,7 @@ Manifest add_release(Repository& repo, const ReleaseInput& in, const KeyRing& ke
 }
 
 Manifest add_patch(Repository& repo, const std::string& from, const std::string& to, const std::string& arch,
-                   const KeyRing& keys, std::int64_t now, ImageStats* stats) {
+                   const KeyRing& keys, std::int64_t now, ImageStats* stats, const DeltaOptions& delta_options) {
   repo.require_publish_keys(keys);
   Manifest base, full;
   if (load_manifest(repo, release::release_dir(repo.app(), from, arch), nullptr, &base).empty())
@@ -421,21 +422,23 @@ Manifest add_patch(Repository& repo, const std::string& from, const std::string&
     fail(ExitCode::usage, fmt::format("release {} or {} was published in release.json format 1 (whole image archives); "
                                       "a patch needs both by layer: publish them again with this airlock-bundle",
                                       from, to));
-  if (stats) { // what a site running `from` lacks of the images
+  WorkDir work;
+  const DeltaStats deltas = add_deltas(repo, base, p, delta_options, work.path);
+  if (stats) { // what a site running `from` lacks of the images: the deltas in place of the layers they rebuild
     std::vector<docker::LocalImage> held;
     for (const auto& i : base.images) {
       held.push_back({i.id, {}});
       for (const auto& l : i.layers) held.back().layers.push_back(l.diff_id);
     }
-    for (const auto& name : image::blobs(image::needs(full, held))) {
+    for (const auto& name : image::blobs(image::needs(p, held))) {
       ++stats->added;
-      stats->added_bytes += repo.targets().targets.at(name).length;
+      stats->added_bytes += repo.find_target(name)->length;
     }
+    stats->deltas = deltas;
   }
 
   // The patch archive: the changed entries, copied from the verified full app archive.
   const auto& app_target = repo.targets().targets.at(full.payload);
-  WorkDir work;
   const std::string patch_file = work.path + "/patch.tar.gz";
   {
     const std::string app_path = repo.target_file(app_target);

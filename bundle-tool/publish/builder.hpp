@@ -15,6 +15,7 @@
 // Thread-safety: none.
 #pragma once
 
+#include "publish/deltas.hpp"
 #include "release/manifest.hpp"
 #include "repo/repository.hpp"
 
@@ -36,6 +37,7 @@ struct ReleaseInput {
 struct ImageStats {
   std::size_t added = 0, reused = 0;
   std::uint64_t added_bytes = 0;
+  DeltaStats deltas; // a patch's layer deltas
 };
 
 // Builds the release, stages its targets in `repo` and publishes. Throws Error(usage) for a version or
@@ -46,8 +48,10 @@ struct ImageStats {
 release::Manifest add_release(Repository& repo, const ReleaseInput& in, const KeyRing& keys, std::int64_t now,
                               ImageStats* stats = nullptr);
 
-// Builds the patch from published release `from` to published release `to` and publishes it.
+// Builds the patch from published release `from` to published release `to` and publishes it, with the layer
+// deltas of `deltas` (publish/deltas.hpp).
 release::Manifest add_patch(Repository& repo, const std::string& from, const std::string& to, const std::string& arch,
-                            const KeyRing& keys, std::int64_t now, ImageStats* stats = nullptr);
+                            const KeyRing& keys, std::int64_t now, ImageStats* stats = nullptr,
+                            const DeltaOptions& deltas = {});
 
 } // namespace airlock::bundle_tool

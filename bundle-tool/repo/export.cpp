@@ -76,7 +76,8 @@ std::size_t export_bundle(const Repository& repo, const ExportOptions& opt) {
     names.insert(m.payload);
     for (const auto& img : m.images)
       if (img.archive) names.insert(*img.archive); // release.json format 1
-    for (const auto& name : image::blobs(image::needs(m, base_images))) names.insert(name);
+    const image::TakeDelta take = [&](const std::string&) { return !opt.no_deltas; };
+    for (const auto& name : image::blobs(image::needs(m, base_images), take)) names.insert(name);
     return m;
   };
   auto held_after = [&](const release::Manifest& m) { // the engine keeps the images of the release before

@@ -123,7 +123,8 @@ struct ExportOptions {
   std::optional<std::string> from;
   std::optional<std::string> channel; // only releases of this channel are steps; nullopt: any channel
   bool patch_only = false;            // leave the full release's app archive out (images the patch needs stay)
-  std::string out;                    // FILE.airlock
+  bool no_deltas = false; // a patch's changed layers as full layers, not as their deltas (release::Layer::delta)
+  std::string out;        // FILE.airlock
   // Write a part set FILE.airlock.part-001, -002, ... of at most this many bytes each instead of FILE.airlock
   // (bundle::ZipWriter, bundle/parts.hpp); nullopt: one file.
   std::optional<std::uint64_t> part_size;

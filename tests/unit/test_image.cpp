@@ -303,7 +303,7 @@ TEST_CASE("image::saved_layers locates an image's layers inside a `docker save` 
 }
 
 TEST_CASE("image::needs counts a layer as held only with the layers below it, and blobs() lists each once") {
-  auto layer = [](const char* n) { return release::Layer{n, std::string("shop/blobs/") + n, 1, 1}; };
+  auto layer = [](const char* n) { return release::Layer{n, std::string("shop/blobs/") + n, 1, 1, std::nullopt}; };
   release::Manifest m;
   m.images.push_back({"sha256:web", {}, "shop/blobs/web.config.json", {layer("a"), layer("b"), layer("c")}, {}});
   m.images.push_back({"sha256:job", {}, "shop/blobs/job.config.json", {layer("a"), layer("d")}, {}});

@@ -1,4 +1,5 @@
 #include "pipeline/choose.hpp"
+#include "pipeline/layers.hpp"
 
 #include "about/build_info.hpp"
 #include "log/log.hpp"
@@ -147,9 +148,11 @@ std::vector<image::Need> image_needs(Context& ctx, const release::Manifest& m) {
 }
 
 std::vector<const trust::TargetFile*> targets_to_fetch(const trust::TrustedState& st, const release::Manifest& m,
-                                                       const std::vector<image::Need>& needs) {
+                                                       const std::vector<image::Need>& needs,
+                                                       bundle::Container* source) {
   std::vector<const trust::TargetFile*> out{&signed_target(st, m.payload, m.version)};
-  for (const auto& name : image::blobs(needs)) out.push_back(&signed_target(st, name, m.version));
+  for (const auto& name : image::blobs(needs, deltas_in(st, source, m.version)))
+    out.push_back(&signed_target(st, name, m.version));
   return out;
 }
 

@@ -42,9 +42,11 @@ void check_space(const Context& ctx, std::uint64_t state_bytes, std::uint64_t re
 // What the engine lacks of m's images (image/plan.hpp); with no engine reachable, all of them.
 std::vector<image::Need> image_needs(Context& ctx, const release::Manifest& m);
 
-// The targets an upgrade to `m` reads: the payload, and the configs and layer blobs of `needs` (image_needs()).
+// The targets an upgrade to `m` reads: the payload, and the configs and layer blobs of `needs` (image_needs()),
+// a layer's delta in place of its blob where its base is in the engine and `source` (nullptr: any) holds it.
 std::vector<const trust::TargetFile*> targets_to_fetch(const trust::TrustedState& st, const release::Manifest& m,
-                                                       const std::vector<image::Need>& needs);
+                                                       const std::vector<image::Need>& needs,
+                                                       bundle::Container* source);
 
 // Bytes of the regular files under `dir` (0 when it does not exist).
 std::uint64_t tree_bytes(const std::string& dir);

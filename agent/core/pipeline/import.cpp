@@ -1,6 +1,7 @@
 // import, check, stage and scan: from a verified source to a staged release with its images loaded, then
 // finish() for the downtime steps.
 #include "pipeline/choose.hpp"
+#include "pipeline/layers.hpp"
 #include "pipeline/run.hpp"
 #include "pipeline/upgrade.hpp"
 
@@ -32,15 +33,19 @@ struct Sizes {
   std::uint64_t state_need = 0; // in the state dir: downloads, the engine's unpacking (2x), the backup
 };
 
-Sizes sizes_of(Context& ctx, const trust::TrustedState& st, const Choice& ch, const std::vector<image::Need>& needs) {
+Sizes sizes_of(Context& ctx, const trust::TrustedState& st, bundle::Container& source, const Choice& ch,
+               const std::vector<image::Need>& needs) {
   Sizes z;
   const auto& m = ch.m;
-  std::uint64_t images = 0;
-  for (const auto* t : targets_to_fetch(st, m, needs)) z.read += t->length;
+  std::uint64_t images = 0, rebuilt = 0; // a layer rebuilt from a delta: its tar, and the base image's save
+  for (const auto* t : targets_to_fetch(st, m, needs, &source)) z.read += t->length;
+  for (const auto& n : needs)
+    for (std::size_t i = n.held; i < n.image->layers.size(); ++i)
+      if (image::by_delta(n, i, deltas_in(st, &source, m.version))) rebuilt += 2 * n.image->layers[i].uncompressed_size;
   images = z.read - signed_target(st, m.payload, ch.c->release_json->name).length;
   for (const auto& f : m.files) z.tree += f.size;
   const std::uint64_t backup = tree_bytes(ctx.layout().data_dir()) + tree_bytes(ctx.layout().site_dir());
-  z.state_need = z.read + images * 2 + backup;
+  z.state_need = z.read + images * 2 + rebuilt + backup;
   return z;
 }
 
@@ -51,7 +56,7 @@ Report download_only(Run& run, const trust::TrustedState& st, bundle::Container&
   check_space(run.ctx(), z.read, 0);
   std::uint64_t bytes = 0;
   int files = 0;
-  const auto targets = targets_to_fetch(st, ch.m, needs);
+  const auto targets = targets_to_fetch(st, ch.m, needs, &source);
   fetch_all_verified(source, targets, run.layout());
   for (const auto* t : targets) {
     bytes += t->length;
@@ -84,8 +89,17 @@ void preflight(Run& run, const trust::TrustedState& st, bundle::Container& sourc
                        what, img.id.substr(0, 19), fmt::join(img.tags, ", "), source.describe(), ch.m.version));
     };
     require(img.config, "the config");
-    for (std::size_t i = n.held; i < img.layers.size(); ++i)
-      require(img.layers[i].blob, fmt::format("layer {} ({})", i + 1, img.layers[i].diff_id.substr(0, 19)));
+    for (std::size_t i = n.held; i < img.layers.size(); ++i) {
+      const auto& l = img.layers[i];
+      if (image::by_delta(n, i, deltas_in(st, &source, ch.m.version))) continue;
+      require(l.blob,
+              fmt::format("layer {} ({}){}", i + 1, l.diff_id.substr(0, 19),
+                          !l.delta
+                              ? std::string()
+                              : fmt::format(" (its delta's base layer {} is not in the engine{})",
+                                            l.delta->base.substr(0, 19),
+                                            n.delta_holder[i].empty() ? "" : ", and the delta is not in the source")));
+    }
   }
 }
 
@@ -135,17 +149,12 @@ private:
 };
 
 std::vector<image::LoadLayer> load_layers(Run& run, const image::Need& n, bool thin,
-                                          const std::map<std::string, std::string>& fetched,
-                                          std::map<std::string, std::string>& saved) {
+                                          const std::map<std::string, std::string>& fetched, Scratch& scratch,
+                                          const FullLayer& full) {
   std::vector<image::LoadLayer> layers;
   const auto& img = *n.image;
   if (!thin && n.held > 0) {
-    auto& path = saved[n.holder];
-    if (path.empty()) {
-      path = run.layout().downloads_dir() + "/save-" + n.holder.substr(7, 12) + ".tar";
-      run.engine().save(n.holder, path);
-    }
-    layers = image::saved_layers(path, n.holder);
+    layers = image::saved_layers(scratch.save(run, n.holder), n.holder);
     layers.resize(n.held);
   }
   for (std::size_t i = 0; i < img.layers.size(); ++i) {
@@ -153,25 +162,31 @@ std::vector<image::LoadLayer> load_layers(Run& run, const image::Need& n, bool t
       if (thin) layers.push_back({img.layers[i].diff_id, true, "", 0, 0});
       continue;
     }
-    const std::string& file = fetched_file(fetched, img.layers[i].blob);
-    layers.push_back({img.layers[i].diff_id, false, file, 0, fs::file_size(file)});
+    const auto& l = img.layers[i];
+    if (const auto d = l.delta ? fetched.find(l.delta->blob) : fetched.end(); d != fetched.end()) {
+      layers.push_back(rebuild_layer(run, n, i, d->second, scratch, full));
+      continue;
+    }
+    const std::string& file = fetched_file(fetched, l.blob);
+    layers.push_back({l.diff_id, false, file, 0, fs::file_size(file)});
   }
   return layers;
 }
 
-std::string load_images(Run& run, const release::Manifest& m, const std::map<std::string, std::string>& fetched) {
+std::string load_images(Run& run, const release::Manifest& m, const std::map<std::string, std::string>& fetched,
+                        const FullLayer& full) {
   const auto needs = image_needs(run.ctx(), m);
   const bool thin = needs.empty() || run.engine().loads_thin_archives();
-  std::map<std::string, std::string> saved; // local image -> its `docker save` file (complete archives)
+  Scratch scratch; // `docker save` files (complete archives, delta bases) and rebuilt layers
   std::size_t layers_held = 0, layers_fetched = 0;
   std::vector<docker::LocalImage> loaded; // by this step: a later image may share their layers
-  try {
+  {
     for (auto n : needs) {
       for (const auto& l : loaded) image::consider(n, l);
       const auto& img = *n.image;
       const auto t0 = run.ctx().clock().steady();
       const std::string config = util::read_file(fetched_file(fetched, img.config), 8u << 20);
-      const auto layers = load_layers(run, n, thin, fetched, saved);
+      const auto layers = load_layers(run, n, thin, fetched, scratch, full);
       log::event(log::Level::info, "upgrade", "image-load",
                  fmt::format("  loading {} ({}): {} layer(s) fetched, {} in the engine{}", img.id.substr(0, 19),
                              fmt::join(img.tags, ", "), img.layers.size() - n.held, n.held,
@@ -203,11 +218,7 @@ std::string load_images(Run& run, const release::Manifest& m, const std::map<std
       loaded.push_back({img.id, {}});
       for (const auto& l : img.layers) loaded.back().layers.push_back(l.diff_id);
     }
-  } catch (...) {
-    for (const auto& [_, path] : saved) fs::remove(path);
-    throw;
   }
-  for (const auto& [_, path] : saved) fs::remove(path);
   return fmt::format("{} loaded ({} layer(s) from the release, {} from the engine, {} archives), {} already present",
                      needs.size(), layers_fetched, layers_held, thin ? "thin" : "complete",
                      m.images.size() - needs.size());
@@ -223,10 +234,21 @@ void fetch_stage_load(Run& run, const trust::TrustedState& st, bundle::Container
   std::map<std::string, std::string> fetched; // target name -> file in downloads/
   try {
     run.step(Step::fetch, "verify the release targets into " + l.downloads_dir(), [&] {
-      const auto targets = targets_to_fetch(st, m, needs);
+      const auto targets = targets_to_fetch(st, m, needs, &source);
       const auto paths = fetch_all_verified(source, targets, l);
-      for (std::size_t i = 0; i < targets.size(); ++i) fetched[targets[i]->name] = paths[i];
-      return fmt::format("{} target(s) verified", fetched.size());
+      std::uint64_t bytes = 0;
+      for (std::size_t i = 0; i < targets.size(); ++i) {
+        fetched[targets[i]->name] = paths[i];
+        bytes += targets[i]->length;
+      }
+      const DeltaBytes d = delta_bytes(needs, deltas_in(st, &source, m.version));
+      const std::string detail = fmt::format("{} target(s) verified, {}", fetched.size(), log::human_bytes(bytes));
+      if (d.layers == 0) return detail;
+      const std::string saved =
+          fmt::format("{} layer(s) as deltas: {} in place of {}, {} saved", d.layers, log::human_bytes(d.delta),
+                      log::human_bytes(d.full), log::human_bytes(d.full - std::min(d.full, d.delta)));
+      log::event(log::Level::info, "upgrade", "deltas", "  " + saved);
+      return detail + "; " + saved;
     });
     run.step(Step::stage, "releases/" + m.version, [&] {
       fs::create_directories(l.manifests_dir());
@@ -248,7 +270,12 @@ void fetch_stage_load(Run& run, const trust::TrustedState& st, bundle::Container
                          util::describe_argv(run.engine().compose_command()), m.compose_file);
     });
     run.step(Step::load, fmt::format("{} image(s)", m.images.size()), [&] {
-      auto detail = load_images(run, m, fetched);
+      const FullLayer full = [&](const std::string& blob) -> std::optional<std::string> {
+        const auto& t = signed_target(st, blob, m.version);
+        if (!source.holds(t)) return std::nullopt;
+        return fetched[blob] = fetch_verified(source, t, l);
+      };
+      auto detail = load_images(run, m, fetched, full);
       for (const auto& [_, path] : fetched) fs::remove(path);
       std::error_code ec;
       fs::remove(l.download_path(ch.c->release_json->sha256), ec); // kept by --download-only
@@ -289,7 +316,7 @@ Report import_step(Context& ctx, state::StateDb& db, bundle::Container& source, 
   if (!ch.c) return ch.rep;
   if (!o.plan) prune_downloads(ctx, db, st);
   const auto needs = image_needs(ctx, ch.m); // once for the steps before the load; the load asks the engine again
-  const Sizes z = sizes_of(ctx, st, ch, needs);
+  const Sizes z = sizes_of(ctx, st, source, ch, needs);
   Plan plan{ch.rep.from,
             ch.c->version,
             ch.c->patch ? UpgradeKind::patch : UpgradeKind::full,
@@ -400,7 +427,11 @@ CheckReport check(Context& ctx, state::StateDb&, bundle::Container& source, cons
   r.to = ch.c->version;
   std::set<std::string> counted; // a blob two steps need is fetched once
   auto add_bytes = [&](const trust::TrustedState& s, const Choice& c) {
-    for (const auto* t : targets_to_fetch(s, c.m, image_needs(ctx, c.m))) {
+    const auto needs = image_needs(ctx, c.m);
+    const DeltaBytes d = delta_bytes(needs, deltas_in(s, &source, c.m.version));
+    r.delta_layers += d.layers;
+    r.saved_bytes += d.full - std::min(d.full, d.delta);
+    for (const auto* t : targets_to_fetch(s, c.m, needs, &source)) {
       if (!counted.insert(t->sha256).second) continue;
       r.total_bytes += t->length;
       std::error_code ec;

@@ -78,6 +78,8 @@ struct CheckReport {
   std::string from, to, reason;     // reason: why "none" ("already at 2.0.0", "... is older than ...")
   std::uint64_t total_bytes = 0;    // the targets the upgrade reads: payload + image archives the engine lacks
   std::uint64_t download_bytes = 0; // of those, what is not in downloads/ yet (a partial counts what it lacks)
+  std::size_t delta_layers = 0;     // layers that come as binary deltas (issue 17)
+  std::uint64_t saved_bytes = 0;    // what those deltas save against the full layers
   std::vector<std::string> skipped; // other releases passed over, and why
   std::vector<std::string> path;    // from, each step, to: when the upgrade needs more than one step
 };

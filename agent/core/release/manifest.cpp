@@ -62,6 +62,10 @@ void parse_layers(const json::Value& i, Image& img, const std::string& what) {
     layer.blob = safe_path(l, "blob", what);
     layer.size = need_size(l, "size", what);
     layer.uncompressed_size = need_size(l, "uncompressed_size", what);
+    if (const auto* d = l.find("delta")) {
+      if (!d->is_object()) fail(ExitCode::bad_input, what + ": a layer's 'delta' is not an object");
+      layer.delta = Delta{safe_path(*d, "blob", what), need_digest(*d, "base", what), need_size(*d, "size", what)};
+    }
     img.layers.push_back(std::move(layer));
   }
 }
@@ -74,6 +78,13 @@ json::Value layers_json(const Image& i) {
     e["blob"] = l.blob;
     e["size"] = static_cast<std::int64_t>(l.size);
     e["uncompressed_size"] = static_cast<std::int64_t>(l.uncompressed_size);
+    if (l.delta) {
+      json::Value d;
+      d["blob"] = l.delta->blob;
+      d["base"] = l.delta->base;
+      d["size"] = static_cast<std::int64_t>(l.delta->size);
+      e["delta"] = d;
+    }
     layers.push_back(e);
   }
   return layers;
@@ -231,6 +242,10 @@ std::string to_json_text(const Manifest& m) {
 
 std::string layer_blob_name(const std::string& app, const std::string& diff_id) {
   return app + "/blobs/" + diff_id.substr(diff_id.find(':') + 1) + ".layer.tar.gz";
+}
+
+std::string delta_blob_name(const std::string& app, const std::string& diff_id, const std::string& base) {
+  return app + "/blobs/" + diff_id.substr(diff_id.find(':') + 1) + ".from-" + base.substr(base.find(':') + 1) + ".zst";
 }
 
 std::string config_blob_name(const std::string& app, const std::string& image_id) {

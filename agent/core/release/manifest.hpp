@@ -14,7 +14,9 @@
 //                  "config": "<app>/blobs/<hex>.config.json",           // target: the image config, byte-exact
 //                  "layers": [ {"diff_id": "sha256:<hex>",               // in order, as RootFS.Layers
 //                               "blob": "<app>/blobs/<hex>.layer.tar.gz", // target: the layer tar, gzip
-//                               "size": 123, "uncompressed_size": 456} ] } ]
+//                               "size": 123, "uncompressed_size": 456,
+//                               "delta": {"blob": "<app>/blobs/<hex>.from-<base hex>.zst",  // patch only, optional
+//                                         "base": "sha256:<base hex>", "size": 78} } ] } ]
 //   }
 // Layers and configs are content-addressed targets shared by every image and release of the app (DESIGN.md
 // "Images by layer"); a patch lists the same images as its full release, and a bundle carries the blobs a site
@@ -45,10 +47,18 @@ struct FileEntry {
   std::string target; // symlink target
 };
 
+// A binary delta that rebuilds a layer from another layer (issue 17; delta/delta.hpp): a target of its own.
+struct Delta {
+  std::string blob; // target name: the zstd frame
+  std::string base; // the diff ID of the layer it is applied to, which the site's engine must hold
+  std::uint64_t size = 0;
+};
+
 struct Layer {
   std::string diff_id; // "sha256:<64 hex>": the SHA-256 of the uncompressed layer tar
   std::string blob;    // target name of the gzip layer
   std::uint64_t size = 0, uncompressed_size = 0;
+  std::optional<Delta> delta; // a patch's layer that changed: what rebuilds it from the base release's layer
 };
 
 struct Image {
@@ -63,6 +73,8 @@ struct Image {
 // sha256:<hex>, "<app>/blobs/<hex>.config.json" for the config of image sha256:<hex>.
 std::string layer_blob_name(const std::string& app, const std::string& diff_id);
 std::string config_blob_name(const std::string& app, const std::string& image_id);
+// "<app>/blobs/<hex>.from-<base hex>.zst": the delta that rebuilds layer sha256:<hex> from layer `base`.
+std::string delta_blob_name(const std::string& app, const std::string& diff_id, const std::string& base);
 
 struct Manifest {
   int format = 2;
