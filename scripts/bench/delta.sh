@@ -150,13 +150,18 @@ site_import() { # site_import NAME BUNDLE: a fresh site at 1.0.0 imports BUNDLE;
   local name=$1 bundle=$2 pid
   e2e_cleanup >/dev/null 2>&1 || true
   docker rmi "$APP-web:1.1.0" >/dev/null 2>&1 || true
-  rm -rf "$E2E/site"; e2e_init
+  rm -rf "$E2E/site"; e2e_init >&2 # only the result line goes to stdout (the caller reads it)
   "$AIRLOCK" import "$b10" --yes --config "$E2E_CONF" >"$W/logs/site-$name-1.0.0.log" 2>&1 || { cat "$W/logs/site-$name-1.0.0.log" >&2; die "install of 1.0.0 failed"; }
   sync; echo 3 >/proc/sys/vm/drop_caches
-  "$AIRLOCK" import "$bundle" --yes --config "$E2E_CONF" >"$W/logs/site-$name.log" 2>&1 &
-  pid=$!
-  read -r hwm anon < <(peak "$pid")
-  wait "$pid" || { cat "$W/logs/site-$name.log" >&2; die "import of $bundle failed"; }
+  /usr/bin/time -f '%M' -o "$W/logs/rss-$name" "$AIRLOCK" import "$bundle" --yes --config "$E2E_CONF" \
+    >"$W/logs/site-$name.log" 2>&1 &
+  local tpid=$! i
+  pid=
+  for i in $(seq 1 200); do pid=$(pgrep -P "$tpid" -x "$(basename "$AIRLOCK")" || true); [ -z "$pid" ] || break; sleep 0.01; done
+  read -r hwm anon < <(if [ -n "$pid" ]; then peak "$pid"; else echo "0 0"; fi)
+  wait "$tpid" || { cat "$W/logs/site-$name.log" >&2; die "import of $bundle failed"; }
+  # GNU time's maximum RSS of the agent (mapped file pages included) when the sampler saw nothing.
+  [ "${hwm:-0}" -gt 0 ] || hwm=$(tail -1 "$W/logs/rss-$name")
   [ "$(e2e_body)" = "ok 1.1.0" ] || die "the service does not answer ok 1.1.0 after $name"
   [ "$(lay_image_id "$APP-web:1.1.0")" = "$(lay_img 1.1.0 web 'i["id"]')" ] || die "wrong image after $name"
   echo "$(python3 -c 'import json, sys
