@@ -36,14 +36,21 @@ state::Backup complete_backup(state::StateDb& db, const std::string& id) {
   return *b;
 }
 
-// Runs work(audit), then records `audit` with outcome ok, or failed with the error's message (and rethrows).
+// Runs work(audit), then records `audit` with outcome ok, or failed with the error's message (and rethrows the
+// error). When the failure row cannot be written either (the state filesystem is full), that is logged as a
+// warning and the work's own error is the one thrown: it says what to do.
 template <class F> void audited(state::StateDb& db, state::AuditEntry audit, F&& work) {
   try {
     work(audit);
   } catch (const Error& e) {
     audit.outcome = "failed";
     audit.detail = e.what();
-    db.audit_add(audit);
+    try {
+      db.audit_add(audit);
+    } catch (const Error& a) {
+      log::event(log::Level::warning, "backup", "audit-failed",
+                 std::string("the audit row of this failure was not written: ") + a.what());
+    }
     throw;
   }
   audit.outcome = "ok";
