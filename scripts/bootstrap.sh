@@ -34,7 +34,7 @@ PKGS_HOST=(build-essential cmake ninja-build pkg-config git file ca-certificates
   g++-aarch64-linux-gnu qemu-user-static binfmt-support
   libssl-dev zlib1g-dev libsqlite3-dev libmbedtls-dev libxxhash-dev libzstd-dev libfmt-dev doctest-dev libpcre3-dev libexpat1-dev
   docker.io docker-compose nginx-light openssl curl unzip zip nodejs npm procps psmisc util-linux sqlite3
-  mmdebstrap xfsprogs pigz
+  mmdebstrap xfsprogs pigz ccache
   python3 time strace clang-format clang libclang-rt-14-dev prometheus)
 PKGS_ARM64=(libpcre3-dev:arm64 libexpat1-dev:arm64 libssl-dev:arm64 zlib1g-dev:arm64 libsqlite3-dev:arm64 libmbedtls-dev:arm64 libxxhash-dev:arm64 libzstd-dev:arm64 libc6-dev:arm64)
 

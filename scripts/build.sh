@@ -23,7 +23,9 @@ werror=${AIRLOCK_WERROR:-$([ "${CI:-}" = true ] && echo ON || echo OFF)}
 poco=$("$here/scripts/bootstrap.sh" poco-prefix "$arch")
 [ -f "$poco/.airlock-ok" ] || { echo "static Poco for $arch is not built yet: run scripts/bootstrap.sh" >&2; exit 1; }
 bld=${AIRLOCK_BUILD_ROOT:-$here/build}/$arch$suffix
-cmake -S "$here" -B "$bld" -G Ninja -Wno-dev \
+# shellcheck source=ccache.sh
+. "$here/scripts/ccache.sh"
+cmake -S "$here" -B "$bld" -G Ninja -Wno-dev "${ccache_args[@]}" \
   -DCMAKE_TOOLCHAIN_FILE="$here/toolchains/$arch-linux-gnu.cmake" \
   -DCMAKE_BUILD_TYPE=$type -DPOCO_PREFIX="$poco" -DAIRLOCK_WERROR="$werror" -DAIRLOCK_SANITIZE=$sanitize \
   -DAIRLOCK_AARCH64_DIR="$here/build/aarch64" "$@" >/dev/null

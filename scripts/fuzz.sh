@@ -39,7 +39,9 @@ command -v clang++ >/dev/null && compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/lin
 poco=$(scripts/bootstrap.sh poco-prefix x86_64)
 [ -f "$poco/.airlock-ok" ] || { echo "static Poco for x86_64 is not built yet: run scripts/bootstrap.sh" >&2; exit 1; }
 bld=${AIRLOCK_BUILD_ROOT:-$here/build}/x86_64-fuzz
-cmake -S "$here" -B "$bld" -G Ninja -Wno-dev \
+# shellcheck source=ccache.sh
+. "$here/scripts/ccache.sh"
+cmake -S "$here" -B "$bld" -G Ninja -Wno-dev "${ccache_args[@]}" \
   -DCMAKE_TOOLCHAIN_FILE="$here/toolchains/x86_64-linux-clang.cmake" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DPOCO_PREFIX="$poco" -DAIRLOCK_FUZZ=ON -DAIRLOCK_TESTS=OFF -DAIRLOCK_WERROR=OFF >/dev/null
 cmake --build "$bld" -j"${AIRLOCK_JOBS:-2}" --target "${targets[@]/#/fuzz_}" >"$bld/build.log" 2>&1 ||
@@ -47,10 +49,11 @@ cmake --build "$bld" -j"${AIRLOCK_JOBS:-2}" --target "${targets[@]/#/fuzz_}" >"$
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-failed=()
-for t in "${targets[@]}"; do
-  corpus=$bld/corpus/$t crashes=$bld/crashes/$t log=$bld/logs/$t.log
+# One target per core at a time (AIRLOCK_JOBS, default 2); each prints its result in one write.
+fuzz_one() {
+  local t=$1 corpus=$bld/corpus/$1 crashes=$bld/crashes/$1 log=$bld/logs/$1.log start limit
   mkdir -p "$corpus" "$crashes" "$bld/logs"
+  rm -f "$bld/logs/$t.failed"
   # -runs=0 executes every input of the corpora once and stops; otherwise fuzz for `seconds`.
   if [ $build_only = 1 ]; then limit=(-runs=0); else limit=(-max_total_time="$seconds"); fi
   start=$(date +%s)
@@ -60,11 +63,18 @@ for t in "${targets[@]}"; do
     printf '[fuzz] %-15s ok   %4ds  %s\n' "$t" $(( $(date +%s) - start )) \
       "$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?') runs, corpus $(ls "$corpus" | wc -l)"
   else
-    failed+=("$t")
-    printf '[fuzz] %-15s FAILED after %ds; log %s, inputs in %s:\n' "$t" $(( $(date +%s) - start )) "$log" "$crashes"
-    grep -E 'ERROR: |runtime error|invariant broken|SUMMARY|Test unit written' "$log" | head -20 | sed 's/^/    /'
+    touch "$bld/logs/$t.failed"
+    printf '[fuzz] %-15s FAILED after %ds; log %s, inputs in %s:\n%s\n' "$t" $(( $(date +%s) - start )) "$log" "$crashes" \
+      "$(grep -E 'ERROR: |runtime error|invariant broken|SUMMARY|Test unit written' "$log" | head -20 | sed 's/^/    /')"
   fi
+}
+for t in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "${AIRLOCK_JOBS:-2}" ]; do wait -n || true; done
+  fuzz_one "$t" &
 done
+wait
+failed=()
+for t in "${targets[@]}"; do [ ! -f "$bld/logs/$t.failed" ] || failed+=("$t"); done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "[fuzz] ${#failed[@]} target(s) failed: ${failed[*]} (docs/fuzzing.md: reproduce, fix, keep the input as a seed)" >&2
   exit 1

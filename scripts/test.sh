@@ -13,6 +13,9 @@ trap 'tests/env/testenv.sh stop || true' EXIT
 
 step "bootstrap: packages and static Poco"
 scripts/bootstrap.sh all
+step "fixtures: the PostgreSQL scenarios' Debian rootfs (mmdebstrap, cached outside the tree)"
+# Built here once rather than by the first pg scenario; a failure is reported by those scenarios, not fatal here.
+tests/fixtures/pg/build-images.sh --rootfs >/dev/null || echo "warning: the pg rootfs could not be built; the pg scenarios will fail" >&2
 step "format: clang-format --dry-run --Werror (.clang-format)"
 git ls-files -z '*.cpp' '*.hpp' '*.c' | xargs -0 clang-format --dry-run --Werror
 step "build aarch64 (cross)"
@@ -27,5 +30,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 bu
 step "fuzzing: every libFuzzer target of tests/fuzz for FUZZ_SECONDS (default 30) each (docs/fuzzing.md)"
 scripts/fuzz.sh
 step "ctest: unit, integration, qemu and docker tests"
-ctest --test-dir build/x86_64 --output-on-failure -j"${AIRLOCK_TEST_JOBS:-2}" "$@"
+# Docker scenarios run two at a time (slots of tests/CMakeLists.txt's resources.json), the others beside them.
+ctest --test-dir build/x86_64 --output-on-failure -j"${AIRLOCK_TEST_JOBS:-3}" \
+  --resource-spec-file build/x86_64/tests/resources.json "$@"
 step "all tests passed"

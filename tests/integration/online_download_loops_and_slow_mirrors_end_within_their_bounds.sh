@@ -15,6 +15,7 @@
 #  d. The payload served at 1 byte/s with the floor off (min_rate = 0, deadline = 5): the deadline cuts the running
 #     transfer: exit 1 within 5 + 10 s, "cut at the [repository] deadline", and the partial is kept for the next
 #     run, which (faults cleared) resumes it and exits 0.
+# ctest: alone (it bounds the time downloads take)
 . "$(dirname "$0")/lib.sh"
 : "${TESTSVC:?TESTSVC must point at the static testsvc binary}"
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY no_proxy NO_PROXY

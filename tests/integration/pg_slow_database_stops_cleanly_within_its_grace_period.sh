@@ -4,6 +4,7 @@
 # the database is given its 30 s and shuts down cleanly (1.1.0's database starts on a cluster whose state is
 # "shut down", not "in production" as after a kill), the stop takes those 15 s and its journal row says the
 # database exited by itself, while the other service is killed at the end of its own 2 s and the row says so.
+# ctest: alone (it bounds the time a stop takes)
 . "$(dirname "$0")/lib.sh"
 need_docker
 : "${TESTSVC:?TESTSVC must point at the static testsvc binary}"
