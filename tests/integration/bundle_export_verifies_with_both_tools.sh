@@ -11,7 +11,9 @@ assert_eq "$rc" 0 "bundle export exit code ($out)"
 assert_contains "$out" "wrote $T/full.airlock with 4 targets"
 run "$AIRLOCK_BUNDLE" bundle export "$T/repo" --version 1.1.0 --arch x86_64 --from 1.0.0 --out "$T/both.airlock"
 assert_eq "$rc" 0 "bundle export --from exit code ($out)"
-assert_contains "$out" "with 6 targets"
+# 1.0.0 and 1.1.0 differ in one small layer: patch add ships it as a layer delta (a .zst target), so the
+# patch bundle holds 7 targets and the repository 11.
+assert_contains "$out" "with 7 targets"
 run "$AIRLOCK_BUNDLE" bundle export "$T/repo" --version 1.1.0 --arch x86_64 --from 1.0.0 --patch-only --out "$T/patch.airlock"
 assert_eq "$rc" 0 "bundle export --patch-only exit code ($out)"
 assert_contains "$out" "with 4 targets"
@@ -27,13 +29,13 @@ for tool in "$AIRLOCK" "$AIRLOCK_BUNDLE"; do
   assert_contains "$out" "$(printf 'ok  %12s  %s' "$size" "$app/app.tar.gz")" "$name verify output"
   assert_contains "$out" "  $app/release.json" "$name verify output"
   assert_contains "$out" "4 targets," "$name verify output"
-  assert_contains "$out" "6 listed targets are not in this bundle" "$name verify output"
+  assert_contains "$out" "7 listed targets are not in this bundle" "$name verify output"
   assert_not_contains "$out" "patch-from" "$name verify full.airlock output"
 
   run "$tool" verify "$T/both.airlock" --trusted-root "$root"
   assert_eq "$rc" 0 "$name verify both.airlock exit code ($out)"
   assert_contains "$out" "  $app/patch-from-1.0.0/patch.tar.gz" "$name verify output"
-  assert_contains "$out" "6 targets," "$name verify output"
+  assert_contains "$out" "7 targets," "$name verify output"
 
   run "$tool" verify "$T/patch.airlock" --trusted-root "$root"
   assert_eq "$rc" 0 "$name verify patch.airlock exit code ($out)"
@@ -53,18 +55,18 @@ print(" ".join(n for n in names if "/blobs/" not in n), sum("/blobs/" in n for n
 for t in d["verified_targets"]:
     assert len(t["sha256"]) == 64 and t["length"] > 0, t
 ' "$out") || fail "$name verify --json output does not parse or lacks verified=true: $out"
-  assert_eq "$summary" "$app/app.tar.gz $app/release.json 2 4 1 6" "$name --json summary (the image's config and layer are blobs)"
+  assert_eq "$summary" "$app/app.tar.gz $app/release.json 2 4 1 7" "$name --json summary (the image's config and layer are blobs)"
 
   # The repository directory verifies too, with every target present.
   run "$tool" verify "$T/repo" --trusted-root "$root"
   assert_eq "$rc" 0 "$name verify repo exit code ($out)"
   assert_contains "$out" "$T/repo: verified" "$name verify repo output"
-  assert_contains "$out" "10 targets," "$name verify repo output"
+  assert_contains "$out" "11 targets," "$name verify repo output"
   assert_contains "$out" "  demo/1.0.0/x86_64/app.tar.gz" "$name verify repo output"
   assert_not_contains "$out" "not in this" "$name verify repo output"
   run "$tool" verify "$T/repo" --trusted-root "$root" --json
   assert_eq "$rc" 0 "$name verify repo --json exit code"
-  assert_eq "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["verified"], len(d["verified_targets"]), len(d["absent_targets"]))' "$out")" "True 10 0" "$name repo --json"
+  assert_eq "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["verified"], len(d["verified_targets"]), len(d["absent_targets"]))' "$out")" "True 11 0" "$name repo --json"
 done
 
 # The bundle holds only metadata/ and the targets of release 1.1.0 (its image's config and layer as blobs), stored.

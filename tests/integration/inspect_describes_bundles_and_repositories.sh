@@ -20,7 +20,7 @@ grep -Eq '^      +[0-9]+  demo/1.1.0/x86_64/app.tar.gz  full 1.1.0 x86_64$' <<<"
 run "$AIRLOCK_BUNDLE" inspect "$T/repo" --json
 assert_eq "$rc" 0 "inspect --json repository: exit code ($out)"
 present=$(python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); print(d["kind"], sum(1 for t in d["target_files"] if t["present"]), len(d["target_files"]), d["keys"]["root"]["threshold"])' <<<"$out")
-assert_eq "$present" "repository 10 10 1" "kind, present targets, listed targets, root threshold"
+assert_eq "$present" "repository 11 11 1" "kind, present targets, listed targets, root threshold"
 
 head -c 5000 /dev/urandom > "$T/noise.airlock"
 run "$AIRLOCK_BUNDLE" inspect "$T/noise.airlock"
