@@ -32,5 +32,5 @@ scripts/fuzz.sh
 step "ctest: unit, integration, qemu and docker tests"
 # Docker scenarios run two at a time (slots of tests/CMakeLists.txt's resources.json), the others beside them.
 ctest --test-dir build/x86_64 --output-on-failure -j"${AIRLOCK_TEST_JOBS:-3}" \
-  --resource-spec-file build/x86_64/tests/resources.json "$@"
+  --resource-spec-file "$here/build/x86_64/tests/resources.json" "$@"
 step "all tests passed"

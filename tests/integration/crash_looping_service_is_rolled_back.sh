@@ -41,12 +41,12 @@ assert_eq "$rc" 7 "import of a crash-looping release ($out)"
 assert_contains "$out" "ROLLED BACK to 1.0.0" "the message"
 assert_contains "$out" "restarted" "the message (the gate saw the restarts)"
 assert_contains "$out" "crash loop" "the message"
-# The gate failed fast: its journal row lasted far less than the 20 s timeout.
+# The gate failed fast: its journal row lasted far less than the 20 s timeout (the journal, not the wall time of
+# the whole import, which grows with the machine's load when scenarios run side by side).
 health_s=$(sqlite3 "$E2E_STATE/state.db" "SELECT CAST(round((julianday(ended_at) - julianday(started_at)) * 86400) AS INTEGER)
   FROM journal WHERE step = 'health' AND status = 'failed' ORDER BY id DESC LIMIT 1")
 [ -n "$health_s" ] || fail "no failed health step in the journal: $(e2e_last_steps)"
 [ "$health_s" -le 8 ] || fail "the health gate took ${health_s}s to notice the crash loop (timeout 20 s)"
-[ "$took" -lt 20 ] || fail "the whole import took ${took}s; the gate should not wait for its 20 s timeout"
 assert_eq "$(e2e_last_steps)" \
   "begin:done fetch:done stage:done load:done pre-copy:done stop:done snapshot:done switch:done start:done health:failed rb-stop:done rb-switch:done rb-restore:done rb-start:done rb-health:done rollback:done" \
   "journal of the rolled-back upgrade"
