@@ -17,8 +17,9 @@ defer lay_cleanup web
 CF=(--config "$E2E_CONF")
 KEYS=(--key "$E2E/keys/targets.pem" --key "$E2E/keys/snapshot.pem" --key "$E2E/keys/timestamp.pem")
 
-IMAGE_FAT="web=11:1:8:1" lay_release 1.0.0 web:0
-IMAGE_FAT="web=12:2:8:1" lay_release 1.1.0 web:0
+# The base's pad (MiB) is this scenario's own: lay_forget removes the base, and scenarios run side by side.
+IMAGE_FAT="web=11:1:8:1" lay_release 1.0.0 web:1
+IMAGE_FAT="web=12:2:8:1" lay_release 1.1.0 web:1
 for bad in 1.5 -0.1 half; do
   run "$AIRLOCK_BUNDLE" patch add "$E2E/repo" --from 1.0.0 --to 1.1.0 --arch "$(uname -m)" --delta-threshold "$bad" "${KEYS[@]}"
   assert_eq "$rc" 2 "patch add --delta-threshold $bad ($out)"

@@ -21,8 +21,9 @@ WWW=$AIRLOCK_TEST_WWW/deltabad-$$
 defer rm -rf "$WWW"
 KEYS=(--key "$E2E/keys/targets.pem" --key "$E2E/keys/snapshot.pem" --key "$E2E/keys/timestamp.pem")
 
-IMAGE_FAT="web=3:1:12:2" lay_release 1.0.0 web:0
-IMAGE_FAT="web=3:2:12:2" lay_release 1.1.0 web:0
+# The base's pad (MiB) is this scenario's own: lay_forget removes the base, and scenarios run side by side.
+IMAGE_FAT="web=3:1:12:2" lay_release 1.0.0 web:9
+IMAGE_FAT="web=3:2:12:2" lay_release 1.1.0 web:9
 run "$AIRLOCK_BUNDLE" patch add "$E2E/repo" --from 1.0.0 --to 1.1.0 --arch "$(uname -m)" --delta-level 3 "${KEYS[@]}"
 assert_eq "$rc" 0 "patch add ($out)"
 fat11=$(lay_img 1.1.0 web 'i["layers"][-1]["diff_id"]')

@@ -26,8 +26,9 @@ defer rm -rf "$WWW"
 FILES=64 BIN=4
 KEYS=(--key "$E2E/keys/targets.pem" --key "$E2E/keys/snapshot.pem" --key "$E2E/keys/timestamp.pem")
 
-IMAGE_FAT="web=7:1:$FILES:$BIN" lay_release 1.0.0 web:0
-IMAGE_FAT="web=7:2:$FILES:$BIN" lay_release 1.1.0 web:0
+# The base's pad (MiB) is this scenario's own: lay_forget removes the base, and scenarios run side by side.
+IMAGE_FAT="web=7:1:$FILES:$BIN" lay_release 1.0.0 web:10
+IMAGE_FAT="web=7:2:$FILES:$BIN" lay_release 1.1.0 web:10
 fat10=$(lay_img 1.0.0 web 'i["layers"][-1]["diff_id"]')
 fat11=$(lay_img 1.1.0 web 'i["layers"][-1]["diff_id"]')
 [ "$fat10" != "$fat11" ] || fail "the rebuilt binary did not change the fat layer"
@@ -84,7 +85,7 @@ if grep -q '"layer-delta-fallback"' <<<"$log"; then fail "the import fell back t
 [ -z "$(find "$E2E_STATE/downloads" -name '*.tar' -o -name '*.tmp-*' 2>/dev/null)" ] || fail "scratch files left in downloads/"
 
 # 3. Online: 1.2.0 rebuilds the binary again; the patch 1.1.0 -> 1.2.0 is in the repository nginx serves.
-IMAGE_FAT="web=7:3:$FILES:$BIN" lay_release 1.2.0 web:0
+IMAGE_FAT="web=7:3:$FILES:$BIN" lay_release 1.2.0 web:10
 lay_forget 1.2.0 web
 run "$AIRLOCK_BUNDLE" patch add "$E2E/repo" --from 1.1.0 --to 1.2.0 --arch "$(uname -m)" --delta-level 3 "${KEYS[@]}"
 assert_eq "$rc" 0 "patch add 1.1.0 -> 1.2.0 ($out)"

@@ -18,8 +18,9 @@ defer lay_cleanup web tool
 CF=(--config "$E2E_CONF")
 KEYS=(--key "$E2E/keys/targets.pem" --key "$E2E/keys/snapshot.pem" --key "$E2E/keys/timestamp.pem")
 
-IMAGE_FAT="tool=5:1:12:2" lay_release 1.0.0 web:0 tool:0:image-only
-IMAGE_FAT="tool=5:2:12:2" lay_release 1.1.0 web:0 tool:0:image-only
+# The base's pad (MiB) is this scenario's own: lay_forget removes the base, and scenarios run side by side.
+IMAGE_FAT="tool=5:1:12:2" lay_release 1.0.0 web:11 tool:11:image-only
+IMAGE_FAT="tool=5:2:12:2" lay_release 1.1.0 web:11 tool:11:image-only
 run "$AIRLOCK_BUNDLE" patch add "$E2E/repo" --from 1.0.0 --to 1.1.0 --arch "$(uname -m)" --delta-level 3 "${KEYS[@]}"
 assert_eq "$rc" 0 "patch add ($out)"
 fat10=$(lay_img 1.0.0 tool 'i["layers"][-1]["diff_id"]')
