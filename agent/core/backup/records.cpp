@@ -1,5 +1,8 @@
 #include "backup/records.hpp"
 
+#include "log/log.hpp"
+#include "util/error.hpp"
+
 #include <filesystem>
 
 namespace airlock::backup {
@@ -21,7 +24,15 @@ Taken take_with(state::StateDb& db, state::BackupKind kind, const std::string& a
     if (on_id) on_id(t.id);
     t.result = write(t.id);
   } catch (...) {
-    db.backup_finish(t.id, state::BackupStatus::failed, 0, "", 0);
+    // The write's own error is the one thrown: it says what to do. When the failed row cannot be written either
+    // (the state filesystem is full), the row stays in_progress and the next run that opens the site for a
+    // change marks it failed (pipeline/recover); the backup file itself is already gone.
+    try {
+      db.backup_finish(t.id, state::BackupStatus::failed, 0, "", 0);
+    } catch (const Error& e) {
+      log::event(log::Level::warning, "backup", "record-failed",
+                 "backup " + t.id + " could not be recorded as failed: " + e.what());
+    }
     throw;
   }
   db.backup_finish(t.id, state::BackupStatus::complete, static_cast<std::int64_t>(t.result.size), t.result.sha256,
