@@ -140,9 +140,9 @@ assert_contains "$out" "was not written: cannot write $S/backups/" "failure whil
 assert_contains "$out" "No space left on device (the filesystem is full: free space there and run again)"
 assert_eq "$(ls -A "$S/backups")" "" "backups/ after the failure on the full state filesystem"
 # The database lives on the full filesystem too: it still opens and recorded the failure.
-# Its row says failed, or, when the full filesystem had no room for that update either, still in_progress
+# Its row says failed, or, when the full filesystem had no room for that update either, still in-progress
 # (the error printed is the write's own, not the database's); the next run marks it failed (below).
-case $(backup_statuses "$T/b.conf") in failed|in_progress) ;; *) fail "backup rows on the full state filesystem: $(backup_statuses "$T/b.conf")";; esac
+case $(backup_statuses "$T/b.conf") in failed|in-progress) ;; *) fail "backup rows on the full state filesystem: $(backup_statuses "$T/b.conf")";; esac
 run "$AIRLOCK" status "${CB[@]}"
 assert_eq "$rc" 0 "status on the full state filesystem ($out)"
 assert_eq "$(site_sum "$SITE_B")" "$sum_b" "data/ and site/ of the second site"
