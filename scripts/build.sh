@@ -3,7 +3,8 @@
 #   scripts/build.sh x86_64|aarch64 [--sanitize] [--debug] [--target T] [-- extra cmake args]
 # AIRLOCK_BUILD_ROOT (default build/) puts the build directories elsewhere.
 # Dependencies must be bootstrapped first (scripts/bootstrap.sh); scripts/test.sh does both.
-# Warnings are errors when CI=true (or AIRLOCK_WERROR=ON).
+# Warnings are errors (AIRLOCK_WERROR=OFF to build anyway): the same flags in every build, so that CI, the demo and
+# a developer share one compile cache.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 arch=${1:?usage: scripts/build.sh x86_64|aarch64 [--sanitize] [--debug] [--target T]}; shift
@@ -19,7 +20,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-werror=${AIRLOCK_WERROR:-$([ "${CI:-}" = true ] && echo ON || echo OFF)}
+werror=${AIRLOCK_WERROR:-ON}
 poco=$("$here/scripts/bootstrap.sh" poco-prefix "$arch")
 [ -f "$poco/.airlock-ok" ] || { echo "static Poco for $arch is not built yet: run scripts/bootstrap.sh" >&2; exit 1; }
 bld=${AIRLOCK_BUILD_ROOT:-$here/build}/$arch$suffix
