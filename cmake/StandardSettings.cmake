@@ -30,7 +30,13 @@ else()
   target_link_options(airlock_options INTERFACE -static)
 endif()
 
-# Release binaries ship stripped; the build ID stays so a crash can still be matched to a debug build.
+# Release binaries ship stripped (the build ID stays, so a crash can still be matched to a debug build) and small
+# (docs/build.md "Binary size"): size-optimised code except the HOT folders (cmake/AirlockLibrary.cmake), one
+# section per function and object so that the link drops whatever nothing calls, in airlock's code and in Poco's
+# (built the same way by scripts/bootstrap.sh).
 if(CMAKE_BUILD_TYPE STREQUAL "Release" AND NOT AIRLOCK_SANITIZE AND NOT AIRLOCK_FUZZ)
-  target_link_options(airlock_options INTERFACE -s)
+  set(CMAKE_C_FLAGS_RELEASE "-Os -DNDEBUG")
+  set(CMAKE_CXX_FLAGS_RELEASE "-Os -DNDEBUG")
+  target_compile_options(airlock_options INTERFACE -ffunction-sections -fdata-sections)
+  target_link_options(airlock_options INTERFACE -s -Wl,--gc-sections)
 endif()

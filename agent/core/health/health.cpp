@@ -166,7 +166,8 @@ Outcome run_gate(const Gate& g, const std::function<Result()>& containers,
                  const std::function<void(const Check&, const Result&)>& on_change, util::Clock& clock) {
   const auto start = clock.steady();
   const auto timeout = std::chrono::seconds(g.timeout_s);
-  std::optional<util::Clock::steady_time> stable_since;
+  bool stable = false; // every check has passed in each round since stable_since
+  util::Clock::steady_time stable_since{};
   std::map<std::size_t, std::pair<bool, std::string>> last;
   std::string failing;
   for (;;) {
@@ -195,11 +196,12 @@ Outcome run_gate(const Gate& g, const std::function<Result()>& containers,
     }
     const auto now = clock.steady();
     if (all_ok) {
-      if (!stable_since) stable_since = round;
-      if (now - *stable_since >= std::chrono::seconds(g.stable_s))
+      if (!stable) stable_since = round;
+      stable = true;
+      if (now - stable_since >= std::chrono::seconds(g.stable_s))
         return {true, "", std::chrono::duration_cast<std::chrono::milliseconds>(now - start)};
     } else {
-      stable_since.reset();
+      stable = false;
     }
     if (now - start >= timeout)
       return {false,
