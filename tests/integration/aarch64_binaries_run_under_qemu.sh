@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The cross-built aarch64 binaries are static aarch64 executables, and run under qemu-aarch64-static:
-# --version reports aarch64 and every library's known-answer self-test passes.
+# --version reports aarch64, every library's known-answer self-test passes, and each is at most 12 MiB.
 . "$(dirname "$0")/lib.sh"
 : "${AIRLOCK_AARCH64_DIR:?AIRLOCK_AARCH64_DIR must name the aarch64 build directory}"
 command -v qemu-aarch64-static >/dev/null || fail "qemu-aarch64-static is missing (scripts/bootstrap.sh installs it)"
@@ -10,6 +10,8 @@ for name in airlock airlock-bundle; do
   f=$(file -b "$b")
   assert_contains "$f" "ARM aarch64" "file $b"
   assert_contains "$f" "statically linked" "file $b"
+  size=$(stat -c %s "$b")
+  [ "$size" -le $((12 * 1024 * 1024)) ] || fail "$b is $size bytes, more than 12 MiB (docs/build.md \"Binary size\")"
   run qemu-aarch64-static "$b" --version
   assert_eq "$rc" 0 "qemu $name --version exit code ($out)"
   assert_contains "$out" ", aarch64)" "aarch64 --version"
