@@ -41,7 +41,7 @@ make_download_fixture() {
   "$BUNDLE_TOOL" repo init "$w/www/repo" --app bench --root-key "$w/keys/root.pem" \
     --targets-key "$w/keys/targets.pem" --snapshot-key "$w/keys/snapshot.pem" \
     --timestamp-key "$w/keys/timestamp.pem" >/dev/null
-  printf 'services:\n  bench:\n    image: bench:0\n' >"$w/src/docker-compose.yml"
+  printf 'version: "2.4"\nservices: {}\n' >"$w/src/docker-compose.yml"
   printf '{"version": "1.0.0"}\n' >"$w/src/airlock-release.json"
   local t0 t1 m wall user sys rss
   t0=$(now)

@@ -239,19 +239,10 @@ TEST_CASE("image::split_archive refuses a damaged layer, a missing file and a co
   CHECK(std::string(e.what()).find("one diff ID per layer") != std::string::npos);
 }
 
-TEST_CASE("image::write_load_archive: the blobs go in as they are, omitted layers stay in the manifest only") {
-  testutil::TempDir tmp;
-  const Images i;
-  write_legacy(tmp / "save.tar", i);
-  fs::create_directories(tmp / "w");
-  const auto images = image::split_archive(tmp / "save.tar", tmp / "w");
-  const auto& web = images[0];
-  std::vector<image::LoadLayer> layers;
-  layers.push_back({web.layers[0].diff_id, true, "", 0, 0}); // the engine holds the base
-  layers.push_back({web.layers[1].diff_id, false, web.layers[1].blob_file, 0, fs::file_size(web.layers[1].blob_file)});
-  util::StringSink out;
-  image::write_load_archive(out, web.config, web.tags, layers);
-  util::StringSource in(out.data);
+namespace {
+// The regular files of a tar held in memory, by path.
+std::map<std::string, std::string> tar_files(const std::string& data) {
+  util::StringSource in(data);
   archive::TarReader tar(in, "load archive");
   archive::Entry e;
   std::map<std::string, std::string> files;
@@ -262,15 +253,57 @@ TEST_CASE("image::write_load_archive: the blobs go in as they are, omitted layer
     for (std::size_t n; got < bytes.size() && (n = tar.read(bytes.data() + got, bytes.size() - got)) > 0;) got += n;
     files[e.path] = bytes;
   }
+  return files;
+}
+} // namespace
+
+TEST_CASE("image::write_load_archive: layers go in as layer tars (gzip blobs decompressed), omitted layers stay in "
+          "the manifest only") {
+  testutil::TempDir tmp;
+  const Images i;
+  write_legacy(tmp / "save.tar", i);
+  fs::create_directories(tmp / "w");
+  const auto images = image::split_archive(tmp / "save.tar", tmp / "w");
+  const auto& web = images[0];
+  const auto& app = web.layers[1];
+  std::vector<image::LoadLayer> layers;
+  layers.push_back({web.layers[0].diff_id, true, "", 0, 0}); // the engine holds the base
+  layers.push_back({app.diff_id, false, app.blob_file, 0, fs::file_size(app.blob_file), app.uncompressed_size});
+  util::StringSink out;
+  image::write_load_archive(out, web.config, web.tags, layers);
+  const auto files = tar_files(out.data);
   const std::string cfg = util::sha256_hex(web.config) + ".json";
   const std::string base_path = web.layers[0].diff_id.substr(7) + "/layer.tar";
-  const std::string app_path = web.layers[1].diff_id.substr(7) + "/layer.tar";
+  const std::string app_path = app.diff_id.substr(7) + "/layer.tar";
   CHECK(files.size() == 3);
   CHECK(files.at("manifest.json") == R"([{"Config":")" + cfg + R"(","Layers":[")" + base_path + "\",\"" + app_path +
                                          R"("],"RepoTags":["shop/web:1.1.0"]}])");
   CHECK(files.at(cfg) == web.config);
-  CHECK(files.at(app_path) == util::read_file(web.layers[1].blob_file, 1u << 20)); // the gzip blob, unchanged
+  CHECK(files.at(app_path) == i.app); // the layer tar itself, inflated from the gzip blob
+  CHECK(digest(files.at(app_path)) == app.diff_id);
   CHECK(!files.count(base_path));
+
+  SUBCASE("a layer tar (gunzipped_size 0) goes in byte for byte") {
+    layers[1] = {app.diff_id, false, app.blob_file, 0, fs::file_size(app.blob_file)};
+    util::StringSink raw;
+    image::write_load_archive(raw, web.config, web.tags, layers);
+    CHECK(tar_files(raw.data).at(app_path) == util::read_file(app.blob_file, 1u << 20));
+  }
+  SUBCASE("a blob that inflates to another size than the release says is refused") {
+    layers[1].gunzipped_size = app.uncompressed_size + 1;
+    util::StringSink bad;
+    const auto e = testutil::error_of([&] { image::write_load_archive(bad, web.config, web.tags, layers); });
+    CHECK(e.code() == ExitCode::failure);
+    CHECK(std::string(e.what()).find(app_path) != std::string::npos);
+  }
+  SUBCASE("a blob that is not gzip is refused") {
+    testutil::write_file(tmp / "plain.tar", i.app);
+    layers[1] = {app.diff_id, false, tmp / "plain.tar", 0, i.app.size(), i.app.size()};
+    util::StringSink bad;
+    const auto e = testutil::error_of([&] { image::write_load_archive(bad, web.config, web.tags, layers); });
+    CHECK(e.code() == ExitCode::bad_input);
+    CHECK(std::string(e.what()).find("plain.tar") != std::string::npos);
+  }
 }
 
 TEST_CASE("image::saved_layers locates an image's layers inside a `docker save` file, and a complete archive "

@@ -5,6 +5,7 @@
 #include "util/error.hpp"
 #include "util/hash.hpp"
 #include "util/json.hpp"
+#include "util/read_ahead.hpp"
 
 #include <fmt/format.h>
 
@@ -291,9 +292,17 @@ void write_load_archive(util::Sink& out, const std::string& config, const std::v
     archive::Entry e;
     e.path = dir.path + "layer.tar";
     e.mode = 0644;
-    e.size = l.size;
     RangeSource src(l.file, l.offset, l.size);
-    tar.add(e, &src);
+    if (l.gunzipped_size == 0) {
+      e.size = l.size;
+      tar.add(e, &src);
+      continue;
+    }
+    // Inflated on a thread of its own, so that this writer is always ready when the engine reads.
+    e.size = l.gunzipped_size;
+    archive::GzipSource inflate(src, fmt::format("layer {} ({})", l.diff_id.substr(0, 19), l.file));
+    util::ReadAheadSource layer(inflate);
+    tar.add(e, &layer);
   }
   tar.finish();
 }

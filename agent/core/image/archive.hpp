@@ -5,8 +5,10 @@
 // <dir>/layer.tar, duplicate layers as symlinks) and the OCI one of Docker 25 and later (index.json,
 // oci-layout, blobs/sha256/<hex>, plus the same manifest.json naming blobs). The archive written for
 // `docker load` is the legacy layout, which every engine loads: manifest.json, <config hex>.json and
-// <diff hex>/layer.tar per layer. The legacy loader decompresses each layer file itself, so gzip blobs go in as
-// they are; a layer the engine already holds may be left out (the classic overlay2 store looks its chain up
+// <diff hex>/layer.tar per layer. The legacy loader would decompress a gzip layer file itself, inside the engine,
+// one layer after another; the writer decompresses the repository's gzip blobs instead, so the engine reads plain
+// layer tars, as from `docker save`, while the agent inflates on a read-ahead thread. A layer the engine already holds
+// may be left out (the classic overlay2 store looks its chain up
 // before it opens the file), while the containerd image store needs every layer.
 // Thread-safety: plain functions; objects are used by one thread.
 #pragma once
@@ -45,17 +47,22 @@ struct SplitImage {
 std::vector<SplitImage> split_archive(const std::string& path, const std::string& work_dir,
                                       const std::function<bool(const std::string&)>& have = {});
 
-// A layer of an archive for `docker load`: `size` bytes at `offset` of `file` (a gzip blob, or an uncompressed
-// layer inside an archive that `docker save` wrote), or left out (omit) because the engine holds it.
+// A layer of an archive for `docker load`: `size` bytes at `offset` of `file`, or left out (omit) because the
+// engine holds it. Those bytes are the layer tar itself (a layer inside an archive that `docker save` wrote, a
+// layer rebuilt from a delta), or, when `gunzipped_size` is not 0, a gzip blob of a layer tar of that many bytes
+// (the signed release says how many), which the archive carries decompressed.
 struct LoadLayer {
   std::string diff_id;
   bool omit = false;
   std::string file;
   std::uint64_t offset = 0, size = 0;
+  std::uint64_t gunzipped_size = 0;
 };
 
 // Writes a legacy-layout docker archive of one image to `out`: manifest.json (config, tags, layer paths), the
-// config and every layer that is not omitted, each distinct diff ID once.
+// config and every layer that is not omitted, each distinct diff ID once, gzip blobs decompressed. Throws
+// Error(bad_input) when a blob is not a whole gzip stream and Error(failure) when it does not inflate to exactly
+// gunzipped_size bytes; the engine checks the diff ID of what it reads.
 void write_load_archive(util::Sink& out, const std::string& config, const std::vector<std::string>& tags,
                         const std::vector<LoadLayer>& layers);
 

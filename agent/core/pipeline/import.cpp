@@ -168,7 +168,7 @@ std::vector<image::LoadLayer> load_layers(Run& run, const image::Need& n, bool t
       continue;
     }
     const std::string& file = fetched_file(fetched, l.blob);
-    layers.push_back({l.diff_id, false, file, 0, fs::file_size(file)});
+    layers.push_back({l.diff_id, false, file, 0, fs::file_size(file), l.uncompressed_size});
   }
   return layers;
 }

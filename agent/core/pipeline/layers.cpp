@@ -85,7 +85,7 @@ image::LoadLayer rebuild_layer(Run& run, const image::Need& n, std::size_t i, co
                                  e.what(), l.blob));
     log::event(log::Level::warning, "upgrade", "layer-delta-fallback",
                fmt::format("  {}; took the full layer ({}) instead", e.what(), log::human_bytes(l.size)));
-    return {l.diff_id, false, *file, 0, fs::file_size(*file)};
+    return {l.diff_id, false, *file, 0, fs::file_size(*file), l.uncompressed_size};
   }
 }
 
