@@ -4,6 +4,7 @@
 #include "testutil.hpp"
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 
 using namespace airlock::util;
@@ -18,6 +19,33 @@ TEST_CASE("util::Sha256 gives the FIPS 180-2 known answers, one-shot and streame
   h.reset();
   h.update("abc");
   CHECK(h.hex_digest() == sha256_hex("abc"));
+}
+
+TEST_CASE("util::BackgroundSha256 gives Sha256's digests: known answers, any update sizes, reset and reuse") {
+  BackgroundSha256 empty;
+  CHECK(empty.hex_digest() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  std::string million_a(1000000, 'a');
+  for (std::size_t chunks : {std::size_t{1}, std::size_t{4}}) {
+    BackgroundSha256 h(chunks);
+    // Sizes that cross each other (1 byte, odd sizes, a whole 256 KiB buffer): the order of the bytes must hold.
+    std::size_t at = 0, step = 1;
+    while (at < million_a.size()) {
+      const std::size_t n = std::min(step, million_a.size() - at);
+      h.update(million_a.data() + at, n);
+      at += n;
+      step = step >= 262144 ? 1 : step * 7 + 3;
+    }
+    CHECK(h.hex_digest() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    h.reset();
+    h.update("abc", 3);
+    h.update(nullptr, 0);
+    CHECK(h.hex_digest() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  }
+  // Destroyed with bytes still queued: the thread stops and is joined.
+  {
+    BackgroundSha256 left(2);
+    left.update(million_a.data(), million_a.size());
+  }
 }
 
 TEST_CASE("util::sha256_file_hex hashes a file and names a missing one") {

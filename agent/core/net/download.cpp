@@ -79,7 +79,7 @@ public:
       offset += static_cast<std::uint64_t>(n);
     }
   }
-  void hash_prefix(util::Sha256& h, std::uint64_t n, std::vector<char>& buf) {
+  void hash_prefix(util::BackgroundSha256& h, std::uint64_t n, std::vector<char>& buf) {
     std::uint64_t off = 0;
     while (off < n) {
       const ssize_t got =
@@ -283,7 +283,7 @@ private:
   state::StateDb& db_;
   TransferStats& stats_;
   std::vector<char> buf_;
-  util::Sha256 hash_;
+  util::BackgroundSha256 hash_; // hashed on its own thread while the next bytes are received and written
   std::uint64_t done_ = 0, furthest_ = 0;
   int last_status_ = 0;
   state::Download row_;

@@ -6,8 +6,12 @@
 #include <xxhash.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <fcntl.h>
+#include <mutex>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -39,6 +43,79 @@ std::string Sha256::hex_digest() {
   unsigned int len = 0;
   if (EVP_DigestFinal_ex(impl_->ctx, md, &len) != 1) fail(ExitCode::failure, "OpenSSL: SHA-256 final failed");
   return to_hex(md, len);
+}
+
+struct BackgroundSha256::Impl {
+  Sha256 sha;
+  std::mutex m;
+  std::condition_variable changed;
+  std::deque<std::vector<char>> queued; // in order; the front one is being hashed while busy
+  std::vector<std::vector<char>> spare;
+  std::size_t chunks;
+  bool busy = false, stop = false;
+  std::thread worker;
+
+  explicit Impl(std::size_t n) : chunks(n < 1 ? 1 : n), worker([this] { run(); }) {}
+  void run() {
+    std::unique_lock lock(m);
+    for (;;) {
+      changed.wait(lock, [&] { return stop || !queued.empty(); });
+      if (stop) return;
+      busy = true;
+      std::vector<char>& chunk = queued.front();
+      lock.unlock();
+      sha.update(chunk.data(), chunk.size()); // the front chunk is this thread's until it is popped
+      lock.lock();
+      spare.push_back(std::move(queued.front()));
+      queued.pop_front();
+      busy = false;
+      changed.notify_all();
+    }
+  }
+  // Waits until every queued byte is hashed (the lock held on return).
+  std::unique_lock<std::mutex> drained() {
+    std::unique_lock lock(m);
+    changed.wait(lock, [&] { return queued.empty() && !busy; });
+    return lock;
+  }
+};
+
+BackgroundSha256::BackgroundSha256(std::size_t chunks) : impl_(std::make_unique<Impl>(chunks)) {}
+
+BackgroundSha256::~BackgroundSha256() {
+  {
+    std::lock_guard lock(impl_->m);
+    impl_->stop = true;
+  }
+  impl_->changed.notify_all();
+  impl_->worker.join();
+}
+
+void BackgroundSha256::update(const void* data, std::size_t size) {
+  if (size == 0) return;
+  Impl& b = *impl_;
+  std::unique_lock lock(b.m);
+  b.changed.wait(lock, [&] { return b.queued.size() < b.chunks; });
+  std::vector<char> chunk;
+  if (!b.spare.empty()) {
+    chunk = std::move(b.spare.back());
+    b.spare.pop_back();
+  }
+  lock.unlock();
+  chunk.assign(static_cast<const char*>(data), static_cast<const char*>(data) + size);
+  lock.lock();
+  b.queued.push_back(std::move(chunk));
+  b.changed.notify_all();
+}
+
+std::string BackgroundSha256::hex_digest() {
+  auto lock = impl_->drained();
+  return impl_->sha.hex_digest();
+}
+
+void BackgroundSha256::reset() {
+  auto lock = impl_->drained();
+  impl_->sha.reset();
 }
 
 std::string sha256_hex(std::string_view data) {
