@@ -7,9 +7,9 @@
 // `docker load` is the legacy layout, which every engine loads: manifest.json, <config hex>.json and
 // <diff hex>/layer.tar per layer. The legacy loader would decompress a gzip layer file itself, inside the engine,
 // one layer after another; the writer decompresses the repository's gzip blobs instead, so the engine reads plain
-// layer tars, as from `docker save`, while the agent inflates on a read-ahead thread. A layer the engine already holds
-// may be left out (the classic overlay2 store looks its chain up
-// before it opens the file), while the containerd image store needs every layer.
+// layer tars, as from `docker save`, while the agent inflates on a read-ahead thread. A layer the engine already
+// holds may be left out (the classic overlay2 store looks its chain up before it opens the file), while the
+// containerd image store needs every layer.
 // Thread-safety: plain functions; objects are used by one thread.
 #pragma once
 
